@@ -1,0 +1,1 @@
+"""The engine: Tensor, graph nodes, backward and grad mode. No math here."""

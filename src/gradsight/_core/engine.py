@@ -1,0 +1,261 @@
+"""Reverse-mode backward: an iterative pass over the recorded graph.
+
+1. Walk the graph from the roots with an explicit stack, counting for each
+   node how many consumer edges lead into it.
+2. Process nodes in Kahn order: a node is ready once every consumer has sent
+   its contribution. Pending gradients live in a dict and are popped when
+   used, so each one is freed as soon as its node has run.
+3. For each parent needing a gradient, call the primitive's VJP rule, reduce
+   a broadcast result back to the input's shape, and add it to the parent's
+   pending gradient (the first contribution is kept, the second allocates,
+   later ones add in place).
+4. Leaf gradients are written at the end, so a failing backward leaves every
+   ``.grad`` as it was.
+
+The rules run on arrays (namespace ARRAY) for an ordinary backward, and on
+Tensors (namespace TENSOR) with grad mode on when ``create_graph=True``, so
+the gradient computation itself is recorded and can be differentiated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .grad_mode import mode
+from .node import AccumulateGrad, parent_of
+from .tensor import Tensor, new_tensor
+
+ndarray = np.ndarray
+
+FREED_MESSAGE = (
+    "{name}: trying to backward through the graph a second time, but its saved "
+    "arrays were freed by the first backward. Pass retain_graph=True to the first "
+    "backward() (or autograd.grad) if you need to run backward twice."
+)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) -> None:
+    """Accumulate gradients of ``tensors`` into the ``.grad`` of every leaf."""
+    run_backward(tensors, grad_tensors, retain_graph, create_graph, capture=None)
+
+
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture):
+    """The backward pass. With ``capture`` (a set of nodes) it returns the
+    gradient arriving at each captured node and leaves ``.grad`` untouched."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    if grad_tensors is None:
+        grad_tensors = (None,) * len(tensors)
+    if len(grad_tensors) != len(tensors):
+        raise ValueError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    pending: dict = {}
+    roots = []
+    for t, g in zip(tensors, grad_tensors):
+        node = _root_node(t)
+        g = _initial_grad(t, g, create_graph)
+        pending[node] = pending[node] + g if node in pending else g
+        if node not in roots:
+            roots.append(node)
+    deps = _count_dependencies(roots)
+    from gradsight.ops.namespaces import ARRAY, TENSOR
+
+    saved_mode = mode.enabled
+    mode.enabled = create_graph
+    try:
+        return _propagate(
+            roots, pending, deps, TENSOR if create_graph else ARRAY,
+            retain_graph, create_graph, capture,
+        )
+    finally:
+        mode.enabled = saved_mode
+
+
+def _root_node(t):
+    if not isinstance(t, Tensor):
+        raise TypeError(f"backward needs Tensors, got {type(t).__name__}")
+    if not t.requires_grad:
+        raise RuntimeError(
+            f"backward on a tensor of shape {t.shape} that does not require grad and has "
+            "no grad_fn: no leaf it depends on has requires_grad=True (or it was made under no_grad)"
+        )
+    return parent_of(t)
+
+
+def _initial_grad(t: Tensor, g, create_graph: bool):
+    if g is None:
+        if t.data.size != 1:
+            raise RuntimeError(
+                f"backward() without a gradient needs a single-element tensor, but this one has "
+                f"shape {t.data.shape}; pass gradient= of that shape (e.g. gs.ones_like(t))"
+            )
+        arr = np.ones_like(t.data)
+        return new_tensor(arr, None, False) if create_graph else arr
+    arr = g.data if isinstance(g, Tensor) else np.asarray(g)
+    if arr.shape != t.data.shape:
+        raise ValueError(
+            f"gradient has shape {arr.shape} but the tensor it is for has shape {t.data.shape}"
+        )
+    if create_graph:
+        return g if isinstance(g, Tensor) else new_tensor(arr, None, False)
+    return arr
+
+
+def _count_dependencies(roots) -> dict:
+    """For each reachable node, the number of graph edges that point into it."""
+    deps = {}
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        for p in node.parents:
+            if p is None:
+                continue
+            if p in deps:
+                deps[p] += 1
+            else:
+                deps[p] = 1
+                stack.append(p)
+    return deps
+
+
+def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture):
+    ready = [r for r in roots if r not in deps]
+    owned = set()  # nodes whose pending array was allocated here and is ours to add into
+    leaf_grads = []
+    captured = {}
+    anomaly = mode.anomaly
+    while ready:
+        node = ready.pop()
+        g = pending.pop(node)
+        if node.hooks is not None:
+            g = _run_hooks(node, g, create_graph)
+        if capture is not None and node in capture:
+            captured[node] = (g, node in owned)
+        prim = node.prim
+        if prim is None:  # AccumulateGrad: a leaf
+            if capture is None:
+                leaf_grads.append((node.variable, g, node in owned))
+            continue
+        args = node.args
+        if args is None:
+            raise RuntimeError(FREED_MESSAGE.format(name=node.name))
+        parents = node.parents
+        if create_graph:
+            out = new_tensor(node.out, node, True)
+            inputs = _inputs_as_tensors(node)
+        else:
+            out = node.out
+            inputs = args
+        vjps = prim.vjps
+        for i, p in enumerate(parents):
+            if p is None:
+                continue
+            r = vjps[i](F, g, out, *inputs)
+            shape = args[i].shape
+            if r.shape != shape:
+                r = _reduce_to(F, r, shape, node, i)
+            if anomaly:
+                _check_finite(node, i, r)
+            if p in pending:
+                acc = pending[p]
+                if create_graph or p not in owned:
+                    acc = acc + r
+                    pending[p] = acc
+                    if acc.__class__ is ndarray:
+                        owned.add(p)
+                else:
+                    np.add(acc, r, out=acc)
+            else:
+                pending[p] = r
+                if r.__class__ is ndarray and r is not g and r.base is None:
+                    owned.add(p)
+            d = deps[p] - 1
+            deps[p] = d
+            if d == 0:
+                ready.append(p)
+        if not retain_graph:
+            node.release()
+    for var, g, is_owned in leaf_grads:
+        _accumulate_leaf(var, g, is_owned, create_graph)
+    return captured
+
+
+def _inputs_as_tensors(node):
+    """The node's inputs as Tensors tied to the graph (for create_graph rules)."""
+    args = node.args
+    inputs = list(args)
+    for i, p in enumerate(node.parents):
+        if p is None:
+            continue
+        if p.__class__ is AccumulateGrad:
+            inputs[i] = p.variable
+        else:
+            inputs[i] = new_tensor(args[i], p, True)
+    return inputs
+
+
+def _reduce_to(F, r, shape, node, i):
+    """Sum a broadcast gradient back to the input's shape, or name the mismatch."""
+    reduced = None
+    try:
+        reduced = F.sum_to(r, shape)
+    except ValueError:
+        pass
+    if reduced is None or reduced.shape != shape:
+        raise RuntimeError(
+            f"{node.name}: the backward rule for input {i} returned a gradient of shape "
+            f"{tuple(r.shape)}, which does not match (or broadcast to) the input's shape {shape}"
+        )
+    return reduced
+
+
+def _check_finite(node, i, r) -> None:
+    data = r.data if isinstance(r, Tensor) else r
+    if np.isfinite(data).all():
+        return
+    where = ""
+    if node.trace:
+        frame = _user_frame(node.trace)
+        where = f" The op was created at {frame.filename}:{frame.lineno}: {frame.line}"
+    raise RuntimeError(
+        f"detect_anomaly: {node.name} returned nan/inf in the gradient for its input {i}.{where}"
+    )
+
+
+def _user_frame(trace):
+    """The innermost frame outside gradsight itself (where the user made the op)."""
+    for frame in reversed(trace):
+        if "/gradsight/" not in frame.filename.replace("\\", "/"):
+            return frame
+    return trace[-1]
+
+
+def _run_hooks(node, g, create_graph):
+    hooks = node.hooks
+    grad = g if create_graph else new_tensor(g, None, False)
+    for fn in list(hooks):
+        result = fn(grad)
+        if result is not None:
+            if not isinstance(result, Tensor):
+                result = Tensor(result)
+            if result.shape != grad.shape:
+                raise RuntimeError(
+                    f"a hook on {node.name} returned a gradient of shape {result.shape}, "
+                    f"expected {grad.shape}"
+                )
+            grad = result
+    return grad if create_graph else grad.data
+
+
+def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
+    dtype = var.data.dtype
+    if create_graph:
+        if g.dtype != dtype:
+            g = g.astype(dtype)
+        var.grad = g if var.grad is None else var.grad + g
+        return
+    if g.__class__ is not ndarray or not is_owned or g.dtype != dtype:
+        g = np.array(g, dtype=dtype)  # a private copy: no .grad aliases other memory
+    if var.grad is not None:
+        g = np.add(var.grad.data, g, dtype=dtype)
+    g.flags.writeable = False
+    var.grad = new_tensor(g, None, False)

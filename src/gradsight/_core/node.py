@@ -1,0 +1,220 @@
+"""Graph nodes and the one place where op results are made.
+
+A Node records one application of a primitive: the primitive (forward and
+vector-Jacobian rules), the parent nodes the gradient flows to (None where no
+gradient is needed), the arrays the rules read, and the forward result.
+Nodes point to parent *nodes*, never to Tensors, so dropping a Tensor frees
+its array once backward has released the saved ones.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+
+import numpy as np
+
+from .grad_mode import mode
+from .tensor import Tensor, new_tensor
+
+ndarray = np.ndarray
+_asarray = np.asarray
+
+
+class Primitive:
+    """A differentiable operation: a NumPy forward and one VJP rule per input.
+
+    forward(*arrays, *params) -> ndarray. Each rule in ``vjps`` has the form
+    rule(F, g, out, *arrays, *params) -> gradient for that input, written with
+    operators and the functions of the namespace F, so the same rule runs on
+    arrays (ordinary backward) and on Tensors (create_graph=True).
+    ``vjps`` may be any indexable: variadic ops supply one that builds rule i.
+    A rule of None marks a non-differentiable input (an index, a condition).
+    """
+
+    __slots__ = ("name", "forward", "vjps", "arity")
+
+    def __init__(self, name: str, forward, vjps, arity: int | None = None):
+        self.name = name
+        self.forward = forward
+        self.vjps = vjps
+        self.arity = len(vjps) if arity is None else arity
+
+    def __repr__(self) -> str:
+        return f"<primitive {self.name}>"
+
+
+class Node:
+    """One recorded op; ``name`` reads like PyTorch's grad_fn names (MulBackward)."""
+
+    __slots__ = ("prim", "parents", "args", "out", "__dict__", "__weakref__")
+    hooks = None  # rare attributes live in __dict__ and default to None
+    trace = None  # creation stack summary, recorded under detect_anomaly
+    meta = None  # (shape, dtype) of the output, kept when saved arrays are freed
+
+    def __init__(self, prim, parents, args, out):
+        self.prim = prim
+        self.parents = parents
+        self.args = args
+        self.out = out
+
+    @property
+    def name(self) -> str:
+        return self.prim.name.title().replace("_", "") + "Backward"
+
+    @property
+    def next_functions(self) -> tuple:
+        """The parent nodes, PyTorch-style (None for inputs needing no grad)."""
+        return self.parents
+
+    @property
+    def freed(self) -> bool:
+        return self.args is None
+
+    def output_meta(self) -> tuple:
+        """(shape, dtype) of the forward result, available after freeing too."""
+        if self.out is not None:
+            return self.out.shape, self.out.dtype
+        return self.meta
+
+    def release(self) -> None:
+        """Drop saved arrays (after a backward without retain_graph)."""
+        out = self.out
+        if out is not None:
+            self.meta = (out.shape, out.dtype)
+        self.args = None
+        self.out = None
+
+    def __repr__(self) -> str:
+        return f"<{self.name}>"
+
+
+class AccumulateGrad:
+    """The graph's end for a leaf Tensor: gradients arriving here go to .grad."""
+
+    __slots__ = ("variable", "__weakref__")
+    prim = None
+    parents = ()
+    name = "AccumulateGrad"
+    trace = None
+
+    def __init__(self, variable: Tensor):
+        self.variable = variable
+
+    @property
+    def hooks(self):
+        return self.variable._hooks
+
+    def __repr__(self) -> str:
+        return "<AccumulateGrad>"
+
+
+def parent_of(t: Tensor):
+    """The node a gradient for ``t`` flows into: its grad_fn, or its leaf accumulator."""
+    fn = t.grad_fn
+    if fn is not None:
+        return fn
+    ref = t._acc
+    acc = ref() if ref is not None else None
+    if acc is None:
+        acc = AccumulateGrad(t)
+        t._acc = weakref.ref(acc)
+    return acc
+
+
+def _bad_input(prim, arrays, err):
+    """The same kind of error, naming the op and every operand's shape."""
+    shapes = " and ".join(str(getattr(a, "shape", type(a).__name__)) for a in arrays)
+    return type(err)(f"{prim.name}: cannot apply to operands of shapes {shapes}: {err}")
+
+
+def _finish(prim, out, parents, args):
+    """Wrap a forward result; record a node when some parent needs a gradient."""
+    if out.__class__ is not ndarray:
+        out = _asarray(out)
+    out.flags.writeable = False
+    if parents is None:
+        return new_tensor(out, None)
+    node = Node(prim, parents, args, out)
+    if mode.anomaly:
+        node.trace = traceback.extract_stack()[:-3]
+    return new_tensor(out, node)
+
+
+def lift(x):
+    """Operand data: Tensors give their array; scalars stay Python scalars."""
+    if isinstance(x, Tensor):
+        return x.data
+    if isinstance(x, (ndarray, int, float, bool, np.generic)):
+        return x
+    return _as_operand_array(x)
+
+
+def _as_operand_array(x):
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"cannot use {type(x).__name__} as a tensor operand: {x!r:.80}")
+    return arr
+
+
+def apply1(prim, x: Tensor, *params):
+    """Apply a one-input primitive to Tensor ``x`` with static ``params``."""
+    xd = x.data
+    args = (xd,) + params if params else (xd,)
+    try:
+        out = prim.forward(*args)
+    except (ValueError, TypeError, IndexError) as err:
+        raise _bad_input(prim, (xd,), err) from err
+    if x.requires_grad and mode.enabled:
+        return _finish(prim, out, (parent_of(x),), args)
+    return _finish(prim, out, None, None)
+
+
+def apply2(prim, a, b):
+    """Apply a two-input primitive; either side may be a Tensor, array or scalar."""
+    if isinstance(a, Tensor):
+        ad = a.data
+        pa = a.requires_grad
+    else:
+        ad = lift(a)
+        pa = False
+    if isinstance(b, Tensor):
+        bd = b.data
+        pb = b.requires_grad
+    else:
+        bd = lift(b)
+        pb = False
+    try:
+        out = prim.forward(ad, bd)
+    except (ValueError, TypeError) as err:
+        raise _bad_input(prim, (ad, bd), err) from err
+    if (pa or pb) and mode.enabled:
+        parents = (parent_of(a) if pa else None, parent_of(b) if pb else None)
+        return _finish(prim, out, parents, (ad, bd))
+    return _finish(prim, out, None, None)
+
+
+def apply(prim, operands, *params):
+    """General form: any number of operands followed by static params."""
+    datas = []
+    parents = []
+    any_grad = False
+    for x in operands:
+        if isinstance(x, Tensor):
+            datas.append(x.data)
+            if x.requires_grad:
+                parents.append(x)
+                any_grad = True
+                continue
+        else:
+            datas.append(lift(x))
+        parents.append(None)
+    args = tuple(datas) + params
+    try:
+        out = prim.forward(*args)
+    except (ValueError, TypeError, IndexError) as err:
+        raise _bad_input(prim, datas, err) from err
+    if any_grad and mode.enabled:
+        parents = tuple(None if p is None else parent_of(p) for p in parents)
+        return _finish(prim, out, parents, args)
+    return _finish(prim, out, None, None)

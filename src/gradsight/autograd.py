@@ -1,0 +1,67 @@
+"""``gs.autograd``: gradients as return values, and anomaly detection."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._core.engine import backward, run_backward
+from ._core.grad_mode import detect_anomaly
+from ._core.node import parent_of
+from ._core.tensor import Tensor, new_tensor
+
+__all__ = ["grad", "backward", "detect_anomaly"]
+
+
+def _as_tuple(x, what: str) -> tuple:
+    if isinstance(x, Tensor):
+        return (x,)
+    if isinstance(x, Sequence) and all(isinstance(t, Tensor) for t in x):
+        return tuple(x)
+    raise TypeError(f"{what} must be a Tensor or a sequence of Tensors, got {type(x).__name__}")
+
+
+def grad(
+    outputs,
+    inputs,
+    grad_outputs=None,
+    retain_graph: bool | None = None,
+    create_graph: bool = False,
+    allow_unused: bool = False,
+) -> tuple:
+    """d(outputs)/d(inputs) as a tuple of Tensors, without touching any ``.grad``.
+
+    ``grad_outputs`` weights each output (required for non-scalar outputs);
+    with ``create_graph=True`` the results are themselves differentiable.
+    An input the outputs do not depend on raises unless ``allow_unused``,
+    in which case its entry is None.
+    """
+    outputs = _as_tuple(outputs, "outputs")
+    inputs = _as_tuple(inputs, "inputs")
+    if grad_outputs is not None and not isinstance(grad_outputs, (list, tuple)):
+        grad_outputs = (grad_outputs,)
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"input {i} (shape {t.shape}) does not require grad")
+    nodes = [parent_of(t) for t in inputs]
+    captured = run_backward(outputs, grad_outputs, retain_graph, create_graph, capture=set(nodes))
+    result = []
+    for i, (t, node) in enumerate(zip(inputs, nodes)):
+        if node not in captured:
+            if not allow_unused:
+                raise RuntimeError(
+                    f"input {i} (shape {t.shape}) was not used to compute the outputs; "
+                    "pass allow_unused=True to get None for it"
+                )
+            result.append(None)
+            continue
+        g, owned = captured[node]
+        if create_graph:
+            result.append(g if g.dtype == t.dtype else g.astype(t.dtype))
+            continue
+        if g.__class__ is not np.ndarray or not owned or g.dtype != t.dtype:
+            g = np.array(g, dtype=t.dtype)
+        g.flags.writeable = False
+        result.append(new_tensor(g, None, False))
+    return tuple(result)

@@ -1,0 +1,135 @@
+"""The derivative table and the Tensor methods bound to it.
+
+Primitives live in elementwise/reduce/shape/linalg/fused (forward and VJP
+side by side); api.py holds the user-facing functions; this module binds them
+to Tensor in one explicit table so that ``a * b`` and ``t.sum()`` resolve
+without any lookup magic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradsight._core.grad_mode import mode
+from gradsight._core.node import lift
+from gradsight._core.tensor import Tensor, new_tensor, write_inplace
+
+from . import api
+from .api import *  # noqa: F401,F403 - re-exported for gradsight/__init__
+
+
+def _compare(ufunc):
+    def method(self, other):
+        return new_tensor(np.asarray(ufunc(self.data, lift(other))), None, False)
+
+    return method
+
+
+def _reflected(fn):
+    def method(self, other):
+        return fn(other, self)
+
+    return method
+
+
+def _check_inplace(t: Tensor, what: str) -> None:
+    if t.requires_grad and mode.enabled:
+        raise RuntimeError(
+            f"{what}: a tensor that requires grad cannot be modified in place while grad mode "
+            "is on (the change would not be recorded); do it inside gs.no_grad(), as optimizers "
+            "do, or use the out-of-place operator"
+        )
+
+
+def _inplace(ufunc, fallback, name):
+    """``t op= other``: in place (copy-on-write) when allowed; a non-leaf that
+    requires grad gets the out-of-place result instead, like ``t = t op other``."""
+
+    def method(self, other):
+        if self.requires_grad and mode.enabled and self.grad_fn is not None:
+            return fallback(self, other)
+        _check_inplace(self, name)
+        value = lift(other)
+        return write_inplace(self, lambda a: ufunc(a, value, out=a))
+
+    return method
+
+
+def _inplace_method(ufunc, name):
+    def method(self, other):
+        _check_inplace(self, name)
+        value = lift(other)
+        return write_inplace(self, lambda a: ufunc(a, value, out=a))
+
+    method.__name__ = name
+    return method
+
+
+def _setitem(self, index, value):
+    _check_inplace(self, "__setitem__")
+    index = api._index(index)
+    value = lift(value)
+
+    def write(a):
+        a[index] = value
+
+    write_inplace(self, write)
+
+
+def _zero_(self):
+    _check_inplace(self, "zero_")
+    return write_inplace(self, lambda a: a.fill(0))
+
+
+def _fill_(self, value):
+    _check_inplace(self, "fill_")
+    return write_inplace(self, lambda a: a.fill(value))
+
+
+def _copy_(self, src):
+    _check_inplace(self, "copy_")
+    value = lift(src)
+    if np.shape(value) != self.data.shape:
+        raise ValueError(f"copy_: source shape {np.shape(value)} != destination shape {self.shape}")
+    return write_inplace(self, lambda a: np.copyto(a, value))
+
+
+_METHODS = {
+    # operators
+    "__add__": api.add, "__radd__": _reflected(api.add),
+    "__sub__": api.sub, "__rsub__": _reflected(api.sub),
+    "__mul__": api.mul, "__rmul__": _reflected(api.mul),
+    "__truediv__": api.div, "__rtruediv__": _reflected(api.div),
+    "__pow__": api.power, "__rpow__": _reflected(api.power),
+    "__matmul__": api.matmul, "__rmatmul__": _reflected(api.matmul),
+    "__neg__": api.neg, "__pos__": lambda self: self,
+    "__getitem__": api.getitem, "__setitem__": _setitem,
+    "__lt__": _compare(np.less), "__le__": _compare(np.less_equal),
+    "__gt__": _compare(np.greater), "__ge__": _compare(np.greater_equal),
+    "__eq__": _compare(np.equal), "__ne__": _compare(np.not_equal),
+    # in place
+    "__iadd__": _inplace(np.add, api.add, "+="),
+    "__isub__": _inplace(np.subtract, api.sub, "-="),
+    "__imul__": _inplace(np.multiply, api.mul, "*="),
+    "__itruediv__": _inplace(np.true_divide, api.div, "/="),
+    "add_": _inplace_method(np.add, "add_"),
+    "sub_": _inplace_method(np.subtract, "sub_"),
+    "mul_": _inplace_method(np.multiply, "mul_"),
+    "div_": _inplace_method(np.true_divide, "div_"),
+    "zero_": _zero_, "fill_": _fill_, "copy_": _copy_,
+    # math
+    "exp": api.exp, "log": api.log, "sqrt": api.sqrt, "abs": api.abs, "__abs__": api.abs,
+    "tanh": api.tanh, "sigmoid": api.sigmoid, "relu": api.relu, "clip": api.clip,
+    "pow": api.power, "astype": api.astype,
+    "sum": api.sum, "mean": api.mean, "max": api.max, "min": api.min, "var": api.var,
+    "logsumexp": api.logsumexp, "softmax": api.softmax, "log_softmax": api.log_softmax,
+    "argmax": api.argmax, "argmin": api.argmin,
+    # shape
+    "reshape": api.reshape, "transpose": api.transpose, "flatten": api.flatten,
+    "squeeze": api.squeeze, "expand_dims": api.expand_dims,
+    "broadcast_to": api.broadcast_to,
+}
+
+for _name, _fn in _METHODS.items():
+    setattr(Tensor, _name, _fn)
+Tensor.T = property(lambda self: api.transpose(self))

@@ -1,0 +1,90 @@
+"""Small array helpers shared by the ops table (pure NumPy, no graph)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def kept_shape(shape: tuple, axis) -> tuple:
+    """The shape a reduction over ``axis`` has with keepdims=True."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else axis
+    ndim = len(shape)
+    kept = list(shape)
+    for a in axes:
+        kept[a % ndim if ndim else 0] = 1
+    return tuple(kept)
+
+
+def sum_to(a: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``a`` over the axes along which ``shape`` was broadcast to a.shape."""
+    if a.shape == shape:
+        return a
+    lead = a.ndim - len(shape)
+    if lead < 0:
+        raise ValueError(f"cannot sum shape {a.shape} down to {shape}")
+    axes = list(range(lead))
+    for i, n in enumerate(shape):
+        m = a.shape[lead + i]
+        if n == 1 and m != 1:
+            axes.append(lead + i)
+        elif n != m:
+            raise ValueError(f"cannot sum shape {a.shape} down to {shape}")
+    r = np.sum(a, axis=tuple(axes), keepdims=True)
+    return r.reshape(shape) if lead else r
+
+
+def exp_quiet(x):
+    """exp where underflow to 0 is the right answer, not an error."""
+    with np.errstate(under="ignore"):
+        return np.exp(x)
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)); exp overflow gives exactly 0, the correctly rounded result."""
+    with np.errstate(over="ignore", under="ignore"):
+        return 1.0 / (1.0 + np.exp(-x))
+
+
+def logsumexp(x, axis, keepdims):
+    """log(sum(exp(x))) computed after subtracting the max (no overflow)."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0)
+    with np.errstate(under="ignore"):
+        s = np.sum(np.exp(x - m), axis=axis, keepdims=True)
+    out = np.log(s) + m
+    if not keepdims:
+        out = out.reshape(np.sum(s, axis=axis).shape) if axis is not None else out.reshape(())
+    return out
+
+
+def softmax(x, axis=-1):
+    with np.errstate(under="ignore"):
+        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
+    e /= np.sum(e, axis=axis, keepdims=True)
+    return e
+
+
+def log_softmax(x, axis=-1):
+    return x - logsumexp(x, axis, True)
+
+
+def is_basic_index(index) -> bool:
+    """True when ``index`` selects each element at most once (no integer arrays)."""
+    items = index if isinstance(index, tuple) else (index,)
+    for item in items:
+        if isinstance(item, (list, np.ndarray)):
+            if np.asarray(item).dtype != bool:
+                return False
+    return True
+
+
+def index_add(g, shape, index):
+    """zeros(shape) with g added at ``index``; repeated indices accumulate."""
+    z = np.zeros(shape, dtype=g.dtype)
+    if is_basic_index(index):
+        z[index] = g
+    else:
+        np.add.at(z, index, g)
+    return z

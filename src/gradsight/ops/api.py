@@ -1,0 +1,264 @@
+"""The differentiable functions users call: ``gs.exp(t)``, ``t.sum(axis=0)`` ...
+
+Thin wrappers that convert operands and hand the primitive to the engine's
+apply functions; composite ops (var, stack, squeeze, ...) are written here
+in terms of primitives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from gradsight._core.node import apply, apply1, apply2
+from gradsight._core.tensor import Tensor, new_tensor
+
+from . import elementwise as ew
+from . import fused, linalg, reduce, shape
+
+
+def as_tensor(x) -> Tensor:
+    """x itself if it is a Tensor, else a constant Tensor over its data (no copy)."""
+    if isinstance(x, Tensor):
+        return x
+    arr = np.asarray(x)
+    if arr.dtype == object:
+        raise TypeError(f"cannot use {type(x).__name__} as a tensor: {x!r:.80}")
+    return new_tensor(arr, None, False)
+
+
+# ---------------------------------------------------------------- binary
+def add(a, b) -> Tensor:
+    return apply2(ew.add, a, b)
+
+
+def sub(a, b) -> Tensor:
+    return apply2(ew.sub, a, b)
+
+
+def mul(a, b) -> Tensor:
+    return apply2(ew.mul, a, b)
+
+
+def div(a, b) -> Tensor:
+    return apply2(ew.div, a, b)
+
+
+def power(a, b) -> Tensor:
+    return apply2(ew.power, a, b)
+
+
+def maximum(a, b) -> Tensor:
+    """Elementwise max; at ties each side gets half the gradient."""
+    return apply2(ew.maximum, a, b)
+
+
+def minimum(a, b) -> Tensor:
+    """Elementwise min; at ties each side gets half the gradient."""
+    return apply2(ew.minimum, a, b)
+
+
+def matmul(a, b) -> Tensor:
+    """(..., m, k) @ (..., k, n) -> (..., m, n), NumPy's matmul rules."""
+    return apply2(linalg.matmul, a, b)
+
+
+def where(condition, a, b) -> Tensor:
+    """a where condition else b, with broadcasting; no gradient to condition."""
+    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    return apply(ew.where, (cond.astype(bool), a, b))
+
+
+# ---------------------------------------------------------------- unary
+def neg(x) -> Tensor:
+    return apply1(ew.neg, as_tensor(x))
+
+
+def exp(x) -> Tensor:
+    return apply1(ew.exp, as_tensor(x))
+
+
+def log(x) -> Tensor:
+    return apply1(ew.log, as_tensor(x))
+
+
+def sqrt(x) -> Tensor:
+    return apply1(ew.sqrt, as_tensor(x))
+
+
+def abs(x) -> Tensor:  # noqa: A001 - NumPy's name
+    """|x|; the gradient at 0 is 0."""
+    return apply1(ew.absolute, as_tensor(x))
+
+
+def tanh(x) -> Tensor:
+    return apply1(ew.tanh, as_tensor(x))
+
+
+def sigmoid(x) -> Tensor:
+    """1 / (1 + exp(-x)), without overflow for any input."""
+    return apply1(ew.sigmoid, as_tensor(x))
+
+
+def relu(x) -> Tensor:
+    """max(x, 0); the gradient at 0 is 0."""
+    return apply1(ew.relu, as_tensor(x))
+
+
+def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's names
+    """Values limited to [min, max]; the gradient passes where min <= x <= max."""
+    return apply1(ew.clip, as_tensor(x), min, max)
+
+
+def astype(x, dtype) -> Tensor:
+    """Cast; the gradient is cast back to x's dtype."""
+    x = as_tensor(x)
+    dtype = np.dtype(dtype)
+    if dtype == x.data.dtype:
+        return x
+    return apply1(ew.astype, x, dtype)
+
+
+# ---------------------------------------------------------------- reductions
+def _axis(axis):
+    return tuple(axis) if isinstance(axis, list) else axis
+
+
+def sum(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    return apply1(reduce.sum_, as_tensor(x), _axis(axis), keepdims)
+
+
+def mean(x, axis=None, keepdims: bool = False) -> Tensor:
+    return apply1(reduce.mean, as_tensor(x), _axis(axis), keepdims)
+
+
+def max(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Maximum along axis; tied maxima share the gradient evenly."""
+    return apply1(reduce.max_, as_tensor(x), _axis(axis), keepdims)
+
+
+def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
+    """Minimum along axis; tied minima share the gradient evenly."""
+    return apply1(reduce.min_, as_tensor(x), _axis(axis), keepdims)
+
+
+def var(x, axis=None, keepdims: bool = False) -> Tensor:
+    """Population variance (ddof=0, as np.var): mean((x - mean(x))**2)."""
+    x = as_tensor(x)
+    d = x - mean(x, axis, True)
+    return mean(d * d, axis, keepdims)
+
+
+def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
+    """log(sum(exp(x), axis)), stable for any magnitude."""
+    return apply1(reduce.logsumexp, as_tensor(x), _axis(axis), keepdims)
+
+
+def softmax(x, axis: int = -1) -> Tensor:
+    return apply1(reduce.softmax, as_tensor(x), axis)
+
+
+def log_softmax(x, axis: int = -1) -> Tensor:
+    return apply1(reduce.log_softmax, as_tensor(x), axis)
+
+
+def argmax(x, axis=None) -> Tensor:
+    """Index of the maximum (no gradient)."""
+    return new_tensor(np.asarray(np.argmax(as_tensor(x).data, axis=axis)), None, False)
+
+
+def argmin(x, axis=None) -> Tensor:
+    return new_tensor(np.asarray(np.argmin(as_tensor(x).data, axis=axis)), None, False)
+
+
+# ---------------------------------------------------------------- shape
+def _shape_arg(shape) -> tuple:
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def reshape(x, *shape_) -> Tensor:
+    return apply1(shape.reshape, as_tensor(x), _shape_arg(shape_))
+
+
+def transpose(x, *axes) -> Tensor:
+    """Permute axes (all reversed when none are given), like ndarray.transpose."""
+    axes = _shape_arg(axes) if axes else None
+    return apply1(shape.transpose, as_tensor(x), axes)
+
+
+def broadcast_to(x, shape_) -> Tensor:
+    return apply1(shape.broadcast_to, as_tensor(x), tuple(shape_))
+
+
+def sum_to(x, shape_) -> Tensor:
+    """Sum x down to ``shape_`` (the inverse of broadcasting)."""
+    return apply1(shape.sum_to, as_tensor(x), tuple(shape_))
+
+
+def flatten(x) -> Tensor:
+    return reshape(x, -1)
+
+
+def squeeze(x, axis=None) -> Tensor:
+    x = as_tensor(x)
+    return reshape(x, np.squeeze(np.empty(x.shape, dtype=bool), axis=axis).shape)
+
+
+def expand_dims(x, axis) -> Tensor:
+    x = as_tensor(x)
+    return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
+
+
+def _index(index):
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+def getitem(x, index) -> Tensor:
+    """x[index]: basic, integer-array and boolean indexing; repeats accumulate."""
+    return apply1(shape.getitem, as_tensor(x), _index(index))
+
+
+def index_add(g, shape_, index) -> Tensor:
+    """zeros(shape_) with g added at index (the VJP of getitem)."""
+    return apply1(shape.index_add, as_tensor(g), tuple(shape_), _index(index))
+
+
+def concatenate(tensors: Sequence, axis: int = 0) -> Tensor:
+    if len(tensors) == 0:
+        raise ValueError("concatenate needs at least one tensor")
+    return apply(shape.concatenate, tuple(tensors), axis)
+
+
+def stack(tensors: Sequence, axis: int = 0) -> Tensor:
+    if len(tensors) == 0:
+        raise ValueError("stack needs at least one tensor")
+    shapes = {tuple(np.shape(t.data if isinstance(t, Tensor) else t)) for t in tensors}
+    if len(shapes) > 1:
+        raise ValueError(f"stack needs tensors of one shape, got shapes {sorted(shapes)}")
+    return concatenate([expand_dims(t, axis) for t in tensors], axis)
+
+
+# ---------------------------------------------------------------- fused nn ops
+def linear(x, weight, bias=None) -> Tensor:
+    """x @ weight^T + bias: (..., in) with (out, in) and (out,) -> (..., out)."""
+    if bias is None:
+        return matmul(x, transpose(weight))
+    return apply(fused.linear, (x, weight, bias))
+
+
+def cross_entropy_logits(logits, target: np.ndarray, reduction: str) -> Tensor:
+    """Softmax cross-entropy of (N, C) logits and (N,) class indices (validated by nn)."""
+    return apply1(fused.cross_entropy, as_tensor(logits), target, reduction)
+
+
+def bce_with_logits(logits, target: np.ndarray, reduction: str) -> Tensor:
+    return apply1(fused.binary_cross_entropy_with_logits, as_tensor(logits), target, reduction)

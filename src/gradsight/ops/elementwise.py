@@ -1,0 +1,92 @@
+"""Elementwise primitives: forward and VJP side by side.
+
+Each rule is ``rule(F, g, out, *inputs)``: g is the incoming gradient, out
+the forward result; broadcasting is undone by the engine. Conventions at
+kinks: relu'(0) = 0, |x|'(0) = 0; maximum/minimum split ties evenly (1/2 each);
+clip passes the gradient at the bounds (like torch.clamp).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradsight._core.node import Primitive
+
+from . import _util
+
+
+def _tie_weight(F, out, a, b):
+    """Share of the gradient going to ``a`` in maximum(a, b): 1, 0 or 1/2 at a tie."""
+    ad, bd = F.data(a), F.data(b)
+    w = (ad == F.data(out)).astype(F.data(out).dtype)
+    w -= 0.5 * (ad == bd)
+    return w
+
+
+add = Primitive("add", np.add, (
+    lambda F, g, out, x, y: g,
+    lambda F, g, out, x, y: g,
+))
+sub = Primitive("sub", np.subtract, (
+    lambda F, g, out, x, y: g,
+    lambda F, g, out, x, y: -g,
+))
+mul = Primitive("mul", np.multiply, (
+    lambda F, g, out, x, y: g * y,
+    lambda F, g, out, x, y: g * x,
+))
+div = Primitive("div", np.true_divide, (
+    lambda F, g, out, x, y: g / y,
+    lambda F, g, out, x, y: -g * out / y,
+))
+power = Primitive("pow", np.power, (
+    lambda F, g, out, x, y: g * y * x ** (y - 1),
+    lambda F, g, out, x, y: g * out * F.log(x),
+))
+maximum = Primitive("maximum", np.maximum, (
+    lambda F, g, out, x, y: g * _tie_weight(F, out, x, y),
+    lambda F, g, out, x, y: g * _tie_weight(F, out, y, x),
+))
+minimum = Primitive("minimum", np.minimum, (
+    lambda F, g, out, x, y: g * _tie_weight(F, out, x, y),
+    lambda F, g, out, x, y: g * _tie_weight(F, out, y, x),
+))
+where = Primitive("where", np.where, (
+    None,
+    lambda F, g, out, c, x, y: F.where(c, g, 0),
+    lambda F, g, out, c, x, y: F.where(c, 0, g),
+))
+
+neg = Primitive("neg", np.negative, (lambda F, g, out, x: -g,))
+exp = Primitive("exp", _util.exp_quiet, (lambda F, g, out, x: g * out,))
+log = Primitive("log", np.log, (lambda F, g, out, x: g / x,))
+sqrt = Primitive("sqrt", np.sqrt, (lambda F, g, out, x: g / (2 * out),))  # inf at 0, as IEEE
+absolute = Primitive("abs", np.abs, (lambda F, g, out, x: g * np.sign(F.data(x)),))
+tanh = Primitive("tanh", np.tanh, (lambda F, g, out, x: g * (1 - out * out),))
+sigmoid = Primitive("sigmoid", _util.sigmoid, (lambda F, g, out, x: g * out * (1 - out),))
+relu = Primitive("relu", lambda x: np.maximum(x, 0), (
+    lambda F, g, out, x: F.where(F.data(x) > 0, g, 0),
+))
+
+
+def _clip(x, lo, hi):
+    if lo is None and hi is None:
+        return x.copy()
+    return np.clip(x, lo, hi)
+
+
+def _clip_mask(x, lo, hi):
+    inside = np.ones(x.shape, dtype=bool)
+    if lo is not None:
+        inside &= x >= lo
+    if hi is not None:
+        inside &= x <= hi
+    return inside
+
+
+clip = Primitive("clip", _clip, (
+    lambda F, g, out, x, lo, hi: F.where(_clip_mask(F.data(x), lo, hi), g, 0),
+), arity=1)
+astype = Primitive("astype", lambda x, dtype: x.astype(dtype), (
+    lambda F, g, out, x, dtype: F.astype(g, x.dtype),
+), arity=1)

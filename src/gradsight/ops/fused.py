@@ -1,0 +1,80 @@
+"""Fused primitives for nn, each one node where the composition would be many.
+
+linear: x @ W^T + b in one node (one GEMM, bias added in place); the bias
+gradient is g summed over batch axes, which the engine's un-broadcast does.
+cross_entropy and binary_cross_entropy_with_logits: fused for stability
+(log-sum-exp form, no exp overflow) and speed (gradient softmax - onehot).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradsight._core.node import Primitive
+
+from . import _util
+
+
+def _linear(x, w, b):
+    out = np.matmul(x, w.T)
+    out += b
+    return out
+
+
+def _linear_dw(F, g, out, x, w, b):
+    n = w.shape[0]
+    return F.reshape(g, (-1, n)).T @ F.reshape(x, (-1, w.shape[1]))
+
+
+linear = Primitive("linear", _linear, (
+    lambda F, g, out, x, w, b: g @ w,
+    _linear_dw,
+    lambda F, g, out, x, w, b: g,
+))
+
+
+def _reduce(losses, reduction):
+    if reduction == "mean":
+        return np.mean(losses)
+    if reduction == "sum":
+        return np.sum(losses)
+    return losses
+
+
+def _scale_by(F, g, reduction, count, ndim_extra):
+    """The incoming gradient, shaped to multiply per-sample gradients."""
+    if reduction == "mean":
+        return g / count
+    if reduction == "none" and ndim_extra:
+        return g[..., None]
+    return g
+
+
+def _cross_entropy(x, target, reduction):
+    rows = np.arange(x.shape[0])
+    losses = -_util.log_softmax(x, axis=1)[rows, target]
+    return _reduce(losses, reduction)
+
+
+def _cross_entropy_vjp(F, g, out, x, target, reduction):
+    onehot = np.zeros(x.shape, dtype=F.data(x).dtype)
+    onehot[np.arange(x.shape[0]), target] = 1
+    return (F.softmax(x, 1) - onehot) * _scale_by(F, g, reduction, x.shape[0], True)
+
+
+cross_entropy = Primitive("cross_entropy", _cross_entropy, (_cross_entropy_vjp,), arity=1)
+
+
+def _bce_with_logits(x, y, reduction):
+    with np.errstate(under="ignore"):
+        losses = np.maximum(x, 0) - x * y + np.log1p(np.exp(-np.abs(x)))
+    return _reduce(losses, reduction)
+
+
+def _bce_with_logits_vjp(F, g, out, x, y, reduction):
+    return (F.sigmoid(x) - y) * _scale_by(F, g, reduction, x.size, False)
+
+
+binary_cross_entropy_with_logits = Primitive(
+    "binary_cross_entropy_with_logits", _bce_with_logits, (_bce_with_logits_vjp,), arity=1
+)

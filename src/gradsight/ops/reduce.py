@@ -1,0 +1,62 @@
+"""Reductions and normalisations along axes (NumPy's ``axis``/``keepdims``).
+
+max/min split the gradient evenly between tied maxima. logsumexp, softmax
+and log_softmax are primitives rather than compositions: one node instead of
+five, and their stable forms (max subtracted first) stay stable in backward.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gradsight._core.node import Primitive
+
+from . import _util
+from ._util import kept_shape
+
+
+def _spread(F, g, x, axis):
+    """Broadcast a reduced gradient back over the reduced axes of x."""
+    return F.broadcast_to(F.reshape(g, kept_shape(x.shape, axis)), x.shape)
+
+
+def _mean_vjp(F, g, out, x, axis, keepdims):
+    n = x.size // max(F.data(out).size, 1) if x.size else 1
+    return _spread(F, g / n, x, axis)
+
+
+def _extremum_vjp(F, g, out, x, axis, keepdims):
+    shape = kept_shape(x.shape, axis)
+    hit = F.data(x) == F.data(out).reshape(shape)
+    weight = hit / hit.sum(axis=axis, keepdims=True)
+    return F.reshape(g, shape) * weight.astype(F.data(out).dtype)
+
+
+def _logsumexp_vjp(F, g, out, x, axis, keepdims):
+    shape = kept_shape(x.shape, axis)
+    return F.reshape(g, shape) * F.exp(x - F.reshape(out, shape))
+
+
+def _softmax_vjp(F, g, out, x, axis):
+    return out * (g - (g * out).sum(axis=axis, keepdims=True))
+
+
+def _log_softmax_vjp(F, g, out, x, axis):
+    return g - F.exp(out) * g.sum(axis=axis, keepdims=True)
+
+
+sum_ = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), (
+    lambda F, g, out, x, axis, keepdims: _spread(F, g, x, axis),
+), arity=1)
+mean = Primitive("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), (
+    _mean_vjp,
+), arity=1)
+max_ = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), (
+    _extremum_vjp,
+), arity=1)
+min_ = Primitive("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), (
+    _extremum_vjp,
+), arity=1)
+logsumexp = Primitive("logsumexp", _util.logsumexp, (_logsumexp_vjp,), arity=1)
+softmax = Primitive("softmax", _util.softmax, (_softmax_vjp,), arity=1)
+log_softmax = Primitive("log_softmax", _util.log_softmax, (_log_softmax_vjp,), arity=1)
