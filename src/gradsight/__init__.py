@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from . import autograd, ops
+from . import autograd, nn, ops, optim
 from ._core.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._core.tensor import Tensor
 from .creation import (
@@ -17,6 +17,7 @@ from .creation import (
 )
 from .functional import grad, hessian, jacobian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
+from .io import load, save
 from .ops.api import (
     abs, argmax, argmin, broadcast_to, clip, concatenate, exp, expand_dims, flatten, linear,
     log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, relu, reshape,

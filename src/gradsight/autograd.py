@@ -11,7 +11,7 @@ from ._core.grad_mode import detect_anomaly
 from ._core.node import parent_of
 from ._core.tensor import Tensor, new_tensor
 
-__all__ = ["grad", "backward", "detect_anomaly"]
+__all__ = ["grad", "backward", "detect_anomaly", "graph_nodes", "trace_backward", "BackwardStep"]
 
 
 def _as_tuple(x, what: str) -> tuple:
@@ -65,3 +65,49 @@ def grad(
         g.flags.writeable = False
         result.append(new_tensor(g, None, False))
     return tuple(result)
+
+
+def graph_nodes(root: Tensor) -> list:
+    """Every node reachable from ``root``'s grad_fn (leaf accumulators included),
+    consumers before producers, found without recursion. Each node has
+    ``name``, ``parents`` (nodes or None), ``output_meta()`` -> (shape, dtype),
+    and a leaf accumulator has ``variable`` (the leaf Tensor)."""
+    if not root.requires_grad:
+        return []
+    start = parent_of(root)
+    order, seen, stack = [], {start}, [start]
+    while stack:
+        node = stack.pop()
+        order.append(node)
+        for p in node.parents:
+            if p is not None and p not in seen:
+                seen.add(p)
+                stack.append(p)
+    return order
+
+
+class BackwardStep:
+    """One node's turn in backward: the gradient it received and what it sent."""
+
+    __slots__ = ("node", "grad", "sent")
+
+    def __init__(self, node, grad, sent):
+        self.node = node
+        self.grad = grad  # ndarray: d(root)/d(this node's output)
+        self.sent = sent  # list of (input index, ndarray) sent to node.parents[index]
+
+    def __repr__(self) -> str:
+        return f"<BackwardStep {self.node.name} -> {len(self.sent)} inputs>"
+
+
+def trace_backward(root: Tensor, gradient=None) -> list:
+    """Run backward from ``root`` without touching any ``.grad`` or freeing the
+    graph, and return the steps in the order the engine took them."""
+    steps = []
+
+    def record(node, g, sent):
+        steps.append(BackwardStep(node, g, sent))
+
+    run_backward((root,), None if gradient is None else (gradient,), True, False,
+                 capture=set(), on_step=record)
+    return steps

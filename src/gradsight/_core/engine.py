@@ -39,9 +39,11 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) 
     run_backward(tensors, grad_tensors, retain_graph, create_graph, capture=None)
 
 
-def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture):
+def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_step=None):
     """The backward pass. With ``capture`` (a set of nodes) it returns the
-    gradient arriving at each captured node and leaves ``.grad`` untouched."""
+    gradient arriving at each captured node and leaves ``.grad`` untouched.
+    ``on_step(node, g, sent)``, if given, sees each node's total incoming
+    gradient and the list of (input index, gradient sent) after it runs."""
     if retain_graph is None:
         retain_graph = create_graph
     if grad_tensors is None:
@@ -64,7 +66,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture):
     try:
         return _propagate(
             roots, pending, deps, TENSOR if create_graph else ARRAY,
-            retain_graph, create_graph, capture,
+            retain_graph, create_graph, capture, on_step,
         )
     finally:
         mode.enabled = saved_mode
@@ -117,7 +119,7 @@ def _count_dependencies(roots) -> dict:
     return deps
 
 
-def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture):
+def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step):
     ready = [r for r in roots if r not in deps]
     owned = set()  # nodes whose pending array was allocated here and is ours to add into
     leaf_grads = []
@@ -132,6 +134,8 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture):
             captured[node] = (g, node in owned)
         prim = node.prim
         if prim is None:  # AccumulateGrad: a leaf
+            if on_step is not None:
+                on_step(node, g, [])
             if capture is None:
                 leaf_grads.append((node.variable, g, node in owned))
             continue
@@ -146,6 +150,7 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture):
             out = node.out
             inputs = args
         vjps = prim.vjps
+        sent = [] if on_step is not None else None
         for i, p in enumerate(parents):
             if p is None:
                 continue
@@ -155,6 +160,8 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture):
                 r = _reduce_to(F, r, shape, node, i)
             if anomaly:
                 _check_finite(node, i, r)
+            if sent is not None:
+                sent.append((i, r))
             if p in pending:
                 acc = pending[p]
                 if create_graph or p not in owned:
@@ -172,6 +179,8 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture):
             deps[p] = d
             if d == 0:
                 ready.append(p)
+        if sent is not None:
+            on_step(node, g, sent)
         if not retain_graph:
             node.release()
     for var, g, is_owned in leaf_grads:

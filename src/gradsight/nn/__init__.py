@@ -1,0 +1,1 @@
+"""gs.nn: Modules, layers, activations, losses and initialisation (in progress)."""

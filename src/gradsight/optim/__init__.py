@@ -1,0 +1,1 @@
+"""gs.optim: SGD and Adam (in progress)."""
