@@ -59,17 +59,28 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
         if node not in roots:
             roots.append(node)
     deps = _count_dependencies(roots)
-    from gradsight.ops.namespaces import ARRAY, TENSOR
-
+    F = _namespace(create_graph)
     saved_mode = mode.enabled
     mode.enabled = create_graph
     try:
         return _propagate(
-            roots, pending, deps, TENSOR if create_graph else ARRAY,
-            retain_graph, create_graph, capture, on_step,
+            roots, pending, deps, F, retain_graph, create_graph, capture, on_step,
         )
     finally:
         mode.enabled = saved_mode
+
+
+_namespaces = []
+
+
+def _namespace(create_graph: bool):
+    """The rules' vocabulary: arrays, or Tensors when building a graph (lazy: ops
+    imports the engine's modules, not the other way round)."""
+    if not _namespaces:
+        from gradsight.ops.namespaces import ARRAY, TENSOR
+
+        _namespaces.extend((ARRAY, TENSOR))
+    return _namespaces[create_graph]
 
 
 def _root_node(t):
@@ -90,7 +101,7 @@ def _initial_grad(t: Tensor, g, create_graph: bool):
                 f"backward() without a gradient needs a single-element tensor, but this one has "
                 f"shape {t.data.shape}; pass gradient= of that shape (e.g. gs.ones_like(t))"
             )
-        arr = np.ones_like(t.data)
+        arr = np.ones(t.data.shape, t.data.dtype)
         return new_tensor(arr, None, False) if create_graph else arr
     arr = g.data if isinstance(g, Tensor) else np.asarray(g)
     if arr.shape != t.data.shape:
@@ -125,14 +136,16 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
     leaf_grads = []
     captured = {}
     anomaly = mode.anomaly
+    pop_pending = pending.pop
+    get_pending = pending.get
     while ready:
         node = ready.pop()
-        g = pending.pop(node)
+        g = pop_pending(node)
+        prim = node.prim
         if node.hooks is not None:
             g = _run_hooks(node, g, create_graph)
         if capture is not None and node in capture:
             captured[node] = (g, node in owned)
-        prim = node.prim
         if prim is None:  # AccumulateGrad: a leaf
             if on_step is not None:
                 on_step(node, g, [])
@@ -142,7 +155,6 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
         args = node.args
         if args is None:
             raise RuntimeError(FREED_MESSAGE.format(name=node.name))
-        parents = node.parents
         if create_graph:
             out = new_tensor(node.out, node, True)
             inputs = _inputs_as_tensors(node)
@@ -151,7 +163,9 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
             inputs = args
         vjps = prim.vjps
         sent = [] if on_step is not None else None
-        for i, p in enumerate(parents):
+        i = -1
+        for p in node.parents:
+            i += 1
             if p is None:
                 continue
             r = vjps[i](F, g, out, *inputs)
@@ -162,27 +176,29 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
                 _check_finite(node, i, r)
             if sent is not None:
                 sent.append((i, r))
-            if p in pending:
-                acc = pending[p]
-                if create_graph or p not in owned:
-                    acc = acc + r
-                    pending[p] = acc
-                    if acc.__class__ is ndarray:
-                        owned.add(p)
-                else:
-                    np.add(acc, r, out=acc)
-            else:
+            acc = get_pending(p)
+            if acc is None:
                 pending[p] = r
                 if r.__class__ is ndarray and r is not g and r.base is None:
                     owned.add(p)
+            elif create_graph or p not in owned:
+                acc = acc + r
+                pending[p] = acc
+                if acc.__class__ is ndarray:
+                    owned.add(p)
+            else:
+                np.add(acc, r, out=acc)
             d = deps[p] - 1
-            deps[p] = d
-            if d == 0:
+            if d:
+                deps[p] = d
+            else:
                 ready.append(p)
         if sent is not None:
             on_step(node, g, sent)
         if not retain_graph:
-            node.release()
+            node.meta = (out.shape, out.dtype)
+            node.args = None
+            node.out = None
     for var, g, is_owned in leaf_grads:
         _accumulate_leaf(var, g, is_owned, create_graph)
     return captured

@@ -15,7 +15,7 @@ import weakref
 import numpy as np
 
 from .grad_mode import mode
-from .tensor import Tensor, new_tensor
+from .tensor import Tensor
 
 ndarray = np.ndarray
 _asarray = np.asarray
@@ -47,10 +47,9 @@ class Primitive:
 class Node:
     """One recorded op; ``name`` reads like PyTorch's grad_fn names (MulBackward)."""
 
-    __slots__ = ("prim", "parents", "args", "out", "__dict__", "__weakref__")
+    __slots__ = ("prim", "parents", "args", "out", "meta", "__dict__", "__weakref__")
     hooks = None  # rare attributes live in __dict__ and default to None
     trace = None  # creation stack summary, recorded under detect_anomaly
-    meta = None  # (shape, dtype) of the output, kept when saved arrays are freed
 
     def __init__(self, prim, parents, args, out):
         self.prim = prim
@@ -128,17 +127,29 @@ def _bad_input(prim, arrays, err):
     return type(err)(f"{prim.name}: cannot apply to operands of shapes {shapes}: {err}")
 
 
+_new = object.__new__
+
+
 def _finish(prim, out, parents, args):
     """Wrap a forward result; record a node when some parent needs a gradient."""
     if out.__class__ is not ndarray:
         out = _asarray(out)
     out.flags.writeable = False
+    t = _new(Tensor)
+    t.data = out
     if parents is None:
-        return new_tensor(out, None)
+        t.grad_fn = None
+        t.requires_grad = False
+        return t
     node = Node(prim, parents, args, out)
     if mode.anomaly:
         node.trace = traceback.extract_stack()[:-3]
-    return new_tensor(out, node)
+    t.grad_fn = node
+    t.requires_grad = True
+    return t
+
+
+_scalar_types = (int, float)
 
 
 def lift(x):
@@ -166,24 +177,28 @@ def apply1(prim, x: Tensor, *params):
     except (ValueError, TypeError, IndexError) as err:
         raise _bad_input(prim, (xd,), err) from err
     if x.requires_grad and mode.enabled:
-        return _finish(prim, out, (parent_of(x),), args)
+        fn = x.grad_fn
+        return _finish(prim, out, (parent_of(x) if fn is None else fn,), args)
     return _finish(prim, out, None, None)
 
 
 def apply2(prim, a, b):
     """Apply a two-input primitive; either side may be a Tensor, array or scalar."""
+    if b.__class__ in _scalar_types:  # the common `t * 2.0` case first
+        bd = b
+        pb = False
+    elif isinstance(b, Tensor):
+        bd = b.data
+        pb = b.requires_grad
+    else:
+        bd = lift(b)
+        pb = False
     if isinstance(a, Tensor):
         ad = a.data
         pa = a.requires_grad
     else:
         ad = lift(a)
         pa = False
-    if isinstance(b, Tensor):
-        bd = b.data
-        pb = b.requires_grad
-    else:
-        bd = lift(b)
-        pb = False
     try:
         out = prim.forward(ad, bd)
     except (ValueError, TypeError) as err:

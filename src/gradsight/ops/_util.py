@@ -31,8 +31,20 @@ def sum_to(a: np.ndarray, shape: tuple) -> np.ndarray:
             axes.append(lead + i)
         elif n != m:
             raise ValueError(f"cannot sum shape {a.shape} down to {shape}")
-    r = np.sum(a, axis=tuple(axes), keepdims=True)
-    return r.reshape(shape) if lead else r
+    if len(axes) == lead:  # only leading axes: the reduction already has the shape
+        return _add_reduce(a, axis=tuple(axes))
+    return _add_reduce(a, axis=tuple(axes), keepdims=True).reshape(shape)
+
+
+_add_reduce = np.add.reduce
+
+
+def expand(a, shape: tuple) -> np.ndarray:
+    """A new array of ``shape`` filled by broadcasting ``a`` (cheaper than broadcast_to
+    for small arrays, and the result is owned, so the engine can add into it)."""
+    out = np.empty(shape, dtype=a.dtype)
+    out[...] = a
+    return out
 
 
 def exp_quiet(x):

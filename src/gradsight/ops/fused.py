@@ -22,8 +22,10 @@ def _linear(x, w, b):
 
 
 def _linear_dw(F, g, out, x, w, b):
-    n = w.shape[0]
-    return F.reshape(g, (-1, n)).T @ F.reshape(x, (-1, w.shape[1]))
+    if g.ndim != 2:  # fold every batch axis into one: (B, out)^T @ (B, in)
+        g = F.reshape(g, (-1, w.shape[0]))
+        x = F.reshape(x, (-1, w.shape[1]))
+    return g.T @ x
 
 
 linear = Primitive("linear", _linear, (

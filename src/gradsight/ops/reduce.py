@@ -45,16 +45,29 @@ def _log_softmax_vjp(F, g, out, x, axis):
     return g - F.exp(out) * g.sum(axis=axis, keepdims=True)
 
 
-sum_ = Primitive("sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims), (
+_add_reduce = np.add.reduce
+
+
+def _mean(x, axis, keepdims):
+    """np.mean without its Python-level overhead (this is on every loss's path)."""
+    if x.dtype.kind in "biu":
+        x = x.astype(np.float64)
+    total = _add_reduce(x, axis=axis, keepdims=keepdims)
+    count = x.size // total.size if total.size else 0
+    with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is nan, as NumPy
+        return total / count if count else total * np.nan
+
+
+sum_ = Primitive("sum", lambda x, axis, keepdims: _add_reduce(x, axis=axis, keepdims=keepdims), (
     lambda F, g, out, x, axis, keepdims: _spread(F, g, x, axis),
 ), arity=1)
-mean = Primitive("mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims), (
+mean = Primitive("mean", _mean, (
     _mean_vjp,
 ), arity=1)
-max_ = Primitive("max", lambda x, axis, keepdims: np.max(x, axis=axis, keepdims=keepdims), (
+max_ = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims), (
     _extremum_vjp,
 ), arity=1)
-min_ = Primitive("min", lambda x, axis, keepdims: np.min(x, axis=axis, keepdims=keepdims), (
+min_ = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims), (
     _extremum_vjp,
 ), arity=1)
 logsumexp = Primitive("logsumexp", _util.logsumexp, (_logsumexp_vjp,), arity=1)
