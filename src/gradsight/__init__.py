@@ -1,9 +1,9 @@
 """gradsight: a small, fast, honest reverse-mode autodiff on NumPy.
 
-    import gradsight as gs
-    x = gs.tensor([1.0, 2.0], requires_grad=True)
-    (x * x).sum().backward()
-    x.grad  # tensor([2., 4.])
+import gradsight as gs
+x = gs.tensor([1.0, 2.0], requires_grad=True)
+(x * x).sum().backward()
+x.grad  # tensor([2., 4.])
 """
 
 from __future__ import annotations
@@ -12,16 +12,55 @@ from . import autograd, nn, ops, optim
 from ._core.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._core.tensor import Tensor
 from .creation import (
-    arange, empty, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randn, tensor,
-    zeros, zeros_like,
+    arange,
+    empty,
+    eye,
+    from_numpy,
+    full,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    randn,
+    tensor,
+    zeros,
+    zeros_like,
 )
 from .functional import grad, hessian, jacobian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
 from .ops.api import (
-    abs, argmax, argmin, broadcast_to, clip, concatenate, exp, expand_dims, flatten, linear,
-    log, log_softmax, logsumexp, matmul, max, maximum, mean, min, minimum, relu, reshape,
-    sigmoid, softmax, sqrt, squeeze, stack, sum, tanh, transpose, var, where,
+    abs,
+    argmax,
+    argmin,
+    broadcast_to,
+    clip,
+    concatenate,
+    exp,
+    expand_dims,
+    flatten,
+    linear,
+    log,
+    log_softmax,
+    logsumexp,
+    matmul,
+    max,
+    maximum,
+    mean,
+    min,
+    minimum,
+    relu,
+    reshape,
+    sigmoid,
+    softmax,
+    sqrt,
+    squeeze,
+    stack,
+    sum,
+    tanh,
+    transpose,
+    var,
+    where,
 )
 
 __version__ = "0.1.0"

@@ -108,6 +108,12 @@ def trace_backward(root: Tensor, gradient=None) -> list:
     def record(node, g, sent):
         steps.append(BackwardStep(node, g, sent))
 
-    run_backward((root,), None if gradient is None else (gradient,), True, False,
-                 capture=set(), on_step=record)
+    run_backward(
+        (root,),
+        None if gradient is None else (gradient,),
+        True,
+        False,
+        capture=set(),
+        on_step=record,
+    )
     return steps

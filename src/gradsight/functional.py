@@ -41,7 +41,11 @@ def _prepare(args, argnums):
 def _grads_for(out: Tensor, args, argnums, nested, grad_output=None):
     diff = [args[i] for i in argnums]
     grads = autograd.grad(
-        out, diff, grad_outputs=grad_output, retain_graph=True, create_graph=nested,
+        out,
+        diff,
+        grad_outputs=grad_output,
+        retain_graph=True,
+        create_graph=nested,
         allow_unused=True,
     )
     return tuple(
@@ -98,7 +102,9 @@ def jacobian(fun, argnums=0):
                 if out.requires_grad:
                     grads = _grads_for(out, args, nums, nested, onehot.reshape(out.shape))
                 else:
-                    grads = tuple(new_tensor(np.zeros_like(args[i].data), None, False) for i in nums)
+                    grads = tuple(
+                        new_tensor(np.zeros_like(args[i].data), None, False) for i in nums
+                    )
                 for k, g in enumerate(grads):
                     rows[k].append(g)
             jacs = []

@@ -53,8 +53,11 @@ def _analytical(outs, diff_inputs, n_out_total):
                 onehot = np.zeros(o.size, dtype=o.dtype)
                 onehot[j] = 1
                 grads = autograd.grad(
-                    o, diff_inputs, grad_outputs=onehot.reshape(o.shape),
-                    retain_graph=True, allow_unused=True,
+                    o,
+                    diff_inputs,
+                    grad_outputs=onehot.reshape(o.shape),
+                    retain_graph=True,
+                    allow_unused=True,
                 )
                 for jac, g in zip(jacs, grads):
                     if g is not None:
@@ -65,11 +68,20 @@ def _analytical(outs, diff_inputs, n_out_total):
 
 def _report(rows, eps, atol, rtol) -> str:
     head = f"gradcheck failed (eps={eps:g}, atol={atol:g}, rtol={rtol:g}):"
-    table = [("input", "shape", "max abs error", "max rel error", "worst (output, input) index",
-              "ok")]
+    table = [
+        ("input", "shape", "max abs error", "max rel error", "worst (output, input) index", "ok")
+    ]
     for r in rows:
-        table.append((str(r["input"]), str(r["shape"]), f"{r['abs']:.3e}", f"{r['rel']:.3e}",
-                      f"{r['where']}", "yes" if r["ok"] else "NO"))
+        table.append(
+            (
+                str(r["input"]),
+                str(r["shape"]),
+                f"{r['abs']:.3e}",
+                f"{r['rel']:.3e}",
+                f"{r['where']}",
+                "yes" if r["ok"] else "NO",
+            )
+        )
     widths = [max(len(line[c]) for line in table) for c in range(len(table[0]))]
     lines = [" | ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in table]
     lines.insert(1, "-+-".join("-" * w for w in widths))
@@ -82,7 +94,11 @@ def _report(rows, eps, atol, rtol) -> str:
 
 
 def gradcheck(
-    fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1e-3,
+    fn,
+    inputs,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
     raise_exception: bool = True,
 ) -> bool:
     """Check fn's gradients for every input that requires grad (float64 only).
@@ -116,14 +132,18 @@ def gradcheck(
         flat = int(np.argmax(np.where(bad, err, -1) if bad.any() else err)) if err.size else 0
         o, j = np.unravel_index(flat, err.shape) if err.size else (0, 0)
         where = (np.unravel_index(o, out_shape), np.unravel_index(j, inputs[i].shape))
-        rows.append({
-            "input": i, "shape": inputs[i].shape, "ok": not bad.any(),
-            "abs": float(err.max()) if err.size else 0.0,
-            "rel": float(rel.max()) if rel.size else 0.0,
-            "where": tuple(tuple(int(v) for v in w) for w in where),
-            "a": float(a[o, j]) if err.size else 0.0,
-            "n": float(numerical[o, j]) if err.size else 0.0,
-        })
+        rows.append(
+            {
+                "input": i,
+                "shape": inputs[i].shape,
+                "ok": not bad.any(),
+                "abs": float(err.max()) if err.size else 0.0,
+                "rel": float(rel.max()) if rel.size else 0.0,
+                "where": tuple(tuple(int(v) for v in w) for w in where),
+                "a": float(a[o, j]) if err.size else 0.0,
+                "n": float(numerical[o, j]) if err.size else 0.0,
+            }
+        )
     if all(r["ok"] for r in rows):
         return True
     if raise_exception:

@@ -64,7 +64,14 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
     mode.enabled = create_graph
     try:
         return _propagate(
-            roots, pending, deps, F, retain_graph, create_graph, capture, on_step,
+            roots,
+            pending,
+            deps,
+            F,
+            retain_graph,
+            create_graph,
+            capture,
+            on_step,
         )
     finally:
         mode.enabled = saved_mode
@@ -89,7 +96,8 @@ def _root_node(t):
     if not t.requires_grad:
         raise RuntimeError(
             f"backward on a tensor of shape {t.shape} that does not require grad and has "
-            "no grad_fn: no leaf it depends on has requires_grad=True (or it was made under no_grad)"
+            "no grad_fn: no leaf it depends on has requires_grad=True "
+            "(or it was made under no_grad)"
         )
     return parent_of(t)
 

@@ -134,7 +134,7 @@ def _finish(prim, out, parents, args):
     """Wrap a forward result; record a node when some parent needs a gradient."""
     if out.__class__ is not ndarray:
         out = _asarray(out)
-    out.flags.writeable = False
+    out.setflags(write=False)
     t = _new(Tensor)
     t.data = out
     if parents is None:
@@ -204,8 +204,11 @@ def apply2(prim, a, b):
     except (ValueError, TypeError) as err:
         raise _bad_input(prim, (ad, bd), err) from err
     if (pa or pb) and mode.enabled:
-        parents = (parent_of(a) if pa else None, parent_of(b) if pb else None)
-        return _finish(prim, out, parents, (ad, bd))
+        if pa:
+            pa = a.grad_fn or parent_of(a)
+        if pb:
+            pb = b.grad_fn or parent_of(b)
+        return _finish(prim, out, (pa or None, pb or None), (ad, bd))
     return _finish(prim, out, None, None)
 
 

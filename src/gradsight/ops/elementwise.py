@@ -23,39 +23,71 @@ def _tie_weight(F, out, a, b):
     return w
 
 
-add = Primitive("add", np.add, (
-    lambda F, g, out, x, y: g,
-    lambda F, g, out, x, y: g,
-))
-sub = Primitive("sub", np.subtract, (
-    lambda F, g, out, x, y: g,
-    lambda F, g, out, x, y: -g,
-))
-mul = Primitive("mul", np.multiply, (
-    lambda F, g, out, x, y: g * y,
-    lambda F, g, out, x, y: g * x,
-))
-div = Primitive("div", np.true_divide, (
-    lambda F, g, out, x, y: g / y,
-    lambda F, g, out, x, y: -g * out / y,
-))
-power = Primitive("pow", np.power, (
-    lambda F, g, out, x, y: g * y * x ** (y - 1),
-    lambda F, g, out, x, y: g * out * F.log(x),
-))
-maximum = Primitive("maximum", np.maximum, (
-    lambda F, g, out, x, y: g * _tie_weight(F, out, x, y),
-    lambda F, g, out, x, y: g * _tie_weight(F, out, y, x),
-))
-minimum = Primitive("minimum", np.minimum, (
-    lambda F, g, out, x, y: g * _tie_weight(F, out, x, y),
-    lambda F, g, out, x, y: g * _tie_weight(F, out, y, x),
-))
-where = Primitive("where", np.where, (
-    None,
-    lambda F, g, out, c, x, y: F.where(c, g, 0),
-    lambda F, g, out, c, x, y: F.where(c, 0, g),
-))
+add = Primitive(
+    "add",
+    np.add,
+    (
+        lambda F, g, out, x, y: g,
+        lambda F, g, out, x, y: g,
+    ),
+)
+sub = Primitive(
+    "sub",
+    np.subtract,
+    (
+        lambda F, g, out, x, y: g,
+        lambda F, g, out, x, y: -g,
+    ),
+)
+mul = Primitive(
+    "mul",
+    np.multiply,
+    (
+        lambda F, g, out, x, y: g * y,
+        lambda F, g, out, x, y: g * x,
+    ),
+)
+div = Primitive(
+    "div",
+    np.true_divide,
+    (
+        lambda F, g, out, x, y: g / y,
+        lambda F, g, out, x, y: -g * out / y,
+    ),
+)
+power = Primitive(
+    "pow",
+    np.power,
+    (
+        lambda F, g, out, x, y: g * y * x ** (y - 1),
+        lambda F, g, out, x, y: g * out * F.log(x),
+    ),
+)
+maximum = Primitive(
+    "maximum",
+    np.maximum,
+    (
+        lambda F, g, out, x, y: g * _tie_weight(F, out, x, y),
+        lambda F, g, out, x, y: g * _tie_weight(F, out, y, x),
+    ),
+)
+minimum = Primitive(
+    "minimum",
+    np.minimum,
+    (
+        lambda F, g, out, x, y: g * _tie_weight(F, out, x, y),
+        lambda F, g, out, x, y: g * _tie_weight(F, out, y, x),
+    ),
+)
+where = Primitive(
+    "where",
+    np.where,
+    (
+        None,
+        lambda F, g, out, c, x, y: F.where(c, g, 0),
+        lambda F, g, out, c, x, y: F.where(c, 0, g),
+    ),
+)
 
 neg = Primitive("neg", np.negative, (lambda F, g, out, x: -g,))
 exp = Primitive("exp", _util.exp_quiet, (lambda F, g, out, x: g * out,))
@@ -64,9 +96,9 @@ sqrt = Primitive("sqrt", np.sqrt, (lambda F, g, out, x: g / (2 * out),))  # inf 
 absolute = Primitive("abs", np.abs, (lambda F, g, out, x: g * np.sign(F.data(x)),))
 tanh = Primitive("tanh", np.tanh, (lambda F, g, out, x: g * (1 - out * out),))
 sigmoid = Primitive("sigmoid", _util.sigmoid, (lambda F, g, out, x: g * out * (1 - out),))
-relu = Primitive("relu", lambda x: np.maximum(x, 0), (
-    lambda F, g, out, x: F.where(F.data(x) > 0, g, 0),
-))
+relu = Primitive(
+    "relu", lambda x: np.maximum(x, 0), (lambda F, g, out, x: F.where(F.data(x) > 0, g, 0),)
+)
 
 
 def _clip(x, lo, hi):
@@ -84,9 +116,15 @@ def _clip_mask(x, lo, hi):
     return inside
 
 
-clip = Primitive("clip", _clip, (
-    lambda F, g, out, x, lo, hi: F.where(_clip_mask(F.data(x), lo, hi), g, 0),
-), arity=1)
-astype = Primitive("astype", lambda x, dtype: x.astype(dtype), (
-    lambda F, g, out, x, dtype: F.astype(g, x.dtype),
-), arity=1)
+clip = Primitive(
+    "clip",
+    _clip,
+    (lambda F, g, out, x, lo, hi: F.where(_clip_mask(F.data(x), lo, hi), g, 0),),
+    arity=1,
+)
+astype = Primitive(
+    "astype",
+    lambda x, dtype: x.astype(dtype),
+    (lambda F, g, out, x, dtype: F.astype(g, x.dtype),),
+    arity=1,
+)

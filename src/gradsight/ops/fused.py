@@ -28,11 +28,15 @@ def _linear_dw(F, g, out, x, w, b):
     return g.T @ x
 
 
-linear = Primitive("linear", _linear, (
-    lambda F, g, out, x, w, b: g @ w,
-    _linear_dw,
-    lambda F, g, out, x, w, b: g,
-))
+linear = Primitive(
+    "linear",
+    _linear,
+    (
+        lambda F, g, out, x, w, b: g @ w,
+        _linear_dw,
+        lambda F, g, out, x, w, b: g,
+    ),
+)
 
 
 def _reduce(losses, reduction):

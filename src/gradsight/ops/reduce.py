@@ -58,18 +58,25 @@ def _mean(x, axis, keepdims):
         return total / count if count else total * np.nan
 
 
-sum_ = Primitive("sum", lambda x, axis, keepdims: _add_reduce(x, axis=axis, keepdims=keepdims), (
-    lambda F, g, out, x, axis, keepdims: _spread(F, g, x, axis),
-), arity=1)
-mean = Primitive("mean", _mean, (
-    _mean_vjp,
-), arity=1)
-max_ = Primitive("max", lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims), (
-    _extremum_vjp,
-), arity=1)
-min_ = Primitive("min", lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims), (
-    _extremum_vjp,
-), arity=1)
+sum_ = Primitive(
+    "sum",
+    lambda x, axis, keepdims: _add_reduce(x, axis=axis, keepdims=keepdims),
+    (lambda F, g, out, x, axis, keepdims: _spread(F, g, x, axis),),
+    arity=1,
+)
+mean = Primitive("mean", _mean, (_mean_vjp,), arity=1)
+max_ = Primitive(
+    "max",
+    lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
+    (_extremum_vjp,),
+    arity=1,
+)
+min_ = Primitive(
+    "min",
+    lambda x, axis, keepdims: np.minimum.reduce(x, axis=axis, keepdims=keepdims),
+    (_extremum_vjp,),
+    arity=1,
+)
 logsumexp = Primitive("logsumexp", _util.logsumexp, (_logsumexp_vjp,), arity=1)
 softmax = Primitive("softmax", _util.softmax, (_softmax_vjp,), arity=1)
 log_softmax = Primitive("log_softmax", _util.log_softmax, (_log_softmax_vjp,), arity=1)

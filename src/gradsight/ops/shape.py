@@ -12,24 +12,30 @@ from gradsight._core.node import Primitive
 
 from . import _util
 
-reshape = Primitive("reshape", np.reshape, (
-    lambda F, g, out, x, shape: F.reshape(g, x.shape),
-), arity=1)
-transpose = Primitive("transpose", np.transpose, (
-    lambda F, g, out, x, axes: F.transpose(g, None if axes is None else tuple(np.argsort(axes))),
-), arity=1)
-broadcast_to = Primitive("broadcast_to", np.broadcast_to, (
-    lambda F, g, out, x, shape: F.sum_to(g, x.shape),
-), arity=1)
-sum_to = Primitive("sum_to", _util.sum_to, (
-    lambda F, g, out, x, shape: F.broadcast_to(g, x.shape),
-), arity=1)
-getitem = Primitive("getitem", lambda x, index: x[index], (
-    lambda F, g, out, x, index: F.index_add(g, x.shape, index),
-), arity=1)
-index_add = Primitive("index_add", _util.index_add, (
-    lambda F, g, out, x, shape, index: g[index],
-), arity=1)
+reshape = Primitive(
+    "reshape", np.reshape, (lambda F, g, out, x, shape: F.reshape(g, x.shape),), arity=1
+)
+transpose = Primitive(
+    "transpose",
+    np.transpose,
+    (lambda F, g, out, x, axes: F.transpose(g, None if axes is None else tuple(np.argsort(axes))),),
+    arity=1,
+)
+broadcast_to = Primitive(
+    "broadcast_to", np.broadcast_to, (lambda F, g, out, x, shape: F.sum_to(g, x.shape),), arity=1
+)
+sum_to = Primitive(
+    "sum_to", _util.sum_to, (lambda F, g, out, x, shape: F.broadcast_to(g, x.shape),), arity=1
+)
+getitem = Primitive(
+    "getitem",
+    lambda x, index: x[index],
+    (lambda F, g, out, x, index: F.index_add(g, x.shape, index),),
+    arity=1,
+)
+index_add = Primitive(
+    "index_add", _util.index_add, (lambda F, g, out, x, shape, index: g[index],), arity=1
+)
 
 
 class _ConcatRules:
