@@ -1,1 +1,37 @@
-"""gs.nn: Modules, layers, activations, losses and initialisation (in progress)."""
+"""gs.nn: Modules, layers, activations, losses and initialisation.
+
+Example, a 2-4-1 sigmoid network and its MSE loss:
+
+>>> model = gs.nn.MLP([2, 4, 1], activation="sigmoid", output_activation="sigmoid")
+>>> loss = gs.nn.MSELoss()(model(x), y)
+"""
+
+from __future__ import annotations
+
+from . import functional, init
+from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .layers import MLP, Linear, Sequential
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .module import IncompatibleKeys, Module, Parameter, StateDictError
+
+__all__ = [
+    "BCELoss",
+    "BCEWithLogitsLoss",
+    "CrossEntropyLoss",
+    "Identity",
+    "IncompatibleKeys",
+    "LeakyReLU",
+    "Linear",
+    "MLP",
+    "MSELoss",
+    "Module",
+    "Parameter",
+    "ReLU",
+    "Sequential",
+    "Sigmoid",
+    "Softmax",
+    "StateDictError",
+    "Tanh",
+    "functional",
+    "init",
+]
