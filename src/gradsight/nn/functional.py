@@ -93,10 +93,11 @@ def _check_unit_interval(arr: np.ndarray, what: str, name: str) -> None:
     """Every value of ``arr`` in [0, 1]; the error names the first bad one."""
     ok = (arr >= 0) & (arr <= 1)
     if not ok.all():
-        index = np.unravel_index(int(np.argmin(ok)), arr.shape) if arr.ndim else ()
+        index = tuple(int(i) for i in np.unravel_index(int(np.argmin(ok)), arr.shape))
+        where = "[" + ", ".join(map(str, index)) + "]" if index else ""
         raise ValueError(
-            f"{what}: every {name} value must lie in [0, 1], but {name}{list(index)} = "
-            f"{arr[index]!r}"
+            f"{what}: every {name} value must lie in [0, 1], but {name}{where} = "
+            f"{arr[index].item()!r}"
         )
 
 

@@ -156,6 +156,7 @@ class MLP(Module):
                 f"MLP needs at least two positive int sizes (inputs, ..., outputs), got {sizes}"
             )
         self.sizes = [int(n) for n in sizes]
+        _activation(activation, "activation")  # checked even when there is no hidden layer
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Linear(n_in, n_out, bias=bias, dtype=dtype))
