@@ -1,0 +1,267 @@
+"""``draw_graph``: the computation graph of a Tensor as a Graphviz Digraph.
+
+Forward (``direction="forward"``): leaf and constant tensors flow into op
+nodes (ellipses, named after the primitive: ``linear``, ``sigmoid``, ``mul ×``),
+each op into its output tensor (boxes: name, shape, dtype, values, gradient).
+Backward (``direction="backward"``): the same tensors and ops with the edges
+reversed, ops named after their backward function (``SigmoidBackward``) and
+each edge labelled with what that backward sends to that input.
+
+Module clusters: a parameter named ``layers.0.weight`` belongs to module
+``layers.0``; an op whose parameter inputs all belong to one module (or share
+a module prefix) is drawn inside that module's cluster, with its output.
+Clusters nest (``layers`` contains ``layers.0``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradsight._core.tensor import Tensor
+
+from . import labels as L
+from .model import Model, TensorView, build
+from .params import Names, highlight_names, resolve_highlight
+from .render import Drawing
+
+DEFAULT_MAX_NODES = 500
+FONT = "Helvetica"
+HOT = "#d62728"
+
+# gradient magnitude (root-mean-square of the entries) -> colour, on a log scale
+GRAD_BUCKETS = (
+    (1e-6, "#4575b4", "vanishing: rms < 1e-6"),
+    (1e-3, "#abd9e9", "small: 1e-6 ≤ rms < 1e-3"),
+    (1e1, "#a6d96a", "normal: 1e-3 ≤ rms < 10"),
+    (1e3, "#fdae61", "large: 10 ≤ rms < 1e3"),
+    (math.inf, "#f46d43", "exploding: rms ≥ 1e3"),
+)
+NONFINITE = ("#9e0142", "nan or inf")
+
+_FILL = {"param": "#fff2cc", "leaf": "#e8f0fe", "const": "#f3f3f3", "output": "#ffffff"}
+_TITLE = {"param": None, "leaf": "leaf", "const": "constant", "output": None}
+
+
+def grad_color(g: np.ndarray) -> str:
+    """The legend colour for a gradient's rms magnitude."""
+    if not np.all(np.isfinite(g)):
+        return NONFINITE[0]
+    r = L.rms(g)
+    for limit, color, _ in GRAD_BUCKETS:
+        if r < limit:
+            return color
+    return GRAD_BUCKETS[-1][1]
+
+
+def draw_graph(
+    root: Tensor,
+    *,
+    params=None,
+    show_data: bool = False,
+    show_grad: bool = True,
+    direction: str = "forward",
+    rankdir: str = "LR",
+    max_nodes: int = DEFAULT_MAX_NODES,
+    highlight=None,
+    color_by_grad: bool = False,
+) -> Drawing:
+    """Draw the graph that computed ``root``.
+
+    Parameters
+    ----------
+    root : Tensor
+        Usually the loss. Its graph is read, never changed; ``.grad`` is not touched.
+    params : Module or mapping name -> Tensor, optional
+        Names for parameters (matched by identity) and module clusters.
+    show_data : bool
+        Show values (up to 8 entries) or min/mean/max of each tensor.
+    show_grad : bool
+        Show gradients: leaves show ``.grad`` (values up to 8 entries, else the
+        norm); other tensors show d(root)/d(tensor), computed by a traced
+        backward while the graph is alive (not after ``backward()`` freed it).
+        For a non-scalar root the gradients are those of ``root.sum()``.
+    direction : "forward" or "backward"
+        ``backward`` reverses the edges and labels each with the gradient
+        that op's backward sends to that input.
+    rankdir : "LR", "RL", "TB" or "BT"
+        Graphviz layout direction.
+    max_nodes : int
+        Graphs with more autograd nodes get long chains collapsed into one
+        "… N more nodes …" node; if that is still too many, ValueError.
+    highlight : gs.check report, name, or iterable of names, optional
+        These parameters and every path from them to ``root`` are drawn in red.
+    color_by_grad : bool
+        Fill tensors and colour edges by gradient magnitude, with a legend.
+
+    Returns
+    -------
+    Drawing
+        A ``graphviz.Digraph``: ``.source`` is the DOT text; ``.pipe("svg")``,
+        ``.render(...)`` and Jupyter display use Graphviz's ``dot`` program.
+    """
+    if direction not in ("forward", "backward"):
+        raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
+    if rankdir not in ("LR", "RL", "TB", "BT"):
+        raise ValueError(f"rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
+    names = Names(params)
+    hot_tensors = resolve_highlight(highlight, names)
+    backward = direction == "backward"
+    want_grads = show_grad or backward or color_by_grad
+    model = build(root, names, max_nodes, want_grads, hot_tensors)
+    g = new_drawing("gradsight", rankdir)
+    _emit(g, model, show_data, show_grad, backward, color_by_grad)
+    notes = _notes(model, want_grads, highlight, color_by_grad, max_nodes)
+    if notes:
+        g.attr(label=notes, labelloc="b", labeljust="l")
+    return g
+
+
+def new_drawing(name: str, rankdir: str) -> Drawing:
+    g = Drawing(name=name)
+    g.attr(rankdir=rankdir, fontname=FONT, fontsize="10", nodesep="0.25", ranksep="0.35")
+    g.attr("node", fontname=FONT, fontsize="10", margin="0.08,0.04")
+    g.attr("edge", fontname=FONT, fontsize="9", color="#555555", arrowsize="0.7")
+    return g
+
+
+# ---------------------------------------------------------------- node labels
+def tensor_rows(t: TensorView, show_data: bool, show_grad: bool) -> list[str]:
+    """Escaped HTML rows describing a tensor node."""
+    rows = []
+    title = t.name if t.name is not None else _TITLE[t.role]
+    if title is not None:
+        rows.append(f"<B>{L.text(title)}</B>")
+    data = t.data
+    if t.role == "const" and t.shape is not None and not isinstance(data, np.ndarray):
+        rows.append(L.lines_html(L.value_lines(np.asarray(data))))  # a Python scalar: its value
+        return rows
+    if t.shape is not None:
+        dtype = f" {t.dtype}" if t.dtype is not None else ""
+        rows.append(L.text(L.fmt_shape(t.shape) + dtype))
+    small_const = t.role == "const" and data is not None and np.size(data) <= L.SMALL
+    if data is not None and (show_data or small_const):
+        rows.append(L.lines_html(L.value_lines(np.asarray(data))))
+    if show_grad and t.role != "const":
+        # a leaf shows its .grad (what backward() accumulated); others d(root)/d(tensor)
+        prefix = "<I>grad</I> " if t.role == "output" else "<I>.grad</I> "
+        if t.grad is not None:
+            rows.append(prefix + L.lines_html(L.grad_lines(t.grad)))
+        elif t.role != "output":
+            rows.append(prefix + L.text("None"))
+    return rows
+
+
+def _tensor_attrs(t: TensorView, color_by_grad: bool) -> dict:
+    attrs = {"shape": "box", "style": "rounded,filled", "fillcolor": _FILL[t.role]}
+    if t.role == "const":
+        attrs["style"] = "rounded,filled,dashed"
+    if color_by_grad and t.grad is not None:
+        attrs["fillcolor"] = grad_color(t.grad)
+    if t.is_root:
+        attrs["penwidth"] = "2"
+    if t.hot:
+        attrs.update(color=HOT, penwidth="2.5", fontcolor=HOT)
+    return attrs
+
+
+def _emit(g: Drawing, model: Model, show_data, show_grad, backward, color_by_grad) -> None:
+    """Nodes (grouped into module clusters) and edges of ``model`` into ``g``."""
+    by_cluster: dict[str, list] = {}
+
+    def place(cluster: str, node_id: str, label: str, attrs: dict) -> None:
+        by_cluster.setdefault(cluster, []).append((node_id, label, attrs))
+
+    for t in model.tensors.values():
+        if backward and t.role == "const":
+            continue
+        rows = tensor_rows(t, show_data, show_grad)
+        place(t.cluster, t.id, L.table(rows), _tensor_attrs(t, color_by_grad))
+    for op in model.ops.values():
+        title = op.bname if backward else op.title
+        attrs = {"shape": "ellipse", "style": "filled", "fillcolor": "#dbe9f6"}
+        if op.hot:
+            attrs.update(color=HOT, penwidth="2.5", fontcolor=HOT)
+        place(op.cluster, op.id, f"<<B>{L.text(title)}</B>>", attrs)
+    for s in model.summaries.values():
+        kinds = ", ".join(f"{n} ×{c:,}" for n, c in s.names.most_common(3))
+        label = L.table([L.text(f"… {s.count:,} more nodes …"), L.text(kinds)])
+        place("", s.id, label, {"shape": "note", "style": "filled", "fillcolor": "#eeeeee"})
+    _emit_clusters(g, model, by_cluster)
+    for e in model.edges:
+        if backward and e.const:
+            continue
+        attrs = {}
+        if e.const:
+            attrs["style"] = "dashed"
+        if color_by_grad and e.grad is not None:
+            attrs.update(color=grad_color(e.grad), penwidth="2")
+        if e.hot:
+            attrs.update(color=HOT, penwidth="2.5")
+        if backward:
+            if e.grad is not None:
+                attrs["label"] = L.table([L.lines_html(L.grad_lines(e.grad))])
+            g.edge(e.dst, e.src, id=f"gs_{e.id}", **attrs)
+        else:
+            g.edge(e.src, e.dst, id=f"gs_{e.id}", **attrs)
+
+
+def _emit_clusters(g: Drawing, model: Model, by_cluster: dict) -> None:
+    """Nested ``subgraph cluster_k`` blocks, deepest first, without recursion."""
+    order = sorted(model.clusters, key=lambda p: (-p.count("."), p))
+    built = {}
+    for k, path in enumerate(order):
+        sub = Drawing(name=f"cluster_{k}")
+        sub.attr(
+            label=f"<<B>{L.text(model.clusters[path])}</B>>",
+            style="rounded,filled",
+            fillcolor="#fafafa",
+            color="#999999",
+            fontname=FONT,
+            fontsize="10",
+        )
+        for node_id, label, attrs in by_cluster.pop(path, ()):
+            sub.node(node_id, label, id=f"gs_{node_id}", **attrs)
+        built[path] = sub
+    for path in order:  # children before parents: attach each to its parent (or the root)
+        parent = path.rpartition(".")[0]
+        while parent and parent not in built:
+            parent = parent.rpartition(".")[0]
+        (built[parent] if parent else g).subgraph(built[path])
+    for node_id, label, attrs in by_cluster.pop("", ()):
+        g.node(node_id, label, id=f"gs_{node_id}", **attrs)
+    for leftover in by_cluster.values():  # clusters cut by MAX_CLUSTER_DEPTH
+        for node_id, label, attrs in leftover:
+            g.node(node_id, label, id=f"gs_{node_id}", **attrs)
+
+
+def _notes(model: Model, want_grads, highlight, color_by_grad, max_nodes) -> str:
+    """The graph label: legend and explanations, as an escaped HTML table."""
+    rows = []
+    if model.summaries:
+        rows.append(
+            L.text(
+                f"{model.graph_size:,} autograd nodes, more than max_nodes={max_nodes:,}: "
+                "long chains are collapsed"
+            )
+        )
+    if want_grads and not model.alive and model.ops:
+        rows.append(
+            L.text(
+                "Gradients of intermediate results are not shown: backward() freed the graph. "
+                "Draw before calling backward(), or call backward(retain_graph=True)."
+            )
+        )
+    if want_grads and model.alive and not model.root_scalar and model.ops:
+        rows.append(L.text("The output is not a scalar: gradients shown are those of its sum."))
+    if highlight is not None:
+        shown = ", ".join(highlight_names(highlight)) or "none"
+        rows.append(
+            f'<FONT COLOR="{HOT}">' + L.text(f"red: {shown} and the path to the output") + "</FONT>"
+        )
+    if color_by_grad:
+        rows.append(L.text("gradient magnitude (root-mean-square of the entries):"))
+        for _, color, text in GRAD_BUCKETS + ((None, *NONFINITE),):
+            rows.append(f'<FONT COLOR="{color}">■</FONT> ' + L.text(text))
+    return L.table(rows) if rows else ""
