@@ -1,0 +1,138 @@
+"""``gradsight check``: the article's network, hand-derived gradients vs autograd.
+
+Exit code 0 when every gradient agrees within the tolerances, 1 when one does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+import gradsight as gs
+
+from . import options as opt
+from .errors import EXIT_MISMATCH, CliError
+
+ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
+NAMES = ("W", "b", "V", "c")
+EXAMPLES = """\
+examples:
+  gradsight check                                  # the article's 2-4-1 network on XOR
+  gradsight check --sizes 5,16,3 --batch 32 --activation tanh
+  gradsight check --break V                        # what a wrong formula looks like (exit 1)
+
+Manual: gs.reference.backward (the article's formulas, corrected; NumPy only).
+Automatic: the same network as gs.nn.MLP, loss.backward().
+Loss: L = 1/(2n) Σ (y - ŷ)² over the batch. W is (hidden, input), V (output, hidden).
+"""
+
+
+def add_parser(sub, parents) -> None:
+    p = sub.add_parser(
+        "check",
+        parents=parents,
+        help="compare hand-derived and autograd gradients of the article's network",
+        description="Compare the article's hand-derived gradients (gs.reference) with\n"
+        "autograd's for a 2-layer network of any size; exit code 1 on a mismatch.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--sizes",
+        type=opt.all_layers,
+        default=[2, 4, 1],
+        metavar="D,Q,M",
+        help="inputs, hidden units, outputs (default 2,4,1)",
+    )
+    p.add_argument("--batch", type=opt.positive_int, default=4, help="samples (default 4)")
+    p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden f")
+    p.add_argument("--output-activation", choices=ACTIVATIONS, default="sigmoid", help="output g")
+    p.add_argument("--seed", type=opt.seed, default=0, help="weights and random data")
+    p.add_argument("--atol", type=opt.non_negative_float, default=1e-10)
+    p.add_argument("--rtol", type=opt.non_negative_float, default=1e-7)
+    p.add_argument(
+        "--break",
+        dest="broken",
+        choices=NAMES,
+        help="flip the sign of one manual gradient, to see a failing check",
+    )
+    p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.set_defaults(run=run)
+
+
+def run(args) -> int:
+    if len(args.sizes) != 3:
+        raise CliError(
+            f"--sizes {','.join(map(str, args.sizes))}: the article's network has exactly "
+            "3 sizes (inputs, hidden units, outputs), e.g. 2,4,1"
+        )
+    opt.check_model_size(args.sizes)
+    params, X, T = problem(args.sizes, args.batch, args.seed)
+    f, g = args.activation, args.output_activation
+    manual = manual_gradients(params, X, T, f, g)
+    if args.broken:
+        manual[args.broken] = -manual[args.broken]
+    auto = autograd_gradients(params, X, T, f, g)
+    report = compare(manual, auto, args.atol, args.rtol)
+    d, q, m = args.sizes
+    print(
+        f"network {d}-{q}-{m} ({f} hidden, {g} output), batch {args.batch}, seed {args.seed}; "
+        f"data: {'XOR' if _is_xor(args) else 'random'}"
+        + (f"; the manual gradient of {args.broken} has its sign flipped" if args.broken else "")
+    )
+    print(report.to_markdown() if args.markdown else report.to_text())
+    if report.ok:
+        print(f"OK: all {len(NAMES)} gradients agree (atol {args.atol:g}, rtol {args.rtol:g})")
+        return 0
+    bad = [n for n in NAMES if not _row_ok(report, n)]
+    print(f"MISMATCH: {', '.join(bad)} (atol {args.atol:g}, rtol {args.rtol:g})")
+    return EXIT_MISMATCH
+
+
+def _is_xor(args) -> bool:
+    return args.sizes == [2, 4, 1] and args.batch == 4
+
+
+def problem(sizes, batch: int, seed: int):
+    """Parameters (gs.reference's layout), inputs X (n, d) and targets T (n, m) in [0, 1]."""
+    from gradsight import reference
+
+    d, q, m = sizes
+    params = reference.init_params(d, q, m, seed)
+    if (d, q, m, batch) == (2, 4, 1, 4):
+        X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+        return params, X, np.array([[0.0], [1.0], [1.0], [0.0]])
+    rng = np.random.default_rng(seed + 1)
+    return params, rng.normal(size=(batch, d)), rng.uniform(size=(batch, m))
+
+
+def manual_gradients(params, X, T, f: str, g: str) -> dict:
+    from gradsight import reference
+
+    return dict(reference.backward(params, reference.forward(params, X, f, g), T, f, g))
+
+
+def autograd_gradients(params, X, T, f: str, g: str) -> dict:
+    """The same network as ``gs.nn.MLP([d, q, m], f, g)`` and the same loss, by autograd."""
+    from gradsight.reference import MLP_NAMES as layer  # "W" -> "layers.0.weight", ...
+
+    d, q, m = params["W"].shape[1], params["W"].shape[0], params["V"].shape[0]
+    net = gs.nn.MLP([d, q, m], activation=f, output_activation=g)
+    net.load_state_dict({layer[k]: params[k] for k in NAMES})
+    y = net(gs.tensor(X))
+    diff = y - T
+    loss = (diff * diff).sum() * (0.5 / len(X))
+    loss.backward()
+    named = dict(net.named_parameters())
+    return {k: named[layer[k]].grad.numpy() for k in NAMES}
+
+
+def compare(manual: dict, auto: dict, atol: float, rtol: float):
+    from gradsight.check import compare_gradients
+
+    return compare_gradients(manual, auto, atol=atol, rtol=rtol)
+
+
+def _row_ok(report, name: str) -> bool:
+    return next(row.ok for row in report.rows if row.name == name)
