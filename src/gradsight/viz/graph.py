@@ -135,7 +135,7 @@ def tensor_rows(t: TensorView, show_data: bool, show_grad: bool) -> list[str]:
         rows.append(f"<B>{L.text(title)}</B>")
     data = t.data
     if t.role == "const" and t.shape is not None and not isinstance(data, np.ndarray):
-        rows.append(L.lines_html(L.value_lines(np.asarray(data))))  # a Python scalar: its value
+        rows.append(L.text(str(data)))  # a Python scalar: its value, all digits
         return rows
     if t.shape is not None:
         dtype = f" {t.dtype}" if t.dtype is not None else ""
@@ -241,27 +241,26 @@ def _notes(model: Model, want_grads, highlight, color_by_grad, max_nodes) -> str
     rows = []
     if model.summaries:
         rows.append(
-            L.text(
+            L.fixed(
                 f"{model.graph_size:,} autograd nodes, more than max_nodes={max_nodes:,}: "
                 "long chains are collapsed"
             )
         )
     if want_grads and not model.alive and model.ops:
         rows.append(
-            L.text(
+            L.fixed(
                 "Gradients of intermediate results are not shown: backward() freed the graph. "
                 "Draw before calling backward(), or call backward(retain_graph=True)."
             )
         )
     if want_grads and model.alive and not model.root_scalar and model.ops:
-        rows.append(L.text("The output is not a scalar: gradients shown are those of its sum."))
+        rows.append(L.fixed("The output is not a scalar: gradients shown are those of its sum."))
     if highlight is not None:
-        shown = ", ".join(highlight_names(highlight)) or "none"
-        rows.append(
-            f'<FONT COLOR="{HOT}">' + L.text(f"red: {shown} and the path to the output") + "</FONT>"
-        )
+        shown = ", ".join(L.text(n, 40) for n in highlight_names(highlight)) or "none"
+        text = "red: " + shown + L.fixed(" and every path from them to the output")
+        rows.append(f'<FONT COLOR="{HOT}">{text}</FONT>')
     if color_by_grad:
-        rows.append(L.text("gradient magnitude (root-mean-square of the entries):"))
+        rows.append(L.fixed("gradient magnitude (root-mean-square of the entries):"))
         for _, color, text in GRAD_BUCKETS + ((None, *NONFINITE),):
-            rows.append(f'<FONT COLOR="{color}">■</FONT> ' + L.text(text))
+            rows.append(f'<FONT COLOR="{color}">■</FONT> ' + L.fixed(text))
     return L.table(rows) if rows else ""

@@ -56,6 +56,11 @@ def text(value, limit: int = MAX_CHARS) -> str:
     return html.escape(truncate(visible(s), limit), quote=True)
 
 
+def fixed(s: str) -> str:
+    """Our own fixed wording (never user text): escaped, not truncated."""
+    return html.escape(s, quote=True)
+
+
 def plain(value, limit: int = MAX_CHARS) -> str:
     """Visible, truncated text without HTML escaping (for JSON / textContent)."""
     s = value if isinstance(value, str) else str(value)
