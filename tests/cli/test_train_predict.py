@@ -78,7 +78,10 @@ def blobs(tmp_path):
     rng = np.random.default_rng(1)
     X = np.concatenate([rng.normal(-1, 0.7, (60, 2)), rng.normal(1, 0.7, (60, 2))])
     labels = ["no"] * 60 + ["yes"] * 60
-    rows = [[f"r{i}", repr(float(a)), repr(float(b)), lab] for i, ((a, b), lab) in enumerate(zip(X, labels))]
+    rows = [
+        [f"r{i}", repr(float(a)), repr(float(b)), lab]
+        for i, ((a, b), lab) in enumerate(zip(X, labels))
+    ]
     path = tmp_path / "blobs.csv"
     write_csv(path, ["id", "x1", "x2", "label"], rows)
     return path, X, labels
@@ -146,7 +149,8 @@ def test_predict_reads_features_by_name_and_writes_stdout(cli, tmp_path, blobs):
         == 0
     )
     shuffled = tmp_path / "shuffled.csv"
-    write_csv(shuffled, ["x2", "extra", "x1"], [[repr(float(b)), "z", repr(float(a))] for a, b in X])
+    rows = [[repr(float(b)), "z", repr(float(a))] for a, b in X]
+    write_csv(shuffled, ["x2", "extra", "x1"], rows)
     res = cli("predict", "m.npz", shuffled)
     assert res.rc == 0, res.err
     _, rows = read_csv(res.out)
