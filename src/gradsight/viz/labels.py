@@ -7,10 +7,13 @@ them escaped, so a name is always shown literally, never interpreted:
 1. control and other invisible characters become visible escapes
    (newline -> ``\\n``, BEL -> ``\\x07``, zero-width space -> ``\\u200b``);
 2. text longer than ``MAX_CHARS`` is cut and ends with ``…``;
-3. ``& < > " '`` become HTML entities.
+3. ``& < > " '`` become HTML entities;
+4. every backslash is doubled: even inside HTML-like labels Graphviz expands
+   ``\\N`` (the node's id), ``\\G``, ``\\n`` ..., and reads ``\\\\`` as one
+   backslash (entities do not help: ``&#92;N`` is decoded first, then expanded).
 
-Backslashes, ``| { }`` and brackets need nothing more: inside an HTML-like
-label Graphviz treats them as plain characters.
+``| { }`` and brackets need nothing more: inside an HTML-like label they are
+plain characters.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ def text(value, limit: int = MAX_CHARS) -> str:
     s = value if isinstance(value, str) else str(value)
     if len(s) > 4 * limit:  # don't scan a huge string just to throw most of it away
         s = s[: 4 * limit + 1]
-    return html.escape(truncate(visible(s), limit), quote=True)
+    return html.escape(truncate(visible(s), limit), quote=True).replace("\\", "\\\\")
 
 
 def fixed(s: str) -> str:
