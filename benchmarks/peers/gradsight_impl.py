@@ -1,0 +1,75 @@
+"""gradsight through its public API: gs.nn.MLP, gs.nn.functional losses, gs.optim.SGD."""
+
+from __future__ import annotations
+
+import numpy as np
+
+import gradsight as gs
+from benchmarks.peers import Runner
+from benchmarks.workloads import CHAIN_ADD, CHAIN_MUL, Workload, chain_op
+
+
+def version() -> str:
+    return gs.__version__
+
+
+def build(w: Workload, data: dict) -> Runner:
+    return {"mlp": _mlp, "chain": _chain, "fanin": _fanin}[w.kind](w, data)
+
+
+def _mlp(w: Workload, data: dict) -> Runner:
+    F = gs.nn.functional
+    output = "sigmoid" if w.output == "sigmoid" else None
+    model = gs.nn.MLP(w.sizes, activation=w.activation, output_activation=output, dtype=w.dtype)
+    names = [name for name, _ in model.named_parameters()]
+    model.load_state_dict(dict(zip(names, data["params"])))
+    params = list(model.parameters())
+    x = gs.tensor(data["x"])
+    y = gs.tensor(data["y"])
+    loss_fn = F.cross_entropy if w.loss == "ce" else F.mse_loss
+    opt = gs.optim.SGD(params, lr=w.lr)
+
+    def step() -> float:
+        opt.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return Runner(step, lambda: [p.grad.numpy() for p in params])
+
+
+def _chain(w: Workload, data: dict) -> Runner:
+    x = gs.tensor(data["x"], requires_grad=True)
+    ops = [chain_op(i) for i in range(w.n_ops)]
+
+    def step() -> float:
+        x.grad = None
+        h = x
+        for op in ops:
+            if op == "mul":
+                h = h * CHAIN_MUL
+            elif op == "add":
+                h = h + CHAIN_ADD
+            else:
+                h = h.tanh()
+        out = h.sum()
+        out.backward()
+        return out.item()
+
+    return Runner(step, lambda: [x.grad.numpy()])
+
+
+def _fanin(w: Workload, data: dict) -> Runner:
+    xs = [gs.tensor(row, requires_grad=True) for row in data["xs"]]
+    grads: list = [None]
+
+    def step() -> float:
+        total = xs[0]
+        for x in xs[1:]:
+            total = total + x
+        out = total.sum()
+        grads[0] = gs.autograd.grad(out, xs)
+        return out.item()
+
+    return Runner(step, lambda: [np.stack([g.numpy() for g in grads[0]])])

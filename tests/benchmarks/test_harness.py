@@ -1,0 +1,222 @@
+"""The benchmark harness: every workload computes the same thing in every peer.
+
+Correctness only (no timings): each workload runs at toy size for gradsight
+and hand-written NumPy (and the other peers when installed), and the first
+two losses and the gradients must agree. The second loss depends on the
+first step's gradients and SGD update, so it checks backward and the update.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # `pytest` (not `python -m pytest`) leaves the root off
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.peers import Runner  # noqa: E402
+from benchmarks.workloads import WORKLOADS, chain_op, make_data  # noqa: E402
+
+from benchmarks import harness, report  # noqa: E402
+from benchmarks import peers as peer_registry  # noqa: E402
+
+TINY = [w.tiny() for w in WORKLOADS]
+NUMPY_PEER = peer_registry.load("numpy")
+IDS = [w.name for w in WORKLOADS]
+
+
+def _run(key, w, steps=2):
+    runner = peer_registry.load(key).build(w, make_data(w))
+    losses = [runner.step() for _ in range(steps)]
+    return losses, runner.grads()
+
+
+@pytest.mark.parametrize("w", TINY, ids=IDS)
+def test_gradsight_matches_numpy(w):
+    losses, grads = _run("gradsight", w)
+    ref_losses, ref_grads = _run("numpy", w)
+    assert all(np.isfinite(losses))
+    np.testing.assert_allclose(losses[0], ref_losses[0], rtol=harness.tolerance(w))
+    assert harness.compare(w, losses, grads, ref_losses, ref_grads) is None
+    if w.kind == "mlp":  # the SGD step changed the weights, so the loss moved
+        assert losses[1] != losses[0]
+
+
+@pytest.mark.parametrize("key", ["torch", "mygrad", "autograd", "micrograd"])
+@pytest.mark.parametrize("w", TINY, ids=IDS)
+def test_other_peers_match_numpy(key, w):
+    if key not in w.peers:
+        pytest.skip(f"{key} does not run {w.name}")
+    pytest.importorskip(key)
+    if key == "micrograd" and w.kind == "mlp" and w.loss == "ce":
+        pytest.skip("micrograd only runs the MSE rows")
+    losses, grads = _run(key, w)
+    ref_losses, ref_grads = _run("numpy", w)
+    assert harness.compare(w, losses, grads, ref_losses, ref_grads) is None
+
+
+def test_make_data_is_seeded_and_fresh():
+    w = TINY[2]
+    a, b = make_data(w), make_data(w)
+    for x, y in zip(a["params"] + [a["x"], a["y"]], b["params"] + [b["x"], b["y"]]):
+        np.testing.assert_array_equal(x, y)
+        assert not np.shares_memory(x, y)  # each peer owns (and may update) its copy
+    assert a["x"].dtype == np.float32 and a["y"].dtype.kind == "i"
+
+
+def test_chain_cycles_mul_add_tanh():
+    assert [chain_op(i) for i in range(7)] == ["mul", "add", "tanh"] * 2 + ["mul"]
+
+
+def test_compare_catches_wrong_loss_and_gradient():
+    w = TINY[1]
+    losses, grads = _run("numpy", w)
+    assert harness.compare(w, losses, grads, losses, grads) is None
+    bad = [g.copy() for g in grads]
+    bad[2][0, 0] += 1e-3 * np.abs(bad[2]).max()
+    assert "gradient 2" in harness.compare(w, losses, bad, losses, grads)
+    assert "loss of step 2" in harness.compare(
+        w, [losses[0], losses[1] * 1.001], grads, losses, grads
+    )
+
+
+class _FakePeer:
+    """A peer whose loss is off by ``factor``, logging each step into ``calls``."""
+
+    def __init__(self, name, calls, factor=1.0):
+        self.name, self.calls, self.factor = name, calls, factor
+
+    def build(self, w, data):
+        real = NUMPY_PEER.build(w, data)
+
+        def step():
+            self.calls.append(self.name)
+            return real.step() * self.factor
+
+        return Runner(step, real.grads)
+
+
+def test_wrong_peer_is_reported_and_not_timed(monkeypatch):
+    calls = []
+    fakes = {"numpy": _FakePeer("numpy", calls), "gradsight": _FakePeer("gs", calls, 1.01)}
+    monkeypatch.setattr(peer_registry, "load", fakes.__getitem__)
+    runners, results = harness.build_and_check(TINY[0], ["numpy", "gradsight"])
+    assert list(runners) == ["numpy"]
+    assert results["gradsight"].error.startswith("mismatch: loss of step 1")
+    assert results["numpy"].error is None
+
+
+def test_peer_exception_is_a_result(monkeypatch):
+    class Broken:
+        def build(self, w, data):
+            raise RecursionError("maximum recursion depth exceeded")
+
+    fakes = {"numpy": _FakePeer("numpy", []), "micrograd": Broken()}
+    monkeypatch.setattr(peer_registry, "load", fakes.__getitem__)
+    runners, results = harness.build_and_check(TINY[4], ["numpy", "micrograd"])
+    assert "micrograd" not in runners
+    assert results["micrograd"].error.startswith("RecursionError")
+
+
+def test_peers_are_interleaved_round_robin(monkeypatch):
+    calls = []
+    fakes = {k: _FakePeer(k, calls) for k in ("numpy", "gradsight", "torch")}
+    monkeypatch.setattr(peer_registry, "load", fakes.__getitem__)
+    w = TINY[0]
+    runners, results = harness.build_and_check(w, list(fakes))
+    settings = harness.Settings(quick=True, sample_s=0.0, warmup_s=0.0)
+    calls.clear()
+    harness.time_peers(w, runners, results, settings, log=lambda *a: None)
+    timed = calls[3:]  # after one warm-up step each
+    rounds = [timed[i : i + 3] for i in range(0, len(timed), 3)]
+    assert len(rounds) == w.quick_repeats
+    assert [r[0] for r in rounds[:3]] == ["numpy", "gradsight", "torch"]  # order rotates
+    assert all(sorted(r) == sorted(fakes) for r in rounds)
+    assert all(len(res.times) == w.quick_repeats for res in results.values())
+
+
+def test_memory_probe_runs_in_a_fresh_process():
+    m = harness.measure_memory("xor", "numpy", harness.Settings())
+    assert "error" not in m, m
+    assert m["peak_mib"] >= m["base_mib"] > 0
+    assert m["growth_mib"] == pytest.approx(m["peak_mib"] - m["base_mib"])
+
+
+def _fake_results():
+    def peer(median, mem=None, error=None):
+        return {
+            "median_s": median,
+            "min_s": median,
+            "max_s": median,
+            "samples": 3,
+            "inner": 1,
+            "times_s": [median] * 3,
+            "losses": [1.0],
+            "error": error,
+            "memory_mib": mem,
+            "memory_error": None,
+        }
+
+    def row(name, n_ops, **peers):
+        return {
+            "name": name,
+            "title": name.upper(),
+            "kind": "mlp",
+            "dtype": "float64",
+            "n_ops": n_ops,
+            "peers": peers,
+        }
+
+    meta = {
+        "date": "2000-01-01",
+        "cpu": "CPU",
+        "cpus_usable": 2,
+        "platform": "linux",
+        "python": "3",
+        "versions": {"numpy": "2"},
+        "env": {},
+        "numpy_blas": "openblas",
+        "threadpools": [],
+        "quick": True,
+    }
+    workloads = [
+        row("xor", 0, numpy=peer(1e-5), gradsight=peer(2e-5), torch=peer(1e-4)),
+        row("mlp_1024", 0, numpy=peer(1.0, mem=40.0), gradsight=peer(1.2, mem=60.0)),
+        row(
+            "chain_3k",
+            3000,
+            numpy=peer(3e-3),
+            gradsight=peer(3e-2),
+            micrograd=peer(None, error="RecursionError: too deep"),
+        ),
+        row("chain_20k", 20000, numpy=peer(2e-2), gradsight=peer(0.2)),
+    ]
+    return {"meta": meta, "workloads": workloads, "scaling": None}
+
+
+def test_targets_verdicts_follow_the_ratios():
+    verdicts = {r[0]: (r[1], r[3]) for r in report.evaluate_targets(_fake_results())}
+    assert verdicts["xor: gradsight / PyTorch (time)"] == ("0.20×", "met")
+    assert verdicts["xor: gradsight / NumPy by hand (time)"] == ("2.00×", "met")
+    assert verdicts["mlp_1024: gradsight / NumPy by hand (time)"] == ("1.20×", "**missed**")
+    assert verdicts["mlp_1024: gradsight / NumPy by hand (memory)"] == ("1.50×", "**missed**")
+    assert verdicts["chain_3k: gradsight / NumPy by hand (time)"][1] == "**missed**"
+    assert verdicts["mlp_small: gradsight / PyTorch (time)"] == ("–", "not measured")
+    linear = verdicts["chains: gradsight time per op constant (linear growth)"]
+    assert linear[1] == "met" and "max/min 1.00" in linear[0]
+
+
+def test_markdown_tables_and_doc_update(tmp_path):
+    text = report.markdown(_fake_results())
+    assert "| XOR | 10.0 µs | 20.0 µs | 100 µs | – |" in text
+    assert "30.0 ms (10.0 µs/op)" in text and "RecursionError" in text
+    doc = tmp_path / "perf.md"
+    doc.write_text(f"# Intro\n\n{report.BEGIN}\nold table\n{report.END}\n\n## Analysis\n")
+    report.update_markdown(doc, text)
+    new = doc.read_text()
+    assert new.startswith("# Intro\n") and new.rstrip().endswith("## Analysis")
+    assert "old table" not in new and text in new
