@@ -190,7 +190,7 @@ def draw_module(module, *, rankdir: str = "TB", max_modules: int = 500) -> Drawi
             "dotted arrows follow the order the sub-modules were registered in; "
             "the real data flow is whatever forward() does"
         )
-        g.attr(label=L.table([L.text(note)]), labelloc="b", labeljust="l")
+        g.attr(label=L.table([L.fixed(note)]), labelloc="b", labeljust="l")
     return g
 
 

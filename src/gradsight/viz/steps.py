@@ -55,10 +55,17 @@ RULES = {
 
 
 def _values(a) -> str:
+    """Every entry with 6 significant digits (small arrays), else a summary."""
     a = np.asarray(a)
     if a.size <= MAX_VALUES:
-        with np.printoptions(precision=6, suppress=False, threshold=MAX_VALUES + 1):
-            return f"{np.array2string(a, separator=', ')}   shape {L.fmt_shape(a.shape)}"
+        text = np.array2string(
+            a,
+            separator=", ",
+            threshold=MAX_VALUES + 1,
+            max_line_width=100,
+            formatter={"float_kind": lambda v: f"{v:.6g}"},
+        )
+        return f"{text}   shape {L.fmt_shape(a.shape)}"
     return f"shape {L.fmt_shape(a.shape)}, ‖g‖ = {L.fmt_number(L.grad_norm(a))}, {L.summary(a)}"
 
 
