@@ -4,7 +4,8 @@ An element passes when |manual - auto| <= atol + rtol * |auto| (NumPy's
 ``isclose`` with autograd as the reference); NaN anywhere fails. For each
 parameter the report gives the largest absolute error, the largest relative
 error |manual - auto| / |auto| (infinite where auto is 0 and manual is not),
-and the worst index: the element that exceeds its tolerance by the most.
+and the worst index: the element furthest past its tolerance (when all pass,
+the one closest to failing).
 """
 
 from __future__ import annotations
