@@ -82,7 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         parser = build_parser()
-        args = parser.parse_args(argv)
+        head, passed_on = _split_bench(argv)
+        args = parser.parse_args(head)
+        if passed_on is not None:
+            args.args = passed_on
         if args.command is None:
             parser.print_help()
             return EXIT_BAD_INPUT
@@ -106,6 +109,18 @@ def main(argv: list[str] | None = None) -> int:
             "(this is a bug; rerun with --debug for the traceback and please report it)"
         )
         return EXIT_INTERNAL
+
+
+def _split_bench(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``gradsight [opts] bench ARGS...``: ARGS go to the benchmark suite untouched
+    (argparse would claim options like --quick); ``bench --help`` stays ours."""
+    for i, word in enumerate(argv):
+        if not word.startswith("-"):
+            rest = argv[i + 1 :]
+            if word != "bench" or rest in (["-h"], ["--help"]):
+                break
+            return argv[: i + 1], rest
+    return argv, None
 
 
 def _error(message: str) -> None:

@@ -6,7 +6,6 @@ in a clone of the repository (``./run bench`` sets up their extra packages).
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from pathlib import Path
@@ -23,7 +22,7 @@ def add_parser(sub, parents) -> None:
         "source checkout found in the current directory or above the installed package. "
         "Arguments after 'bench' go to the suite, e.g. 'gradsight bench --quick'.",
     )
-    p.add_argument("args", nargs=argparse.REMAINDER, help="arguments for python -m benchmarks")
+    p.add_argument("args", nargs="*", metavar="ARGS", help="passed on to python -m benchmarks")
     p.set_defaults(run=run)
 
 
