@@ -238,14 +238,23 @@ def test_mlp_from_gs_nn_with_module_clusters():
         line = node_with(src, f"<B>{name}</B>")
         shape = "(" + ", ".join(map(str, p.shape)) + ("," if p.ndim == 1 else "") + ")"
         assert f"{shape} float" in line
-    assert sorted(cluster_labels(src)) == [
-        "layers (Sequential)",
-        "layers.0 (Linear)",
-        "layers.2 (Linear)",
-    ]
+    assert sorted(cluster_labels(src)) == ["layers.0 (Linear)", "layers.2 (Linear)"]
     assert src.count("<B>linear</B>") == 2
-    nested = re.search(r"subgraph cluster_\d+ \{\n[^\n]*\n\t\tsubgraph cluster", src)
-    assert nested is not None  # the layers.k clusters sit inside the layers cluster
+    boxes = "".join(re.findall(r"subgraph cluster_\d+ \{(.*?)\n\t\}", src, re.S))
+    assert src.count("<B>sigmoid</B>") == 2 and "sigmoid" not in boxes
+    # activations (no parameters) stay outside the layers' boxes
+
+
+def test_clusters_nest_when_the_outer_module_holds_nodes_itself():
+    x = gs.tensor(np.ones((2, 3)))
+    w = gs.tensor(np.full((4, 3), 0.5), requires_grad=True)
+    scale = gs.tensor(2.0, requires_grad=True)
+    out = ((x @ w.T) * scale).sum()
+    src = draw_graph(out, params={"enc.fc.weight": w, "enc.scale": scale}).source
+    assert sorted(cluster_labels(src)) == ["enc", "enc.fc"]
+    assert re.search(r"\n\t\tsubgraph cluster_\d+ \{\n[^\n]*label=<<B>enc.fc</B>>", src)
+    outer = re.search(r"\n\tsubgraph cluster_\d+ \{\n[^\n]*label=<<B>enc</B>>", src)
+    assert outer is not None
 
 
 # ------------------------------------------------------------ rendered with dot
@@ -276,7 +285,7 @@ def test_mlp_and_backward_direction_render():
         root = svg_root(g)
         assert len(svg_groups(root, "node")) == len(dot_nodes(g.source))
         assert len(svg_groups(root, "edge")) == len(dot_edges(g.source))
-        assert len(svg_groups(root, "cluster")) == 3
+        assert len(svg_groups(root, "cluster")) == 2
 
 
 # ------------------------------------------------------------ options and errors

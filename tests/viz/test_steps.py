@@ -175,12 +175,14 @@ def test_browser_keyboard_and_slider(xor_page, tmp_path):
     document.body.setAttribute('data-after-keys', document.getElementById('counter').textContent);
     var s = document.getElementById('slider'); s.value = '3';
     s.dispatchEvent(new Event('input'));
+    document.body.setAttribute('data-hash', location.hash);
     </script></body>"""
     page = tmp_path / "keys.html"
     page.write_text(text.replace("</body>", script), encoding="utf-8")
     dom = dump_dom(page.as_uri(), tmp_path / "profile")
     assert 'data-after-keys="11 / 12"' in dom
     assert parse(dom).text_of("counter") == "3 / 12"
+    assert 'data-hash="#step=3"' in dom  # the URL follows, so a link points at a step
     assert parse(dom).text_of("step-title").startswith("Step 3 of 12: ")
 
 

@@ -10,7 +10,8 @@ each edge labelled with what that backward sends to that input.
 Module clusters: a parameter named ``layers.0.weight`` belongs to module
 ``layers.0``; an op whose parameter inputs all belong to one module (or share
 a module prefix) is drawn inside that module's cluster, with its output.
-Clusters nest (``layers`` contains ``layers.0``).
+Ops without parameter inputs (activations, the loss) stay outside. Only
+modules holding drawn nodes get a box; such a box inside another one nests.
 """
 
 from __future__ import annotations
@@ -231,9 +232,6 @@ def _emit_clusters(g: Drawing, model: Model, by_cluster: dict) -> None:
         (built[parent] if parent else g).subgraph(built[path])
     for node_id, label, attrs in by_cluster.pop("", ()):
         g.node(node_id, label, id=f"gs_{node_id}", **attrs)
-    for leftover in by_cluster.values():  # clusters cut by MAX_CLUSTER_DEPTH
-        for node_id, label, attrs in leftover:
-            g.node(node_id, label, id=f"gs_{node_id}", **attrs)
 
 
 def _notes(model: Model, want_grads, highlight, color_by_grad, max_nodes) -> str:

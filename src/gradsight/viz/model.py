@@ -307,13 +307,15 @@ def _add_edges(model: Model, ops: list, bridges: dict, sent: dict, names: Names,
 
 
 def _add_clusters(model: Model, names: Names) -> None:
+    """One cluster per module path that holds drawn nodes. A module that only
+    contains other clusters (an MLP's ``layers``) gets no box of its own: it would
+    wrap ops from several layers but not the activations between them, which
+    only tangles the layout. A cluster inside another one with nodes nests."""
     paths = set()
     for view in list(model.tensors.values()) + list(model.ops.values()):
-        path = view.cluster
-        if path:
-            parts = path.split(".")[:MAX_CLUSTER_DEPTH]
-            for k in range(1, len(parts) + 1):
-                paths.add(".".join(parts[:k]))
+        if view.cluster:
+            view.cluster = ".".join(view.cluster.split(".")[:MAX_CLUSTER_DEPTH])
+            paths.add(view.cluster)
     for path in sorted(paths):
         kind = names.module_kind(path)
         model.clusters[path] = f"{path} ({kind})" if kind else path
