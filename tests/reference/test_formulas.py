@@ -219,6 +219,7 @@ def test_w_update_term_corrected_is_delta_i_x_j():
     fw = ref.forward(p, X)
     delta = ref.hidden_error(p, ref.output_delta(fw, T)) * fw.H * (1 - fw.H)
     term = np.einsum("si,sj->ij", delta, X)  # sum over samples of delta_i x_j
+    assert np.allclose(term, ref.backward(p, fw, T)["W"], rtol=1e-14, atol=1e-17)
     assert np.max(np.abs(term - autograd_gradients(p, X, T)["W"])) <= 1e-12
     assert np.max(np.abs(term - fd_gradients(p, X, T)["W"])) < 1e-8
 
@@ -241,6 +242,7 @@ def test_v_update_term_corrected_is_delta_i_h_j():
     p, X, T = _batch(2, 2, 3)
     fw = ref.forward(p, X)
     term = np.einsum("si,sj->ij", ref.output_delta(fw, T), fw.H)
+    assert np.allclose(term, ref.backward(p, fw, T)["V"], rtol=1e-14, atol=1e-17)
     assert np.max(np.abs(term - autograd_gradients(p, X, T)["V"])) <= 1e-12
     assert np.max(np.abs(term - fd_gradients(p, X, T)["V"])) < 1e-8
 
@@ -252,7 +254,9 @@ def test_bias_gradients_are_summed_deltas():
     d_out = ref.output_delta(fw, T)
     d_hid = ref.hidden_error(p, d_out) * fw.H * (1 - fw.H)
     auto, fd = autograd_gradients(p, X, T), fd_gradients(p, X, T)
+    grads = ref.backward(p, fw, T)
     for name, value in (("b", d_hid.sum(axis=0)), ("c", d_out.sum(axis=0))):
+        assert np.allclose(value, grads[name], rtol=1e-14, atol=1e-17)
         assert np.max(np.abs(value - auto[name])) <= 1e-12
         assert np.max(np.abs(value - fd[name])) < 1e-8
 

@@ -183,7 +183,10 @@ class ListingFix:
 
 def _find(pattern: str) -> str:
     """The text of FIXED_LISTING that ``pattern`` matches (it must match)."""
-    return re.search(pattern, FIXED_LISTING)[0]
+    found = re.search(pattern, FIXED_LISTING)
+    if found is None:
+        raise ValueError(f"FIXED_LISTING has no text matching {pattern!r}")
+    return found[0]
 
 
 FIXES: tuple[ListingFix, ...] = (
