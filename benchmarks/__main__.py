@@ -1,7 +1,7 @@
 """``python -m benchmarks``: run the workloads, print tables, write JSON/Markdown/plots.
 
 python -m benchmarks                      # full run (about 5 minutes on 2 cores)
-python -m benchmarks --quick              # under a minute
+python -m benchmarks --quick              # under a minute (no 100k rows, no micrograd)
 python -m benchmarks --only xor,chain_3k --peers numpy,gradsight,torch
 python -m benchmarks --json out.json --plot bars.png --markdown docs/performance.md
 python -m benchmarks --scaling docs/img/perf_scaling.png
@@ -15,6 +15,7 @@ import argparse
 import gc
 import importlib.util
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -65,6 +66,20 @@ def parse_args(argv=None) -> argparse.Namespace:
         type=Path,
         help="re-render tables/plots from a saved JSON instead of measuring",
     )
+    p.add_argument(
+        "--baseline",
+        metavar="JSON",
+        type=Path,
+        help="add a before/after table against an earlier run's JSON",
+    )
+    p.add_argument("--label", help="a name for this run (shown in before/after tables)")
+    p.add_argument(
+        "--wait-idle",
+        metavar="SECONDS",
+        type=float,
+        default=0.0,
+        help="first wait up to SECONDS for the 1-minute load average to fall below 0.5",
+    )
     p.add_argument("--profile", metavar="NAME", help="cProfile one peer's step on a workload")
     p.add_argument("--profile-peer", default="gradsight", metavar="KEY")
     p.add_argument("--list", action="store_true", help="list workloads and peers")
@@ -92,6 +107,14 @@ def profile(name: str, key: str, steps: int = 20) -> None:
     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
 
 
+def wait_idle(limit_s: float, threshold: float = 0.5) -> None:
+    """Sleep until the 1-minute load average is below ``threshold`` (at most ``limit_s``)."""
+    deadline = time.monotonic() + limit_s
+    while os.getloadavg()[0] >= threshold and time.monotonic() < deadline:
+        print(f"waiting for an idle machine: load average {os.getloadavg()[0]:.2f}", flush=True)
+        time.sleep(min(15.0, max(0.0, deadline - time.monotonic())))
+
+
 def measure(args) -> dict:
     names = _names(args.only, BY_NAME, "workloads")
     keys = _names(args.peers, peer_registry.PEERS, "peers")
@@ -100,19 +123,22 @@ def measure(args) -> dict:
     settings.memory = not args.no_memory
     results = {"meta": report.machine_info(keys), "workloads": [], "scaling": None}
     results["meta"]["quick"] = args.quick
+    results["meta"]["label"] = args.label
+    results["meta"]["loadavg_start"] = os.getloadavg()
+    if os.getloadavg()[0] > 0.5:
+        print(f"note: load average {os.getloadavg()[0]:.2f}; other work will add noise")
     start = time.perf_counter()
     for w in WORKLOADS:
-        if w.name not in names:
+        if w.name not in names or (args.quick and not w.in_quick and args.only is None):
             continue
-        chosen = [k for k in keys if k in w.peers]
-        if args.quick:
-            chosen = [k for k in chosen if k != "micrograd"]
+        chosen = [k for k in keys if k in w.peers_for(args.quick)]
         results["workloads"].append(run_workload(w, chosen, settings))
         gc.collect()
     if args.scaling:
         from benchmarks.scaling import PEERS, run_scaling
 
         results["scaling"] = run_scaling([k for k in PEERS if k in keys], quick=args.quick)
+    results["meta"]["loadavg_end"] = os.getloadavg()
     results["meta"]["seconds"] = round(time.perf_counter() - start, 1)
     return results
 
@@ -136,8 +162,12 @@ def main(argv=None) -> int:
     if args.profile:
         profile(_names(args.profile, BY_NAME, "workloads")[0], args.profile_peer)
         return 0
+    if args.wait_idle and not args.render:
+        wait_idle(args.wait_idle)
     results = json.loads(args.render.read_text()) if args.render else measure(args)
     text = report.markdown(results)
+    if args.baseline:
+        text += "\n" + report.baseline_markdown(results, json.loads(args.baseline.read_text()))
     print()
     print(text)
     if args.json:

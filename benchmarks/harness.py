@@ -11,8 +11,10 @@ data (workloads.make_data) and builds a Runner. Then:
    one sample (``inner`` steps timed together, divided by ``inner``; ``inner``
    is calibrated so a sample lasts ~``sample_s``). The peer order rotates each
    round, so drift in the machine hits all peers alike and ratios come from one
-   run. A peer whose samples add up past ``time_cap_s`` stops early (at least
-   ``min_samples``). The garbage collector stays on, as in real use.
+   run. Before each sample the harness collects garbage and pauses
+   ``settle_s`` (see ``_settle``). A peer whose samples add up past
+   ``time_cap_s`` stops early (at least ``min_samples``). The garbage
+   collector stays on during samples, as in real use.
 3. memory: for each (workload, peer), a fresh ``python -m benchmarks
    --memory-probe`` process imports the framework, notes its RSS, builds the
    workload, runs 3 steps and reports peak RSS (VmHWM) minus that RSS.
@@ -47,13 +49,21 @@ class Settings:
     warmup_s: float = 0.1
     time_cap_s: float = 12.0
     min_samples: int = 3
+    settle_s: float = 0.2
     memory: bool = True
     memory_steps: int = 3
 
     @classmethod
     def for_mode(cls, quick: bool) -> Settings:
         if quick:
-            return cls(quick=True, sample_s=0.005, warmup_s=0.02, time_cap_s=2.0, min_samples=2)
+            return cls(
+                quick=True,
+                sample_s=0.005,
+                warmup_s=0.02,
+                time_cap_s=2.0,
+                min_samples=2,
+                settle_s=0.03,
+            )
         return cls()
 
 
@@ -157,6 +167,19 @@ def _sample(step, inner: int) -> float:
     return (time.perf_counter() - t0) / inner
 
 
+def _settle(seconds: float) -> None:
+    """Collect garbage, then idle so the previous peer's worker threads go to sleep.
+
+    BLAS and OpenMP pools spin for a while after each call (OpenBLAS up to
+    ~0.1 s); on a 2-core machine a spinning pool of one library slows the next
+    library's threads, so peers would measure each other. After the pause each
+    sample sees only its own peer, as in a program that uses one framework.
+    """
+    gc.collect()
+    if seconds > 0:
+        time.sleep(seconds)
+
+
 def _warm_up(step, seconds: float) -> float:
     """Run ``step`` for about ``seconds`` (at least once); return its fastest time."""
     times = [_sample(step, 1)]
@@ -173,13 +196,13 @@ def time_peers(w: Workload, runners: dict, results: dict, s: Settings, log=print
         t1 = _warm_up(runners[key].step, s.warmup_s)
         results[key].inner = max(1, min(10_000, round(s.sample_s / t1)))
     spent = dict.fromkeys(keys, 0.0)
-    gc.collect()
     for r in range(repeats):
         order = keys[r % len(keys) :] + keys[: r % len(keys)] if keys else []
         for key in order:
             res = results[key]
             if spent[key] > s.time_cap_s and len(res.times) >= s.min_samples:
                 continue
+            _settle(s.settle_s)
             t = _sample(runners[key].step, res.inner)
             res.times.append(t)
             spent[key] += t * res.inner

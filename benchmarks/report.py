@@ -79,6 +79,13 @@ def _blas() -> dict:
 
 
 def _git_commit() -> str:
+    """The commit of the gradsight being measured (if it is this checkout's src/)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("gradsight")
+    origin = Path(spec.origin).resolve() if spec and spec.origin else None
+    if origin is None or not origin.is_relative_to(REPO / "src"):
+        return f"not this checkout ({origin.parent if origin else 'not installed'})"
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True
@@ -86,9 +93,9 @@ def _git_commit() -> str:
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--", "src"], cwd=REPO, capture_output=True, text=True
         ).stdout.strip()
-        return head + (" + uncommitted changes in src/" if dirty else "") if head else "unknown"
     except OSError:
         return "unknown"
+    return head + (" + uncommitted changes in src/" if dirty else "") if head else "unknown"
 
 
 def machine_info(keys) -> dict:
@@ -228,6 +235,7 @@ def markdown(results: dict) -> str:
         + ", ".join(f"{peer_registry.label(k)} {v}" for k, v in meta["versions"].items()),
         f"- Thread pools: {_threadpools(meta)}",
         f"- Environment: {meta['env'] or 'no BLAS/OpenMP variables set'}",
+        f"- Load average (1 min) at start / end: {_load(meta)}",
         "",
         "### Median time per step",
         "",
@@ -265,6 +273,11 @@ def markdown(results: dict) -> str:
     if results.get("scaling"):
         out += [scaling_markdown(results["scaling"]), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def _load(meta: dict) -> str:
+    loads = [meta.get("loadavg_start"), meta.get("loadavg_end")]
+    return " / ".join("?" if x is None else f"{x[0]:.2f}" for x in loads)
 
 
 def _threadpools(meta: dict) -> str:
@@ -310,6 +323,29 @@ def scaling_markdown(scaling: dict) -> str:
             rows.append(row)
         out += [_table([col] + [peer_registry.label(k) for k in keys], rows), ""]
     return "\n".join(out)
+
+
+def _name(meta: dict) -> str:
+    return meta.get("label") or meta.get("gradsight_commit", "?")
+
+
+def baseline_markdown(results: dict, baseline: dict) -> str:
+    """gradsight before (``baseline``) and after (``results``): speed-up and ratios."""
+    before = {w["name"]: w for w in baseline["workloads"]}
+    rows = []
+    for w in results["workloads"]:
+        b = before.get(w["name"])
+        if b is None or median(b, "gradsight") is None or median(w, "gradsight") is None:
+            continue
+        row = [w["title"], fmt_time(median(b, "gradsight")), fmt_time(median(w, "gradsight"))]
+        row.append(_x(median(b, "gradsight") / median(w, "gradsight")))
+        for v in ("numpy", "torch"):
+            row.append(f"{_x(ratio(b, 'gradsight', v))} → {_x(ratio(w, 'gradsight', v))}")
+        rows.append(row)
+    header = ["workload", "gradsight before", "after", "speed-up"]
+    header += ["/ NumPy before → after", "/ PyTorch before → after"]
+    names = f"{_name(baseline['meta'])} → {_name(results['meta'])}"
+    return f"### gradsight before → after ({names})\n\n" + _table(header, rows) + "\n"
 
 
 def update_markdown(path: Path, text: str) -> None:

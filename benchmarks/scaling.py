@@ -21,7 +21,9 @@ PEERS = ("numpy", "gradsight", "torch")
 
 def run_scaling(keys, quick: bool = False, log=print) -> dict:
     """{"graph": {peer: [(n_ops, s/op)]}, "tensor": {peer: [(width, s/op)]}, ...}."""
-    settings = Settings(quick=quick, sample_s=0.01, warmup_s=0.02, time_cap_s=3.0, min_samples=3)
+    settings = Settings(
+        quick=quick, sample_s=0.01, warmup_s=0.02, time_cap_s=3.0, min_samples=3, settle_s=0.1
+    )
     base = dataclasses.replace(BY_NAME["chain_3k"], repeats=5, quick_repeats=3)
     variants = {
         "graph": [dataclasses.replace(base, n_ops=n) for n in GRAPH_SIZES],

@@ -59,6 +59,14 @@ class Workload:
     quick_repeats: int = 5
     memory: bool = True  # measure peak memory in a subprocess
     quick_memory: bool = False
+    in_quick: bool = True  # part of --quick runs (unless named with --only)
+    quick_peers: tuple = ()  # peers of --quick runs (default: all but micrograd)
+
+    def peers_for(self, quick: bool) -> tuple:
+        """Who runs this row in a full or a --quick run."""
+        if not quick:
+            return self.peers
+        return self.quick_peers or tuple(k for k in self.peers if k != "micrograd")
 
     @property
     def count(self) -> int:
@@ -147,6 +155,7 @@ WORKLOADS = (
         repeats=7,
         quick_repeats=3,
         memory=False,
+        quick_peers=GRAPH_PEERS,
     ),
     Workload(
         "chain_100k",
@@ -157,6 +166,7 @@ WORKLOADS = (
         repeats=5,
         quick_repeats=2,
         memory=False,
+        in_quick=False,
     ),
     Workload(
         "fanin_100k",
@@ -168,6 +178,7 @@ WORKLOADS = (
         repeats=5,
         quick_repeats=2,
         memory=False,
+        in_quick=False,
     ),
 )
 

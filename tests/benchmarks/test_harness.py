@@ -128,7 +128,7 @@ def test_peers_are_interleaved_round_robin(monkeypatch):
     monkeypatch.setattr(peer_registry, "load", fakes.__getitem__)
     w = TINY[0]
     runners, results = harness.build_and_check(w, list(fakes))
-    settings = harness.Settings(quick=True, sample_s=0.0, warmup_s=0.0)
+    settings = harness.Settings(quick=True, sample_s=0.0, warmup_s=0.0, settle_s=0.0)
     calls.clear()
     harness.time_peers(w, runners, results, settings, log=lambda *a: None)
     timed = calls[3:]  # after one warm-up step each
@@ -220,3 +220,12 @@ def test_markdown_tables_and_doc_update(tmp_path):
     new = doc.read_text()
     assert new.startswith("# Intro\n") and new.rstrip().endswith("## Analysis")
     assert "old table" not in new and text in new
+
+
+def test_baseline_table_shows_speedup():
+    before, after = _fake_results(), _fake_results()
+    before["meta"]["label"] = "old engine"
+    after["workloads"][0]["peers"]["gradsight"]["median_s"] = 1e-5  # twice as fast
+    text = report.baseline_markdown(after, before)
+    assert "(old engine → " in text
+    assert "| XOR | 20.0 µs | 10.0 µs | 2.00× | 2.00× → 1.00× | 0.20× → 0.10× |" in text
