@@ -1,18 +1,38 @@
 """Function transforms: grad, value_and_grad, jacobian, hessian (nestable).
 
-Each transform makes its differentiated arguments into fresh leaves unless
-they already require grad - then it is running inside another transform,
-and it builds its result with create_graph=True so the outer one can
-differentiate it again. ``gs.grad(gs.grad(f))`` is therefore f''.
+Each transform makes its differentiated arguments into fresh leaves (unless
+they already require grad). When it runs inside another transform (tracked
+with a thread-local depth), or any argument is already tracked, it builds its
+result with create_graph=True so the outer one can differentiate it again:
+``gs.grad(gs.grad(f))`` is f'', and mixed partials work in either order.
 """
 
 from __future__ import annotations
+
+import threading
 
 import numpy as np
 
 from . import autograd
 from ._core.grad_mode import enable_grad
 from ._core.tensor import Tensor, as_array, new_tensor
+
+
+class _Depth(threading.local):
+    value = 0
+
+
+_depth = _Depth()
+
+
+class _Running:
+    """Marks a transform as running (for the nesting test of inner transforms)."""
+
+    def __enter__(self):
+        _depth.value += 1
+
+    def __exit__(self, *exc):
+        _depth.value -= 1
 
 
 def _argnums(argnums) -> tuple:
@@ -23,13 +43,12 @@ def _prepare(args, argnums):
     """Args with the differentiated ones as grad-requiring tensors, and whether
     some of them were already tracked (we are nested inside another transform)."""
     args = list(args)
-    nested = False
+    nested = _depth.value > 0 or any(isinstance(a, Tensor) and a.requires_grad for a in args)
     for i in argnums:
         if i >= len(args):
             raise ValueError(f"argnums {i} is out of range for {len(args)} arguments")
         a = args[i]
         if isinstance(a, Tensor) and a.requires_grad:
-            nested = True
             continue
         arr = as_array(a, copy=False)
         if arr.dtype.kind != "f":
@@ -61,7 +80,8 @@ def value_and_grad(fun, argnums=0):
     def wrapped(*args):
         with enable_grad():
             args, nested = _prepare(args, nums)
-            out = fun(*args)
+            with _Running():
+                out = fun(*args)
             if not isinstance(out, Tensor) or out.size != 1:
                 shape = getattr(out, "shape", type(out).__name__)
                 raise ValueError(f"grad needs fun to return a one-element Tensor, got {shape}")
@@ -92,7 +112,8 @@ def jacobian(fun, argnums=0):
     def wrapped(*args):
         with enable_grad():
             args, nested = _prepare(args, nums)
-            out = fun(*args)
+            with _Running():
+                out = fun(*args)
             if not isinstance(out, Tensor):
                 raise TypeError(f"jacobian needs fun to return a Tensor, got {type(out).__name__}")
             rows = [[] for _ in nums]

@@ -19,6 +19,8 @@ the gradient computation itself is recorded and can be differentiated.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from .grad_mode import mode
@@ -40,12 +42,13 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) 
 
 
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_step=None):
+    # retain_graph=None or False with create_graph=True keeps the graph, as in PyTorch
+    # (the new graph's rules read the saved arrays)
     """The backward pass. With ``capture`` (a set of nodes) it returns the
     gradient arriving at each captured node and leaves ``.grad`` untouched.
     ``on_step(node, g, sent)``, if given, sees each node's total incoming
     gradient and the list of (input index, gradient sent) after it runs."""
-    if retain_graph is None:
-        retain_graph = create_graph
+    retain_graph = bool(retain_graph) or create_graph
     if grad_tensors is None:
         grad_tensors = (None,) * len(tensors)
     if len(grad_tensors) != len(tensors):
@@ -152,6 +155,7 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
         prim = node.prim
         if node.hooks is not None:
             g = _run_hooks(node, g, create_graph)
+            owned.discard(node)  # a hook's result belongs to the hook's author
         if capture is not None and node in capture:
             captured[node] = (g, node in owned)
         if prim is None:  # AccumulateGrad: a leaf
@@ -178,7 +182,11 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
                 continue
             r = vjps[i](F, g, out, *inputs)
             shape = args[i].shape
-            if r.shape != shape:
+            try:
+                same = r.shape == shape
+            except AttributeError:
+                raise _not_an_array(node, i, r) from None
+            if not same:
                 r = _reduce_to(F, r, shape, node, i)
             if anomaly:
                 _check_finite(node, i, r)
@@ -226,6 +234,12 @@ def _inputs_as_tensors(node):
     return inputs
 
 
+def _not_an_array(node, i, r) -> RuntimeError:
+    return RuntimeError(
+        f"{node.name}: the backward rule for input {i} returned a {type(r).__name__}, not an array"
+    )
+
+
 def _reduce_to(F, r, shape, node, i):
     """Sum a broadcast gradient back to the input's shape, or name the mismatch."""
     reduced = None
@@ -254,17 +268,27 @@ def _check_finite(node, i, r) -> None:
     )
 
 
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
 def _user_frame(trace):
-    """The innermost frame outside gradsight itself (where the user made the op)."""
+    """The innermost frame outside gradsight's own package (where the user made the op)."""
     for frame in reversed(trace):
-        if "/gradsight/" not in frame.filename.replace("\\", "/"):
+        if not os.path.abspath(frame.filename).startswith(_PACKAGE_DIR):
             return frame
     return trace[-1]
 
 
 def _run_hooks(node, g, create_graph):
+    """Hooks see a private read-only copy: they can neither write into a gradient
+    shared with other branches (or the caller's array) nor keep an alias to it."""
     hooks = node.hooks
-    grad = g if create_graph else new_tensor(g, None, False)
+    if create_graph:
+        grad = g
+    else:
+        private = np.array(g)
+        private.setflags(write=False)
+        grad = new_tensor(private, None, False)
     for fn in list(hooks):
         result = fn(grad)
         if result is not None:

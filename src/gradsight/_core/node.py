@@ -122,9 +122,10 @@ def parent_of(t: Tensor):
 
 
 def _bad_input(prim, arrays, err):
-    """The same kind of error, naming the op and every operand's shape."""
+    """The same kind of error (as a builtin type), naming the op and each operand's shape."""
     shapes = " and ".join(str(getattr(a, "shape", type(a).__name__)) for a in arrays)
-    return type(err)(f"{prim.name}: cannot apply to operands of shapes {shapes}: {err}")
+    kind = next(k for k in (ValueError, IndexError, TypeError) if isinstance(err, k))
+    return kind(f"{prim.name}: cannot apply to operands of shapes {shapes}: {err}")
 
 
 _new = object.__new__
@@ -162,7 +163,10 @@ def lift(x):
 
 
 def _as_operand_array(x):
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except ValueError as err:
+        raise TypeError(f"cannot use ragged or irregular data as an operand ({err})") from err
     if arr.dtype == object:
         raise TypeError(f"cannot use {type(x).__name__} as a tensor operand: {x!r:.80}")
     return arr

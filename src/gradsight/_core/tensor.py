@@ -200,7 +200,8 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` (same shape as self) is required unless self has one
-        element. The graph's saved arrays are freed unless ``retain_graph``.
+        element. The graph's saved arrays are freed unless ``retain_graph``
+        or ``create_graph`` (as in PyTorch, where retain_graph defaults to it).
         """
         from .engine import backward
 

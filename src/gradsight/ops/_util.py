@@ -79,7 +79,12 @@ def softmax(x, axis=-1):
 
 
 def log_softmax(x, axis=-1):
-    return x - logsumexp(x, axis, True)
+    """(x - max) - log(sum(exp(x - max))): the shift is exact, so no cancellation."""
+    m = np.max(x, axis=axis, keepdims=True)
+    shifted = x - np.where(np.isfinite(m), m, 0)
+    with np.errstate(under="ignore"):
+        s = np.sum(np.exp(shifted), axis=axis, keepdims=True)
+    return shifted - np.log(s)
 
 
 def is_basic_index(index) -> bool:

@@ -203,8 +203,13 @@ def flatten(x) -> Tensor:
 
 
 def squeeze(x, axis=None) -> Tensor:
+    """Drop axes of length 1 (all of them, or the given ones, which must have length 1)."""
     x = as_tensor(x)
-    return reshape(x, np.squeeze(np.empty(x.shape, dtype=bool), axis=axis).shape)
+    try:
+        shape = np.squeeze(np.empty(x.shape, dtype=bool), axis=axis).shape
+    except ValueError as err:
+        raise ValueError(f"squeeze: cannot squeeze axis {axis} of shape {x.shape}: {err}") from err
+    return reshape(x, shape)
 
 
 def expand_dims(x, axis) -> Tensor:

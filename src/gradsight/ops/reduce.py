@@ -33,8 +33,8 @@ def _extremum_vjp(F, g, out, x, axis, keepdims):
 
 
 def _logsumexp_vjp(F, g, out, x, axis, keepdims):
-    shape = kept_shape(x.shape, axis)
-    return F.reshape(g, shape) * F.exp(x - F.reshape(out, shape))
+    # softmax(x) recomputed from x (not exp(x - out)): out is rounded at large |x|
+    return F.reshape(g, kept_shape(x.shape, axis)) * F.softmax(x, axis)
 
 
 def _softmax_vjp(F, g, out, x, axis):
