@@ -24,10 +24,15 @@ class Result:
         return [line for line in self.err.splitlines() if line.strip()]
 
 
-def run_cli(*args, cwd, extra_path: list[Path] = (), timeout: float = 120) -> Result:
-    """``python -m gradsight ARGS`` with PYTHONPATH=src (plus ``extra_path`` first)."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), str(SRC)])
+def run_cli(
+    *args, cwd, extra_path: list[Path] = (), env: dict | None = None, timeout: float = 120
+) -> Result:
+    """``python -m gradsight ARGS`` with PYTHONPATH=src (plus ``extra_path`` first);
+    ``env`` entries override the inherited environment."""
+    given = env or {}
+    env = {**os.environ, **given}
+    if "PYTHONPATH" not in given:
+        env["PYTHONPATH"] = os.pathsep.join([*map(str, extra_path), str(SRC)])
     env["MPLBACKEND"] = "Agg"
     env.setdefault("MPLCONFIGDIR", str(Path(cwd) / ".mplconfig"))
     proc = subprocess.run(

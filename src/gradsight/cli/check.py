@@ -85,8 +85,8 @@ def run(args) -> int:
     if report.ok:
         print(f"OK: all {len(NAMES)} gradients agree (atol {args.atol:g}, rtol {args.rtol:g})")
         return 0
-    bad = [n for n in NAMES if not _row_ok(report, n)]
-    print(f"MISMATCH: {', '.join(bad)} (atol {args.atol:g}, rtol {args.rtol:g})")
+    bad = ", ".join(report.mismatched_names)
+    print(f"MISMATCH: {bad} (atol {args.atol:g}, rtol {args.rtol:g})")
     return EXIT_MISMATCH
 
 
@@ -132,7 +132,3 @@ def compare(manual: dict, auto: dict, atol: float, rtol: float):
     from gradsight.check import compare_gradients
 
     return compare_gradients(manual, auto, atol=atol, rtol=rtol)
-
-
-def _row_ok(report, name: str) -> bool:
-    return next(row.ok for row in report.rows if row.name == name)

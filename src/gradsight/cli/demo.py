@@ -91,13 +91,14 @@ def run(args) -> int:
 
     losses = train(net, args)
     outputs = predictions(net)
-    print(f"\nfinal loss after {args.epochs} epochs: {losses[-1]:.6f}")
+    final = float(article_loss(outputs[:, None], T))
+    print(f"\nloss after {args.epochs} steps: {final:.6g} (before the first: {losses[0]:.6g})")
     print(predictions_text(outputs))
 
     files = dict([first["graph"], ("backprop.html", first["html"])])
     files.update(loss_curve(losses))
     settings = dict(epochs=args.epochs, lr=args.lr, momentum=args.momentum, seed=args.seed)
-    report = demo_report(settings, first["report"], losses, X, T, outputs, list(files))
+    report = demo_report(settings, first["report"], losses, final, X, T, outputs, list(files))
     files["report.md"] = report.encode("utf-8")
     for name, content in files.items():  # everything was made in memory: now write it all
         write_atomic(out / name, content)
@@ -141,7 +142,7 @@ def manual_gradients(params: dict) -> dict:
 
 
 def train(net: ArticleNet, args) -> list[float]:
-    """Full-batch SGD with momentum; the loss before each step."""
+    """Full-batch SGD with momentum; returns the loss before each step."""
     optimizer = gs.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     x = gs.tensor(X)
     losses = []
@@ -160,6 +161,7 @@ def train(net: ArticleNet, args) -> list[float]:
 
 
 def predictions(net: ArticleNet) -> np.ndarray:
+    """The network's outputs for the four XOR inputs, shape (4,)."""
     with gs.no_grad():
         return net(gs.tensor(X)).numpy()[:, 0]
 

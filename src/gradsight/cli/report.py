@@ -9,7 +9,7 @@ import numpy as np
 import gradsight as gs
 
 
-def demo_report(settings: dict, check, losses, X, T, outputs, files: list[str]) -> str:
+def demo_report(settings: dict, check, losses, final, X, T, outputs, files: list[str]) -> str:
     """Markdown for the demo run: what was run, what was compared, what came out."""
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
@@ -44,9 +44,9 @@ def demo_report(settings: dict, check, losses, X, T, outputs, files: list[str]) 
         "",
         "## Training",
         "",
-        f"Loss at the start: {losses[0]:.6f}; after {len(losses)} epochs: {losses[-1]:.6g}.",
+        f"Loss before the first step: {losses[0]:.6g}; after {len(losses)} steps: {final:.6g}.",
         "",
-        "| epoch | loss |",
+        "| step | loss before it |",
         "|---|---|",
         *(f"| {e} | {losses[e - 1]:.6g} |" for e in _milestones(len(losses))),
         "",
