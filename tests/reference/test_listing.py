@@ -60,6 +60,11 @@ def test_article_listing_verbatim_raises_unbound_local_error():
         listing.run_listing(listing.ARTICLE_LISTING)
 
 
+def test_every_fix_comment_is_a_listed_fix():
+    marked = set(re.findall(r"FIX\[([\w-]+)\]", listing.FIXED_LISTING))
+    assert marked == {fix.key for fix in listing.FIXES}
+
+
 def test_each_fix_puts_back_article_text():
     for fix in listing.FIXES:
         for fixed, article in fix.pairs:

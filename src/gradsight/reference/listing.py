@@ -107,7 +107,7 @@ bias_o = np.zeros((1, output_size))
 # FIX[momentum]: the previous steps, Delta w(t-1), zero before the first update
 step_ih, step_ho = np.zeros_like(weights_ih), np.zeros_like(weights_ho)
 step_h, step_o = np.zeros_like(bias_h), np.zeros_like(bias_o)
-losses = []  # FIX[loss]: the text's L, recorded each epoch (the article never computes it)
+losses = []  # FIX[convergence]: the text's L, recorded each epoch (never computed)
 
 # 定义激活函数
 def sigmoid(x):
@@ -131,7 +131,7 @@ def train(X, y, epochs, learning_rate):
 
         # 计算误差
         error = y - predicted_output
-        losses.append(np.sum(error**2) / (2 * len(X)))  # FIX[loss]: L = 1/(2n) sum (y - y_hat)^2
+        losses.append(np.sum(error**2) / (2 * len(X)))  # FIX[convergence]: the text's L
         # FIX[scale]: / len(X) makes this -dL/d(output_layer_input) for the text's 1/(2n) L
         d_predicted_output = error * sigmoid_derivative(predicted_output) / len(X)
 
