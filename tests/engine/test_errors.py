@@ -87,11 +87,6 @@ def test_index_out_of_range():
         x[np.array([0, 3])]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: squeeze of a non-unit axis gives NumPy's message without the "
-    "tensor's shape (squeeze computes the new shape outside the error wrapper)",
-)
 def test_squeeze_non_unit_axis_names_the_shape():
     with pytest.raises(ValueError, match=re.escape("(2, 3)")):
         gs.tensor(np.ones((2, 3))).squeeze(0)
@@ -143,23 +138,11 @@ def test_object_or_ragged_data_is_a_type_error(data, fragment):
         gs.tensor(data)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: node._bad_input rebuilds the error as type(err)(message), which "
-    "fails for NumPy's _UFuncNoLoopError (its __init__ needs more arguments): the user sees "
-    "'__init__() missing 1 required positional argument' instead of the operands",
-)
 def test_unsupported_operand_dtype_names_the_operands():
     with pytest.raises(TypeError, match=r"add.*\(2,\)"):
         leaf([1.0, 2.0]) + np.array(["a", "b"])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: a ragged list as an operand (t + [[1, 2], [3]]) raises NumPy's "
-    "ValueError from np.asarray in node.lift, while gs.tensor of the same data raises "
-    "TypeError('... ragged ...')",
-)
 def test_ragged_operand_is_a_type_error():
     with pytest.raises(TypeError, match="ragged"):
         leaf(np.ones((2, 2))) + [[1.0, 2.0], [3.0]]

@@ -72,11 +72,6 @@ def test_backward_create_graph_then_backward_again(name, f, df, d2f, points):
     np.testing.assert_allclose(second.data, d2f(points), rtol=1e-12, atol=1e-15)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: Tensor.backward(create_graph=True) frees the graph because its "
-    "retain_graph default is False, not 'same as create_graph' as in PyTorch",
-)
 def test_backward_create_graph_retains_the_graph_by_default():
     """PyTorch: retain_graph defaults to create_graph, so x.grad can be differentiated
     through rules that reuse the forward result (tanh' = 1 - out**2)."""
@@ -104,12 +99,6 @@ def test_autograd_grad_create_graph():
     assert x.grad is None  # autograd.grad never touches .grad
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: an inner gs.grad only builds a differentiable result when one of "
-    "its *own* argnums already requires grad; an outer transform over another argument "
-    "gets a detached result, so d/dy of d/dx f is 0",
-)
 def test_mixed_partials_commute():
     """d2/dxdy (x**2 * y**3) = 6 x y**2 either way round."""
 
