@@ -63,13 +63,6 @@ def test_sigmoid_and_tanh_saturate_exactly(dtype, m):
         np.testing.assert_array_equal(g, np.array([0.0, mid_grad, 0.0], dtype))
 
 
-# Two engine bugs (details and fixes in docs/reliability.md, "Open engine bugs"):
-LOG_SOFTMAX_BUG = pytest.mark.xfail(
-    strict=True, reason="log_softmax is x - logsumexp(x): cancels at |x| >> 1 (reliability.md N1)"
-)
-LOGSUMEXP_GRAD_BUG = pytest.mark.xfail(
-    strict=True, reason="logsumexp VJP uses exp(x - rounded out) (reliability.md N2)"
-)
 HUGE_ROWS = {  # the row-wise normalisations, applied to (2, 3) logits
     "softmax": lambda t: t.softmax(axis=-1),
     "log_softmax": lambda t: t.log_softmax(axis=-1),
@@ -105,7 +98,6 @@ def test_softmax_of_huge_logits_is_exact(dtype, m):
     np.testing.assert_allclose(g, exact * (w - s), rtol=8 * EPS[dtype], atol=8 * EPS[dtype])
 
 
-@LOG_SOFTMAX_BUG
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", MAGNITUDES)
 def test_log_softmax_of_huge_logits_is_accurate(dtype, m):
@@ -125,7 +117,6 @@ def test_logsumexp_of_huge_logits_is_accurate(dtype, m):
     close(y, np.array([m, m + np.log(3)], dtype), dtype)
 
 
-@LOGSUMEXP_GRAD_BUG
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", MAGNITUDES)
 def test_logsumexp_gradient_of_huge_logits_is_the_softmax(dtype, m):
@@ -148,7 +139,6 @@ def test_cross_entropy_gradient_of_huge_logits(dtype, m):
     np.testing.assert_allclose(x.grad.data, expected, atol=4 * EPS[dtype])
 
 
-@LOG_SOFTMAX_BUG
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("m", MAGNITUDES)
 def test_cross_entropy_of_huge_logits_is_accurate(dtype, m):
@@ -175,10 +165,8 @@ def test_bce_with_logits_of_huge_logits(dtype, m):
 # ------------------------------------------------------- shift invariance
 SHIFT_INVARIANT = {
     "softmax": lambda t: t.softmax(axis=-1),
-    "log_softmax": pytest.param(lambda t: t.log_softmax(axis=-1), marks=LOG_SOFTMAX_BUG),
-    "cross_entropy": pytest.param(
-        lambda t: cross_entropy_logits(t, np.array([2, 0]), "none"), marks=LOG_SOFTMAX_BUG
-    ),
+    "log_softmax": lambda t: t.log_softmax(axis=-1),
+    "cross_entropy": lambda t: cross_entropy_logits(t, np.array([2, 0]), "none"),
 }
 SHIFTS = [1e4, -1e4, 1e8, -1e8]
 _GRID = np.array([[-32.0, 0.0, 16.0], [48.0, 48.0, -16.0]])  # x + c exact for these c
@@ -208,7 +196,6 @@ def test_logsumexp_value_shifts_by_the_shift(dtype, c):
     np.testing.assert_allclose(shifted, base + dtype(c), rtol=2 * EPS[dtype])
 
 
-@LOGSUMEXP_GRAD_BUG
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("c", SHIFTS)
 def test_logsumexp_gradient_is_shift_invariant(dtype, c):
