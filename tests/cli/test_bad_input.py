@@ -7,6 +7,10 @@ import pytest
 from .conftest import assert_bad_input
 
 GOOD = "x1,x2,y\n0.5,1.0,0\n1.5,-2.0,1\n0.25,3.0,0\n-1.0,0.0,1\n"
+# y = x1 + 2 x2 on 40 rows: a relu net with SGD at lr 100 overflows within a few epochs
+LINEAR = "x1,x2,y\n" + "".join(
+    f"{a},{b},{a + 2 * b}\n" for a, b in ((i % 7 - 3, i % 5 - 2) for i in range(40))
+)
 
 CASES = {
     "missing file": ({}, ["train", "nope.csv", "--target", "y"], ["not found", "nope.csv"]),
@@ -159,6 +163,32 @@ CASES = {
         ["cannot load model", "m.npz"],
     ),
     "stdout needs dot": ({}, ["graph", "--out", "-"], ["--format dot"]),
+    "training diverges": (
+        {"r.csv": LINEAR},
+        [
+            "train",
+            "r.csv",
+            "--target",
+            "y",
+            "--task",
+            "regress",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "100",
+            "--activation",
+            "relu",
+            "--save",
+            "m.npz",
+            "-q",
+        ],
+        ["diverged", "smaller --lr", "no model was saved"],
+    ),
+    "values too large to scale": (
+        {"big.csv": "a,y\n1e308,0\n-1e308,1\n1e308,0\n"},
+        ["train", "big.csv", "--target", "y"],
+        ["'a'", "too large"],
+    ),
 }
 
 
@@ -186,6 +216,11 @@ def test_debug_shows_the_traceback(cli):
     assert res.rc == 2
     assert "Traceback" in res.err
     assert res.err_lines[-1].startswith("gradsight: error: data file not found")
+
+
+def test_digits_without_scikit_learn(cli, blocker):
+    res = cli("train", "digits", extra_path=[blocker("sklearn")])
+    assert_bad_input(res, "'digits'", "scikit-learn")
 
 
 def test_unwritable_out_when_not_root(cli, tmp_path):

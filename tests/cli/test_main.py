@@ -104,3 +104,41 @@ def test_keyboard_interrupt_exit_130(monkeypatch, capsys):
     monkeypatch.setattr(check, "problem", interrupt)
     assert main(["check"]) == 130
     assert capsys.readouterr().err.strip() == "gradsight: interrupted"
+
+
+def run_in_terminal(args: list[str], cwd) -> str:
+    """Run the command on a pseudo-terminal (80 columns) and return what it showed."""
+    pty = pytest.importorskip("pty")
+    import fcntl
+    import os
+    import struct
+    import sys
+    import termios
+
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a terminal of 24 x 80, then the command
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))
+        os.chdir(cwd)
+        os.environ["PYTHONPATH"] = str(SRC)
+        os.execv(sys.executable, [sys.executable, "-m", "gradsight", *args])
+    chunks = []
+    while True:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    pytest.importorskip("tqdm")
+    shown = run_in_terminal(["train", "moons", "--epochs", "40"], tmp_path)
+    assert "train:" in shown and "epoch/s" in shown  # tqdm's bar
+    assert "final: train loss" in shown
+    shown = run_in_terminal(["train", "moons", "--epochs", "40", "--quiet"], tmp_path)
+    assert "epoch/s" not in shown and "final: train loss" in shown

@@ -261,10 +261,33 @@ def test_same_seed_same_model(cli, tmp_path):
 
 def test_digits(cli, tmp_path):
     pytest.importorskip("sklearn")
-    res = cli("train", "digits", "--layers", "32", "--epochs", "3", "--save", "d.npz", "-q")
+    res = cli("train", "digits", "--layers", "32", "--epochs", "1", "--save", "d.npz", "-q")
     assert res.rc == 0, res.err
     assert "1797 rows, 64 features" in res.out and "classify, 10 classes" in res.out
     assert final_metrics(res.out)["val acc"] >= 85.0
     res = cli("predict", "d.npz", "digits")
     assert res.rc == 0
     assert len(read_csv(res.out)[1]) == 1797
+
+
+def test_csv_dialect_details(cli, tmp_path):
+    """A BOM, CRLF line ends, quoted names and cells, spaces and blank lines are all fine."""
+    text = '\ufeff"x 1", x2 ,"label"\r\n 1.5 ,"2",a\r\n\r\n-1,1e-3,"b"\r\n0,+4,a\r\n'
+    (tmp_path / "d.csv").write_bytes(text.encode("utf-8"))
+    res = cli("train", "d.csv", "--target", "label", "--epochs", "2", "--save", "m.npz", "-q")
+    assert res.rc == 0, res.err
+    assert "3 rows, 2 features (x 1, x2); target 'label': classify, 2 classes" in res.out
+    meta, arrays, _ = numpy_model(tmp_path / "m.npz")
+    assert meta["features"] == ["x 1", "x2"] and meta["classes"] == ["a", "b"]
+    np.testing.assert_allclose(arrays["input_mean"], [0.5 / 3, 6.001 / 3])
+
+
+def test_task_inference(cli, tmp_path):
+    write_csv(tmp_path / "f.csv", ["x", "y"], [[i, i * 0.37] for i in range(30)])
+    res = cli("train", "f.csv", "--target", "y", "--epochs", "1", "-q")
+    assert "target 'y': regress" in res.out  # fractional numbers
+    write_csv(tmp_path / "i.csv", ["x", "y"], [[i, i % 3] for i in range(30)])
+    res = cli("train", "i.csv", "--target", "y", "--epochs", "1", "-q")
+    assert "target 'y': classify, 3 classes" in res.out  # few whole numbers
+    res = cli("train", "i.csv", "--target", "y", "--epochs", "1", "-q", "--task", "regress")
+    assert "target 'y': regress" in res.out

@@ -154,7 +154,8 @@ def train(net: ArticleNet, args) -> list[float]:
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
-            bar.update(epoch, f"epoch {epoch:>{len(str(args.epochs))}}  loss {losses[-1]:.6f}")
+            metrics = f"loss {losses[-1]:.6f}"
+            bar.update(epoch, f"epoch {epoch:>{len(str(args.epochs))}}  {metrics}", metrics)
     finally:
         bar.close()
     return losses

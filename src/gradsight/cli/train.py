@@ -105,10 +105,14 @@ def split(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sort(order[n_val:]), np.sort(order[:n_val])
 
 
-def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def standardiser(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Column mean and standard deviation; a constant column gets std 1 (no scaling)."""
-    mean = X.mean(axis=0)
-    std = X.std(axis=0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = X.mean(axis=0)
+        std = X.std(axis=0)
+    bad = [n for n, m, s in zip(names, mean, std) if not (np.isfinite(m) and np.isfinite(s))]
+    if bad:
+        raise CliError(f"column(s) {', '.join(map(repr, bad))} hold values too large to scale")
     std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
     return mean, std
 
@@ -116,10 +120,11 @@ def standardiser(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def fit(data, target, train_idx, val_idx, args) -> model_file.Trained:
     """Train and report per epoch; returns the model with its scaling and description."""
     X, y = data.X, target.y
-    mean, std = standardiser(X[train_idx])
+    mean, std = standardiser(X[train_idx], data.features)
     t_mean, t_std = 0.0, 1.0
     if target.task == "regress":
-        t_mean, t_std = float(y[train_idx].mean()), float(y[train_idx].std()) or 1.0
+        t_mean, t_std = standardiser(y[train_idx, None], [data.target_name])
+        t_mean, t_std = float(t_mean[0]), float(t_std[0])
     n_out = model_file.output_size(target.task, target.classes)
     sizes = [X.shape[1], *args.layers, n_out]
     opt.check_model_size(sizes)
@@ -147,23 +152,36 @@ def fit(data, target, train_idx, val_idx, args) -> model_file.Trained:
     loss_fn = _loss(target)
     rng = np.random.default_rng(args.seed + 1)
     bar = Progress(args.epochs, "train", args.quiet, args.log_every)
-    try:
-        for epoch in range(1, args.epochs + 1):
-            order = train_idx[rng.permutation(len(train_idx))]
-            for start in range(0, len(order), args.batch_size):
-                rows = order[start : start + args.batch_size]
-                loss = loss_fn(net(gs.tensor(Xs[rows])), ys[rows])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-            line = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  " + _metrics_text(
-                trained, X, y, train_idx, val_idx
-            )
-            bar.update(epoch, line)
-    finally:
-        bar.close()
-    print("final: " + _metrics_text(trained, X, y, train_idx, val_idx))
+    # overflow shows up as a non-finite loss, reported below as one line, not as warnings
+    with np.errstate(all="ignore"):
+        try:
+            for epoch in range(1, args.epochs + 1):
+                order = train_idx[rng.permutation(len(train_idx))]
+                for start in range(0, len(order), args.batch_size):
+                    rows = order[start : start + args.batch_size]
+                    loss = loss_fn(net(gs.tensor(Xs[rows])), ys[rows])
+                    _check_finite(loss.item(), epoch, lr)
+                    optimizer.zero_grad()
+                    loss.backward()
+                    optimizer.step()
+                metrics = _metrics_text(trained, X, y, train_idx, val_idx)
+                line = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  {metrics}"
+                bar.update(epoch, line, postfix=metrics)
+            # the last step's update may have overflowed too
+            _check_finite(evaluate(trained, X[train_idx], y[train_idx])[0], args.epochs, lr)
+            final = _metrics_text(trained, X, y, train_idx, val_idx)
+        finally:
+            bar.close()
+    print("final: " + final)
     return trained
+
+
+def _check_finite(loss: float, epoch: int, lr: float) -> None:
+    if not np.isfinite(loss):
+        raise CliError(
+            f"training diverged: the loss became {loss} in epoch {epoch} (learning rate "
+            f"{lr:g} too high? try a smaller --lr); no model was saved"
+        )
 
 
 def _loss(target):
@@ -216,6 +234,6 @@ def _describe(data, target, trained, args, lr, n_train, n_val) -> None:
     )
     print(
         f"model: {'-'.join(map(str, sizes))} {args.activation} MLP ({n_params:,} parameters), "
-        f"{optim}, batch {args.batch_size}, {args.epochs} epochs; "
+        f"{optim}, batch {args.batch_size}, {args.epochs} epoch{'s' if args.epochs != 1 else ''}; "
         f"{n_train} training rows, {n_val} validation rows"
     )
