@@ -182,21 +182,14 @@ def build(root: Tensor, names: Names, max_nodes: int, want_grads: bool, highligh
     ids = _Ids()
     if not root.requires_grad:
         tid = ids.node()
-        model.tensors[tid] = TensorView(
-            tid,
-            "leaf",
-            names.of_tensor(root),
-            root.shape,
-            root.dtype,
-            root.data,
-            None,
-            is_root=True,
-        )
+        view = TensorView(tid, "leaf", names.of_tensor(root), root.shape, root.dtype, root.data)
+        view.is_root = True
+        model.tensors[tid] = view
         return model
     nodes = graph_nodes(root)
     model.graph_size = len(nodes)
     counts = _consumer_counts(nodes)
-    hidden, bridges = (set(), {})
+    hidden, bridges = set(), {}
     if len(nodes) > max_nodes:
         hidden, bridges = _collapse(nodes, counts)
         shown = len(nodes) - len(hidden) + len(bridges)
@@ -217,58 +210,45 @@ def build(root: Tensor, names: Names, max_nodes: int, want_grads: bool, highligh
             for i, g in step.sent:
                 sent[step.node, i] = g
     hot = _hot_nodes(nodes, highlight, hidden) if highlight else set()
-    root_node = nodes[0]
-
-    # leaves first, then each op with its output tensor
-    for n in visible:
-        if n.prim is not None:
-            continue
-        var = n.variable
-        name = names.of_tensor(var)
-        tid = ids.node()
-        grad = var.grad.data if var.grad is not None else None
-        model.tensors[tid] = TensorView(
-            tid,
-            "param" if name is not None else "leaf",
-            name,
-            var.shape,
-            var.dtype,
-            var.data,
-            grad,
-            cluster=_module_path(name) if name else "",
-            hot=n in hot,
-            is_root=n is root_node,
-        )
-        model.node_ids[n] = tid
-    for n in ops:
-        oid, tid = ids.node(), ids.node()
-        shape, dtype = n.output_meta()
-        param_paths = [
-            _module_path(names.of_tensor(p.variable))
-            for p in n.parents
-            if p is not None and p.prim is None and names.of_tensor(p.variable)
-        ]
-        cluster = _cluster_of(param_paths)
-        model.ops[oid] = OpView(oid, n, op_title(n.prim.name), n.name, tid, cluster, n in hot)
-        model.tensors[tid] = TensorView(
-            tid,
-            "output",
-            names.of_node(n),
-            shape,
-            dtype,
-            n.out,
-            grads.get(n),
-            cluster,
-            hot=n in hot,
-            is_root=n is root_node,
-        )
-        model.node_ids[n] = oid
+    _add_leaves(model, [n for n in visible if n.prim is None], names, hot, nodes[0], ids)
+    _add_ops(model, ops, names, grads, hot, nodes[0], ids)
     for summary, _ in bridges.values():
         summary.id = ids.node()
         model.summaries[summary.id] = summary
     _add_edges(model, ops, bridges, sent, names, ids)
     _add_clusters(model, names)
     return model
+
+
+def _add_leaves(model: Model, leaves: list, names: Names, hot: set, root_node, ids) -> None:
+    """A tensor node per leaf; named leaves are parameters of module ``name``'s prefix."""
+    for n in leaves:
+        var = n.variable
+        name = names.of_tensor(var)
+        tid = ids.node()
+        grad = var.grad.data if var.grad is not None else None
+        role = "param" if name is not None else "leaf"
+        view = TensorView(tid, role, name, var.shape, var.dtype, var.data, grad)
+        view.cluster = _module_path(name) if name else ""
+        view.hot, view.is_root = n in hot, n is root_node
+        model.tensors[tid] = view
+        model.node_ids[n] = tid
+
+
+def _add_ops(model: Model, ops: list, names: Names, grads: dict, hot: set, root_node, ids):
+    """An op node and its output tensor node per op, in the module of its parameters."""
+    for n in ops:
+        oid, tid = ids.node(), ids.node()
+        shape, dtype = n.output_meta()
+        param_names = [
+            names.of_tensor(p.variable) for p in n.parents if p is not None and p.prim is None
+        ]
+        cluster = _cluster_of([_module_path(x) for x in param_names if x is not None])
+        model.ops[oid] = OpView(oid, n, op_title(n.prim.name), n.name, tid, cluster, n in hot)
+        view = TensorView(tid, "output", names.of_node(n), shape, dtype, n.out, grads.get(n))
+        view.cluster, view.hot, view.is_root = cluster, n in hot, n is root_node
+        model.tensors[tid] = view
+        model.node_ids[n] = oid
 
 
 def _out_id(model: Model, node) -> str:
