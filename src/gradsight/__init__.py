@@ -63,6 +63,8 @@ from .ops.api import (
     where,
 )
 
+from . import check, reference, viz  # noqa: E402 - leaves built on the names above
+
 __version__ = "0.1.0"
 
 del ops

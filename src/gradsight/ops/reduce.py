@@ -26,10 +26,12 @@ def _mean_vjp(F, g, out, x, axis, keepdims):
 
 
 def _extremum_vjp(F, g, out, x, axis, keepdims):
+    """Tied extrema share g evenly; a NaN extremum sends g to the NaN entries."""
     shape = kept_shape(x.shape, axis)
-    hit = F.data(x) == F.data(out).reshape(shape)
+    xd, od = F.data(x), F.data(out).reshape(shape)
+    hit = (xd == od) | (np.isnan(xd) & np.isnan(od))
     weight = hit / hit.sum(axis=axis, keepdims=True)
-    return F.reshape(g, shape) * weight.astype(F.data(out).dtype)
+    return F.reshape(g, shape) * weight.astype(od.dtype)
 
 
 def _logsumexp_vjp(F, g, out, x, axis, keepdims):
