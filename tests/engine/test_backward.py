@@ -169,6 +169,24 @@ def test_removed_hook_does_not_run():
     assert x.grad.tolist() == [2.0]
 
 
+def test_hook_gets_a_private_read_only_gradient():
+    """A hook can neither write into a gradient other branches share nor alias .grad."""
+    x = leaf([1.0, 2.0])
+    kept = []
+
+    def hook(g):
+        kept.append(g)
+        with pytest.raises(ValueError):
+            g.data[0] = 99.0
+
+    x.register_hook(hook)
+    h = x * 1.0
+    h.register_hook(hook)
+    (h + h).sum().backward()
+    assert x.grad.tolist() == [2.0, 2.0]
+    assert not np.shares_memory(kept[-1].data, x.grad.data)
+
+
 def test_hook_returning_wrong_shape_raises():
     x = leaf([1.0, 2.0])
     h = x * 2

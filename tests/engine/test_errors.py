@@ -268,3 +268,25 @@ def test_gradcheck_failure_message_is_a_readable_table():
     assert [c.strip() for c in rows["1"].split("|")][-1] == "yes"
     assert re.search(r"analytical 3 vs numerical 6", message)
     assert "eps=1e-06" in message and "atol=1e-05" in message and "rtol=0.001" in message
+
+
+# ---------------------------------------------------------------- broken rules and anomalies
+def test_rule_returning_a_non_array_is_named():
+    bad = Primitive("bad_rule", np.negative, (lambda F, g, out, x: 1.0,))
+    with pytest.raises(RuntimeError, match=r"BadRuleBackward.*input 0.*float"):
+        apply1(bad, leaf([1.0, 2.0])).sum().backward()
+
+
+def test_rule_returning_a_wrong_shape_is_named():
+    bad = Primitive("bad_shape", np.negative, (lambda F, g, out, x: np.ones(2),))
+    with pytest.raises(RuntimeError, match=r"BadShapeBackward.*input 0.*\(2,\).*\(3,\)"):
+        apply1(bad, leaf([1.0, 2.0, 3.0])).sum().backward()
+
+
+def test_detect_anomaly_names_the_op_and_the_user_line():
+    x = leaf([0.0, 4.0])
+    with gs.autograd.detect_anomaly():
+        y = x.sqrt().sum()  # d sqrt / dx = inf at 0
+        with pytest.raises(RuntimeError, match=r"SqrtBackward.*test_errors\.py:\d+"):
+            with np.errstate(divide="ignore"):
+                y.backward()
