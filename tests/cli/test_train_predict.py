@@ -291,3 +291,30 @@ def test_task_inference(cli, tmp_path):
     assert "target 'y': classify, 3 classes" in res.out  # few whole numbers
     res = cli("train", "i.csv", "--target", "y", "--epochs", "1", "-q", "--task", "regress")
     assert "target 'y': regress" in res.out
+
+
+def test_predict_refuses_bad_data_and_bad_models(cli, tmp_path):
+    import gradsight as gs
+
+    assert cli("train", "xor", "--epochs", "2", "--save", "m.npz", "-q").rc == 0
+    (tmp_path / "nan.csv").write_text("x1,x2\n0,1\n1,nan\n")
+    assert_bad_input(cli("predict", "m.npz", "nan.csv"), "nan.csv", "line 3", "column 2", "NaN")
+    assert not (tmp_path / "p.csv").exists()
+
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
+        arrays = {k: f[k] for k in f.files if k != "__manifest__"}
+    gs.save({k: v for k, v in arrays.items() if k != "meta_json"}, tmp_path / "nometa.npz")
+    assert_bad_input(cli("predict", "nometa.npz", "xor"), "nometa.npz", "not a gradsight")
+
+    for change, fragment in (
+        ({"sizes": [2, 5, 1]}, "does not fit"),  # weights are 2-16-16-1
+        ({"sizes": [2, 30000, 30000, 1]}, "limit"),  # refused before allocating
+        ({"task": "cluster"}, "task 'cluster'"),
+        ({"classes": ["only"]}, "classes"),
+        ({"activation": "gelu"}, "activation 'gelu'"),
+    ):
+        meta = json.loads(arrays["meta_json"].tobytes())
+        meta.update(change)
+        bad = dict(arrays, meta_json=np.frombuffer(json.dumps(meta).encode(), np.uint8))
+        gs.save(bad, tmp_path / "bad.npz")
+        assert_bad_input(cli("predict", "bad.npz", "xor"), "bad.npz", fragment)

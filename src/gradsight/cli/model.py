@@ -73,7 +73,7 @@ def load(path) -> Trained:
         raise CliError(f"cannot load model '{p}': {one_line(err)}") from None
     meta = _meta(arrays, p)
     sizes = meta["sizes"]
-    check_model_size(sizes)  # before allocating: the sizes come from the file
+    check_model_size(sizes, f"model file '{p}' describes ", fix="")  # before allocating
     model = gs.nn.MLP(sizes, activation=meta["activation"])
     state = {k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")}
     try:

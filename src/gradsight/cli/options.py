@@ -99,15 +99,17 @@ def parameter_count(sizes: list[int]) -> int:
     return sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
 
 
-def check_model_size(sizes: list[int]) -> None:
+def check_model_size(
+    sizes: list[int], where: str = "", fix: str = "; use smaller --layers"
+) -> None:
     """Refuse a model too large to build by mistake (e.g. a typo like 16000,16000)."""
     from .errors import CliError
 
     n = parameter_count(sizes)
     if n > MAX_PARAMS:
         raise CliError(
-            f"a {'-'.join(map(str, sizes))} network has {n:,} parameters, more than the "
-            f"command line's limit of {MAX_PARAMS:,}; use smaller --layers"
+            f"{where}a {'-'.join(map(str, sizes))} network has {n:,} parameters, more than the "
+            f"command line's limit of {MAX_PARAMS:,}{fix}"
         )
 
 
