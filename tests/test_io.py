@@ -83,6 +83,16 @@ def test_plain_numpy_npz_files_load(tmp_path):
     assert sorted(loaded) == ["a", "b"] and np.array_equal(loaded["b"], np.eye(2))
 
 
+def test_compressed_numpy_npz_files_load(tmp_path):
+    np.savez_compressed(tmp_path / "z.npz", a=np.arange(1000.0))
+    assert np.array_equal(gs.load(tmp_path / "z.npz")["a"], np.arange(1000.0))
+
+
+def test_save_into_a_missing_directory_names_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no directory .*missing"):
+        gs.save({"a": np.zeros(1)}, tmp_path / "missing" / "a.npz")
+
+
 def test_saved_and_loaded_model_gives_bitwise_identical_outputs(tmp_path):
     gs.manual_seed(0)
     model = nn.MLP([4, 16, 16, 3], activation="tanh")

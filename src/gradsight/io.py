@@ -93,7 +93,10 @@ def save(mapping: Mapping, path) -> None:
 
 def _create_temp(path: str) -> tuple[int, str]:
     """A new file next to ``path``, with the permissions a plain ``open`` would give."""
-    base = os.path.join(os.path.dirname(os.path.abspath(path)), "." + os.path.basename(path))
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"gs.save: cannot write {path!r}: no directory {directory!r}")
+    base = os.path.join(directory, "." + os.path.basename(path))
     for _ in range(100):
         tmp = f"{base}.{secrets.token_hex(6)}.tmp"
         try:
