@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -196,8 +197,7 @@ def features_for(spec: str, names: list[str]) -> Dataset:
 
 
 def _exists(spec: str) -> bool:
-    import os
-
+    """A file named like a built-in set (``xor``) wins over the built-in."""
     return os.path.exists(spec)
 
 
