@@ -304,11 +304,6 @@ def test_sqrt_at_zero_has_an_infinite_gradient_as_ieee_says():
 
 
 # ------------------------------------------------------- NaN inputs
-NAN_MAX_BUG = pytest.mark.xfail(
-    strict=True,
-    reason="max/min VJP divides 0/0 when a slice's extremum is NaN: FloatingPointError "
-    "under np.errstate(all='raise') (reliability.md N3)",
-)
 NAN_OPS = {
     "sum": lambda t: t.sum(axis=1),
     "mean": lambda t: t.mean(axis=1),
@@ -327,8 +322,8 @@ NAN_OPS = {
     "clip": lambda t: t.clip(-1.0, 1.0),
     "cross_entropy": lambda t: cross_entropy_logits(t, np.ones(len(t), int), "none"),
     "bce_with_logits": lambda t: bce_with_logits(t, np.ones(t.shape), "none"),
-    "max": pytest.param(lambda t: t.max(axis=1), marks=NAN_MAX_BUG),
-    "min": pytest.param(lambda t: t.min(axis=1), marks=NAN_MAX_BUG),
+    "max": lambda t: t.max(axis=1),
+    "min": lambda t: t.min(axis=1),
 }
 
 
@@ -347,6 +342,17 @@ def test_nan_inputs_propagate_without_floating_point_errors(fn):
         np.testing.assert_array_equal(y.data[1], y_clean.data[0])
         np.testing.assert_array_equal(x.grad.data[1], clean.grad.data[0])
     assert np.isnan(y.data).any()
+
+
+def test_a_nan_extremum_sends_the_gradient_to_the_nan_entries():
+    """Convention: max/min of a slice holding NaN is NaN, and its gradient goes to the
+    NaN entries (split evenly), so the NaN's source is what shows up in .grad."""
+    for reduce in (gs.max, gs.min):
+        x = leaf([[1.0, np.nan, 3.0, np.nan], [0.5, -1.0, 2.0, 0.0]])
+        with strict_fp():
+            reduce(x, axis=1).backward(np.array([4.0, 1.0]))
+        row1 = [0.0, 0.0, 1.0, 0.0] if reduce is gs.max else [0.0, 1.0, 0.0, 0.0]
+        np.testing.assert_array_equal(x.grad.data, [[0.0, 2.0, 0.0, 2.0], row1])
 
 
 # ------------------------------------------------------- dtypes
