@@ -310,7 +310,9 @@ else:
 
 
 def _load_limited(path) -> str:
-    env = dict(os.environ, PYTHONPATH=SRC)
+    # one BLAS thread: a many-core OpenBLAS reserves buffers that count against RLIMIT_DATA
+    threads = {k: "1" for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env = dict(os.environ, PYTHONPATH=SRC, **threads)
     out = subprocess.run(
         [sys.executable, "-c", _LOAD_LIMITED, str(path)],
         env=env,

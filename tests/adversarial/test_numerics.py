@@ -507,7 +507,7 @@ def test_two_identical_passes_give_bitwise_identical_gradients():
 
 _CHILD = """
 import hashlib, sys
-sys.path.insert(0, {tests!r})
+sys.path[:0] = [{src!r}, {tests!r}]
 from adversarial.test_numerics import _training_grads
 print(hashlib.sha256(b"".join(g.tobytes() for g in _training_grads())).hexdigest())
 """
@@ -515,11 +515,12 @@ print(hashlib.sha256(b"".join(g.tobytes() for g in _training_grads())).hexdigest
 
 def test_gradients_are_bitwise_identical_across_processes_and_hash_seeds():
     tests = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    src = os.path.join(os.path.dirname(tests), "src")
     digests = set()
     for seed in ("0", "1", "12345"):
         env = dict(os.environ, PYTHONHASHSEED=seed)
         out = subprocess.run(
-            [sys.executable, "-c", _CHILD.format(tests=tests)],
+            [sys.executable, "-c", _CHILD.format(src=src, tests=tests)],
             env=env,
             capture_output=True,
             text=True,
