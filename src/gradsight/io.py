@@ -32,6 +32,7 @@ FORMAT_VERSION = 1
 MANIFEST = "__manifest__"
 MAX_ENTRIES = 10_000
 MAX_MEMBER_BYTES = 2 * 1024**3  # declared uncompressed size of one member
+MAX_TOTAL_BYTES = 4 * 1024**3  # declared uncompressed size of all members together
 MAX_NAME_LENGTH = 255
 _ALLOWED_KINDS = "biufc"  # bool, int, uint, float, complex
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
@@ -168,12 +169,26 @@ def _check_archive(f, path) -> dict:
     """
     try:
         zf = zipfile.ZipFile(f)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError) as err:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        EOFError,
+        NotImplementedError,
+    ) as err:
         raise LoadError(path, f"corrupt or truncated zip archive ({err})") from None
     with zf:
         infos = zf.infolist()
         if len(infos) > MAX_ENTRIES:
             raise LoadError(path, f"{len(infos)} entries, more than the limit of {MAX_ENTRIES}")
+        total = sum(info.file_size for info in infos)
+        if total > MAX_TOTAL_BYTES:
+            raise LoadError(
+                path,
+                f"its members declare {total} bytes together, more than the limit of "
+                f"{MAX_TOTAL_BYTES} (4 GiB)",
+            )
         names = []
         seen = set()
         for info in infos:
@@ -225,7 +240,15 @@ def _check_header(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, path) -
             else:
                 raise ValueError(f"unsupported .npy format version {version}")
             header_size = member.tell()
-        except (ValueError, OSError, EOFError, SyntaxError, TypeError) as err:
+        except (
+            ValueError,
+            OSError,
+            EOFError,
+            SyntaxError,
+            TypeError,
+            NotImplementedError,
+            zipfile.BadZipFile,
+        ) as err:
             raise LoadError(
                 path, f"member {info.filename!r} is not a valid .npy array ({err})"
             ) from None

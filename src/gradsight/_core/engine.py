@@ -20,6 +20,7 @@ the gradient computation itself is recorded and can be differentiated.
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 
@@ -303,7 +304,15 @@ def _run_hooks(node, g, create_graph):
     return grad if create_graph else grad.data
 
 
+_leaf_lock = threading.Lock()  # backward passes in several threads may share a leaf
+
+
 def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
+    with _leaf_lock:
+        _accumulate_leaf_locked(var, g, is_owned, create_graph)
+
+
+def _accumulate_leaf_locked(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
     dtype = var.data.dtype
     if create_graph:
         if g.dtype != dtype:
