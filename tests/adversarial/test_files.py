@@ -154,11 +154,6 @@ def test_every_truncation_is_refused(small_file, tmp_path):
         _refused(cut)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="io: a flipped 'version needed to extract' byte in the central directory makes "
-    "zipfile raise NotImplementedError, which gs.load lets through (reliability.md F2)",
-)
 def test_every_single_byte_corruption_is_refused_or_harmless(small_file, tmp_path):
     """Flip each byte in turn: gs.load either refuses with a ValueError or returns
     exactly the saved arrays (a flip in a field nobody reads, like a timestamp)."""
@@ -346,11 +341,6 @@ def test_single_member_over_the_size_limit_is_refused_before_reading(tmp_path):
     assert "rc=0 REFUSED" in result and "bomb1.npz" in result, result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="io: only each member's declared size is capped (2 GiB), not the total: 3 members "
-    "of 2 GiB inflate to 6 GiB from a 6 MB file (reliability.md F1)",
-)
 @pytest.mark.skipif(sys.platform != "linux", reason="uses Linux resource limits")
 def test_members_that_together_declare_gigabytes_are_refused_before_reading(tmp_path, bomb_member):
     data, crc, size = bomb_member

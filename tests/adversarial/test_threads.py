@@ -168,11 +168,6 @@ def test_four_threads_training_separate_models_match_single_threaded_bitwise():
             assert a.tobytes() == b.tobytes()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine: leaf .grad accumulation is an unlocked read-modify-write; concurrent "
-    "backward passes into one leaf lose contributions (reliability.md T1)",
-)
 def test_concurrent_backward_into_a_shared_leaf_loses_nothing():
     """PyTorch locks gradient accumulation; four threads each adding 200 gradients
     of 2.0 into one shared weight must leave exactly 4 * 200 * 2.0."""
