@@ -66,6 +66,38 @@ def _analytical(outs, diff_inputs, n_out_total):
     return jacs
 
 
+def _compare(i, a, numerical, out_shape, in_shape, atol, rtol) -> dict:
+    """One table row: the worst (failing, else largest) error of input i's Jacobian."""
+    row = {
+        "input": i,
+        "shape": in_shape,
+        "ok": True,
+        "abs": 0.0,
+        "rel": 0.0,
+        "where": ((), ()),
+        "a": 0.0,
+        "n": 0.0,
+    }
+    if a.size == 0:  # an empty input or output: nothing to compare
+        return row
+    err = np.abs(a - numerical)
+    rel = err / np.maximum(np.abs(numerical), np.finfo(np.float64).tiny)
+    bad = err > atol + rtol * np.abs(numerical)
+    o, j = np.unravel_index(int(np.argmax(np.where(bad, err, -1) if bad.any() else err)), a.shape)
+    row.update(
+        ok=not bad.any(),
+        abs=float(err.max()),
+        rel=float(rel.max()),
+        where=(
+            tuple(int(v) for v in np.unravel_index(o, out_shape)),
+            tuple(int(v) for v in np.unravel_index(j, in_shape)),
+        ),
+        a=float(a[o, j]),
+        n=float(numerical[o, j]),
+    )
+    return row
+
+
 def _report(rows, eps, atol, rtol) -> str:
     head = f"gradcheck failed (eps={eps:g}, atol={atol:g}, rtol={rtol:g}):"
     table = [
@@ -125,25 +157,7 @@ def gradcheck(
     rows = []
     for k, i in enumerate(diff):
         numerical = _numerical(fn, inputs, i, eps, n_out)
-        a = analytical[k]
-        err = np.abs(a - numerical)
-        rel = err / np.maximum(np.abs(numerical), np.finfo(np.float64).tiny)
-        bad = err > atol + rtol * np.abs(numerical)
-        flat = int(np.argmax(np.where(bad, err, -1) if bad.any() else err)) if err.size else 0
-        o, j = np.unravel_index(flat, err.shape) if err.size else (0, 0)
-        where = (np.unravel_index(o, out_shape), np.unravel_index(j, inputs[i].shape))
-        rows.append(
-            {
-                "input": i,
-                "shape": inputs[i].shape,
-                "ok": not bad.any(),
-                "abs": float(err.max()) if err.size else 0.0,
-                "rel": float(rel.max()) if rel.size else 0.0,
-                "where": tuple(tuple(int(v) for v in w) for w in where),
-                "a": float(a[o, j]) if err.size else 0.0,
-                "n": float(numerical[o, j]) if err.size else 0.0,
-            }
-        )
+        rows.append(_compare(i, analytical[k], numerical, out_shape, inputs[i].shape, atol, rtol))
     if all(r["ok"] for r in rows):
         return True
     if raise_exception:

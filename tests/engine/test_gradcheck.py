@@ -145,12 +145,6 @@ def test_backward_through_an_empty_selection_gives_zeros():
     assert x.grad.tolist() == [0.0, 0.0, 0.0]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine bug: gradcheck with an empty output or input fails in "
-    "np.unravel_index(0, (0,)) while locating the worst index (gradcheck.py), "
-    "instead of returning True (there is nothing to compare)",
-)
 @pytest.mark.parametrize(
     "fn, x",
     [
