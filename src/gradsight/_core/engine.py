@@ -147,18 +147,18 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
     owned = set()  # nodes whose pending array was allocated here and is ours to add into
     leaf_grads = []
     captured = {}
-    anomaly = mode.anomaly
+    observe = mode.anomaly or on_step is not None  # the slow path: checks and tracing
     pop_pending = pending.pop
     get_pending = pending.get
     while ready:
         node = ready.pop()
         g = pop_pending(node)
-        prim = node.prim
         if node.hooks is not None:
             g = _run_hooks(node, g, create_graph)
             owned.discard(node)  # a hook's result belongs to the hook's author
         if capture is not None and node in capture:
             captured[node] = (g, node in owned)
+        prim = node.prim
         if prim is None:  # AccumulateGrad: a leaf
             if on_step is not None:
                 on_step(node, g, [])
@@ -175,7 +175,7 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
             out = node.out
             inputs = args
         vjps = prim.vjps
-        sent = [] if on_step is not None else None
+        sent = [] if observe else None
         i = -1
         for p in node.parents:
             i += 1
@@ -189,10 +189,8 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
                 raise _not_an_array(node, i, r) from None
             if not same:
                 r = _reduce_to(F, r, shape, node, i)
-            if anomaly:
-                _check_finite(node, i, r)
-            if sent is not None:
-                sent.append((i, r))
+            if observe:
+                _observe(node, i, r, sent)
             acc = get_pending(p)
             if acc is None:
                 pending[p] = r
@@ -210,7 +208,7 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
                 deps[p] = d
             else:
                 ready.append(p)
-        if sent is not None:
+        if on_step is not None:
             on_step(node, g, sent)
         if not retain_graph:
             node.meta = (out.shape, out.dtype)
@@ -219,6 +217,12 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
     for var, g, is_owned in leaf_grads:
         _accumulate_leaf(var, g, is_owned, create_graph)
     return captured
+
+
+def _observe(node, i, r, sent) -> None:
+    if mode.anomaly:
+        _check_finite(node, i, r)
+    sent.append((i, r))
 
 
 def _inputs_as_tensors(node):

@@ -219,24 +219,24 @@ def apply2(prim, a, b):
 def apply(prim, operands, *params):
     """General form: any number of operands followed by static params."""
     datas = []
-    parents = []
-    any_grad = False
+    tracked = False
     for x in operands:
         if isinstance(x, Tensor):
             datas.append(x.data)
-            if x.requires_grad:
-                parents.append(x)
-                any_grad = True
-                continue
+            tracked = tracked or x.requires_grad
         else:
             datas.append(lift(x))
-        parents.append(None)
-    args = tuple(datas) + params
+    args = (*datas, *params)
     try:
         out = prim.forward(*args)
     except (ValueError, TypeError, IndexError) as err:
         raise _bad_input(prim, datas, err) from err
-    if any_grad and mode.enabled:
-        parents = tuple(None if p is None else parent_of(p) for p in parents)
+    if tracked and mode.enabled:
+        parents = tuple(
+            [
+                (x.grad_fn or parent_of(x)) if isinstance(x, Tensor) and x.requires_grad else None
+                for x in operands
+            ]
+        )
         return _finish(prim, out, parents, args)
     return _finish(prim, out, None, None)

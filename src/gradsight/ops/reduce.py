@@ -56,8 +56,7 @@ def _mean(x, axis, keepdims):
         x = x.astype(np.float64)
     total = _add_reduce(x, axis=axis, keepdims=keepdims)
     count = x.size // total.size if total.size else 0
-    with np.errstate(invalid="ignore", divide="ignore"):  # mean of nothing is nan, as NumPy
-        return total / count if count else total * np.nan
+    return total / count if count else total + np.nan  # the mean of nothing is nan, as NumPy
 
 
 sum_ = Primitive(
