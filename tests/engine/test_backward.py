@@ -464,3 +464,33 @@ def test_new_thread_starts_with_grad_enabled_while_main_is_in_no_grad():
         t.join()
         assert not gs.is_grad_enabled()
     assert seen == [True]
+
+
+# ---------------------------------------------------------------- the collector pause
+def _chain_loss(n):
+    x = gs.tensor([0.5, 1.5], requires_grad=True)
+    h = x
+    for _ in range(n):
+        h = h * 1.0
+    return x, h.sum()
+
+
+@pytest.mark.parametrize("enabled_before", [True, False])
+def test_a_large_backward_restores_the_collectors_state(enabled_before):
+    import gc
+
+    from gradsight._core.engine import GC_PAUSE_NODES
+
+    x, loss = _chain_loss(GC_PAUSE_NODES + 10)
+    (gc.enable if enabled_before else gc.disable)()
+    try:
+        loss.backward()
+        assert gc.isenabled() is enabled_before
+        np.testing.assert_array_equal(x.grad.data, [1.0, 1.0])
+        _, loss = _chain_loss(GC_PAUSE_NODES + 10)
+        loss.backward()
+        with pytest.raises(RuntimeError, match="retain_graph"):
+            loss.backward()  # fails inside the paused section
+        assert gc.isenabled() is enabled_before
+    finally:
+        gc.enable()

@@ -19,6 +19,7 @@ the gradient computation itself is recorded and can be differentiated.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 
@@ -66,6 +67,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
     F = _namespace(create_graph)
     saved_mode = mode.enabled
     mode.enabled = create_graph
+    big = len(deps) > GC_PAUSE_NODES
+    if big:
+        _gc_pause.enter()
     try:
         return _propagate(
             roots,
@@ -79,8 +83,42 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
         )
     finally:
         mode.enabled = saved_mode
+        if big:
+            _gc_pause.exit()
 
 
+GC_PAUSE_NODES = 1000
+
+
+class _GCPause:
+    """Python's cycle collector paused while a large backward runs.
+
+    Backward creates no reference cycles, but every allocation counts towards
+    the collector's thresholds, and each full collection rescans the whole
+    live graph: on a 10,000-node graph that is a quarter of the backward's
+    time. Shared by threads: the collector is restored when the last ends.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._active = 0
+        self._was_enabled = False
+
+    def enter(self) -> None:
+        with self._lock:
+            if self._active == 0:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._active += 1
+
+    def exit(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0 and self._was_enabled:
+                gc.enable()
+
+
+_gc_pause = _GCPause()
 _namespaces = []
 
 
