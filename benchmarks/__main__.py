@@ -6,6 +6,7 @@ python -m benchmarks --only xor,chain_3k --peers numpy,gradsight,torch
 python -m benchmarks --json out.json --plot bars.png --markdown docs/performance.md
 python -m benchmarks --scaling docs/img/perf_scaling.png
 python -m benchmarks --profile mlp_784    # cProfile of gradsight's step
+python -m benchmarks --breakdown xor      # gradsight's time per phase of a step
 python -m benchmarks --render out.json --markdown docs/performance.md  # no re-run
 """
 
@@ -82,6 +83,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--profile", metavar="NAME", help="cProfile one peer's step on a workload")
     p.add_argument("--profile-peer", default="gradsight", metavar="KEY")
+    p.add_argument("--breakdown", metavar="NAME", help="gradsight's time per phase of a step")
     p.add_argument("--list", action="store_true", help="list workloads and peers")
     p.add_argument("--memory-probe", nargs=2, metavar=("NAME", "KEY"), help=argparse.SUPPRESS)
     p.add_argument("--memory-steps", type=int, default=3, help=argparse.SUPPRESS)
@@ -158,6 +160,16 @@ def main(argv=None) -> int:
                 for k in peer_registry.PEERS
             ),
         )
+        return 0
+    if args.breakdown:
+        from benchmarks.breakdown import breakdown
+
+        w = BY_NAME[_names(args.breakdown, BY_NAME, "workloads")[0]]
+        phases = breakdown(w)
+        total = sum(t for _, t in phases)
+        print(f"gradsight, {w.title}: {total * 1e6:.1f} µs per step")
+        for name, t in phases:
+            print(f"  {name:<15} {t * 1e6:10.1f} µs  {t / total:6.1%}")
         return 0
     if args.profile:
         profile(_names(args.profile, BY_NAME, "workloads")[0], args.profile_peer)

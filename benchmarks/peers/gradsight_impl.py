@@ -17,17 +17,21 @@ def build(w: Workload, data: dict) -> Runner:
     return {"mlp": _mlp, "chain": _chain, "fanin": _fanin}[w.kind](w, data)
 
 
-def _mlp(w: Workload, data: dict) -> Runner:
+def mlp_parts(w: Workload, data: dict) -> tuple:
+    """(model, x, y, loss_fn, optimizer) for an mlp workload, weights from ``data``."""
     F = gs.nn.functional
     output = "sigmoid" if w.output == "sigmoid" else None
     model = gs.nn.MLP(w.sizes, activation=w.activation, output_activation=output, dtype=w.dtype)
     names = [name for name, _ in model.named_parameters()]
     model.load_state_dict(dict(zip(names, data["params"])))
-    params = list(model.parameters())
-    x = gs.tensor(data["x"])
-    y = gs.tensor(data["y"])
     loss_fn = F.cross_entropy if w.loss == "ce" else F.mse_loss
-    opt = gs.optim.SGD(params, lr=w.lr)
+    opt = gs.optim.SGD(model.parameters(), lr=w.lr)
+    return model, gs.tensor(data["x"]), gs.tensor(data["y"]), loss_fn, opt
+
+
+def _mlp(w: Workload, data: dict) -> Runner:
+    model, x, y, loss_fn, opt = mlp_parts(w, data)
+    params = list(model.parameters())
 
     def step() -> float:
         opt.zero_grad()
