@@ -57,16 +57,29 @@ def _prepare(args, argnums):
     return args, nested
 
 
-def _grads_for(out: Tensor, args, argnums, nested, grad_output=None):
+def _call(fun, args, nums):
+    """Run fun on args whose argnums are grad-requiring; -> (args, out, nested)."""
+    args, nested = _prepare(args, nums)
+    with _Running():
+        out = fun(*args)
+    if not isinstance(out, Tensor):
+        raise TypeError(f"fun must return a Tensor, got {type(out).__name__}")
+    return args, out, nested
+
+
+def _grads_for(out: Tensor, args, argnums, nested, grad_output=None) -> tuple:
+    """d out / d args[i] for i in argnums (zeros where out does not depend on them)."""
     diff = [args[i] for i in argnums]
-    grads = autograd.grad(
-        out,
-        diff,
-        grad_outputs=grad_output,
-        retain_graph=True,
-        create_graph=nested,
-        allow_unused=True,
-    )
+    grads = (None,) * len(diff)
+    if out.requires_grad:
+        grads = autograd.grad(
+            out,
+            diff,
+            grad_outputs=grad_output,
+            retain_graph=True,
+            create_graph=nested,
+            allow_unused=True,
+        )
     return tuple(
         new_tensor(np.zeros_like(x.data), None, False) if g is None else g
         for g, x in zip(grads, diff)
@@ -79,16 +92,10 @@ def value_and_grad(fun, argnums=0):
 
     def wrapped(*args):
         with enable_grad():
-            args, nested = _prepare(args, nums)
-            with _Running():
-                out = fun(*args)
-            if not isinstance(out, Tensor) or out.size != 1:
-                shape = getattr(out, "shape", type(out).__name__)
-                raise ValueError(f"grad needs fun to return a one-element Tensor, got {shape}")
-            if not out.requires_grad:
-                grads = tuple(new_tensor(np.zeros_like(args[i].data), None, False) for i in nums)
-            else:
-                grads = _grads_for(out, args, nums, nested)
+            args, out, nested = _call(fun, args, nums)
+            if out.size != 1:
+                raise ValueError(f"grad needs fun to return a one-element Tensor, got {out.shape}")
+            grads = _grads_for(out, args, nums, nested)
         value = out if nested else out.detach()
         return value, grads[0] if isinstance(argnums, int) else grads
 
@@ -106,37 +113,28 @@ def grad(fun, argnums=0):
 
 
 def jacobian(fun, argnums=0):
-    """fun -> (args -> J) with J.shape == out.shape + in.shape."""
+    """fun -> (args -> J) with J.shape == out.shape + in.shape (one row per output element)."""
+    from .ops import api
+
     nums = _argnums(argnums)
 
     def wrapped(*args):
         with enable_grad():
-            args, nested = _prepare(args, nums)
-            with _Running():
-                out = fun(*args)
-            if not isinstance(out, Tensor):
-                raise TypeError(f"jacobian needs fun to return a Tensor, got {type(out).__name__}")
+            args, out, nested = _call(fun, args, nums)
             rows = [[] for _ in nums]
             for j in range(out.size):
                 onehot = np.zeros(out.size, dtype=out.dtype)
                 onehot[j] = 1
-                if out.requires_grad:
-                    grads = _grads_for(out, args, nums, nested, onehot.reshape(out.shape))
-                else:
-                    grads = tuple(
-                        new_tensor(np.zeros_like(args[i].data), None, False) for i in nums
-                    )
+                grads = _grads_for(out, args, nums, nested, onehot.reshape(out.shape))
                 for k, g in enumerate(grads):
                     rows[k].append(g)
             jacs = []
             for k, i in enumerate(nums):
-                x = args[i]
+                shape = out.shape + args[i].shape
                 if rows[k]:
-                    from .ops import api
-
-                    jac = api.reshape(api.stack(rows[k]), out.shape + x.shape)
+                    jac = api.reshape(api.stack(rows[k]), shape)
                 else:
-                    jac = new_tensor(np.zeros(out.shape + x.shape, dtype=x.dtype), None, False)
+                    jac = new_tensor(np.zeros(shape, dtype=args[i].dtype), None, False)
                 jacs.append(jac if nested else jac.detach())
         return jacs[0] if isinstance(argnums, int) else tuple(jacs)
 
