@@ -11,8 +11,8 @@ data (workloads.make_data) and builds a Runner. Then:
    one sample (``inner`` steps timed together, divided by ``inner``; ``inner``
    is calibrated so a sample lasts ~``sample_s``). The peer order rotates each
    round, so drift in the machine hits all peers alike and ratios come from one
-   run. Before each sample the harness collects garbage and pauses
-   ``settle_s`` (see ``_settle``). A peer whose samples add up past
+   run. Before each sample the harness collects garbage, pauses ``settle_s``
+   and runs one untimed step (see ``_settle``). A peer whose samples add up past
    ``time_cap_s`` stops early (at least ``min_samples``). The garbage
    collector stays on during samples, as in real use, but everything alive
    before the rounds (all frameworks' modules, the built models) is moved out
@@ -55,7 +55,7 @@ class Settings:
     warmup_s: float = 0.1
     time_cap_s: float = 12.0
     min_samples: int = 3
-    settle_s: float = 0.2
+    settle_s: float = 0.1
     memory: bool = True
     memory_steps: int = 3
     memory_peers: tuple = ()  # () = every peer
@@ -69,7 +69,7 @@ class Settings:
                 warmup_s=0.02,
                 time_cap_s=2.0,
                 min_samples=2,
-                settle_s=0.03,
+                settle_s=0.1,
                 memory_peers=("numpy", "gradsight"),
             )
         return cls()
@@ -178,10 +178,12 @@ def _sample(step, inner: int) -> float:
 def _settle(seconds: float) -> None:
     """Collect garbage, then idle so the previous peer's worker threads go to sleep.
 
-    BLAS and OpenMP pools spin for a while after each call (OpenBLAS up to
-    ~0.1 s); on a 2-core machine a spinning pool of one library slows the next
-    library's threads, so peers would measure each other. After the pause each
-    sample sees only its own peer, as in a program that uses one framework.
+    BLAS and OpenMP pools spin for a while after each call; on a 2-core
+    machine a spinning pool of one library slows the next library's threads,
+    so peers would measure each other. After the pause the caller runs one
+    untimed step (the first step after an idle pause is slow for every peer:
+    PyTorch's mlp_784 step takes 2-6 ms instead of 1 ms), so each sample sees
+    one framework running steadily, as in a program that uses only it.
     """
     gc.collect()
     if seconds > 0:
@@ -225,6 +227,7 @@ def _rounds(runners: dict, results: dict, repeats: int, spent: dict, s: Settings
             if spent[key] > s.time_cap_s and len(res.times) >= s.min_samples:
                 continue
             _settle(s.settle_s)
+            runners[key].step()  # untimed: wakes this peer's threads and caches after the pause
             t = _sample(runners[key].step, res.inner)
             res.times.append(t)
             spent[key] += t * res.inner

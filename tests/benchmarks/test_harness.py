@@ -131,7 +131,9 @@ def test_peers_are_interleaved_round_robin(monkeypatch):
     settings = harness.Settings(quick=True, sample_s=0.0, warmup_s=0.0, settle_s=0.0)
     calls.clear()
     harness.time_peers(w, runners, results, settings, log=lambda *a: None)
-    timed = calls[3:]  # after one warm-up step each
+    after_warm_up = calls[3:]  # one warm-up step each, then rounds
+    untimed, timed = after_warm_up[0::2], after_warm_up[1::2]
+    assert untimed == timed  # each sample follows one untimed step of the same peer
     rounds = [timed[i : i + 3] for i in range(0, len(timed), 3)]
     assert len(rounds) == w.quick_repeats
     assert [r[0] for r in rounds[:3]] == ["numpy", "gradsight", "torch"]  # order rotates
