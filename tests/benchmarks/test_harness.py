@@ -110,6 +110,14 @@ def test_wrong_peer_is_reported_and_not_timed(monkeypatch):
     assert results["numpy"].error is None
 
 
+def test_without_numpy_the_first_peer_is_the_reference(monkeypatch):
+    fakes = {"gradsight": _FakePeer("gs", []), "torch": _FakePeer("torch", [], 0.99)}
+    monkeypatch.setattr(peer_registry, "load", fakes.__getitem__)
+    runners, results = harness.build_and_check(TINY[1], ["gradsight", "torch"])
+    assert list(runners) == ["gradsight"]
+    assert results["torch"].error.endswith("(gradsight is the reference)")
+
+
 def test_peer_exception_is_a_result(monkeypatch):
     class Broken:
         def build(self, w, data):
