@@ -8,7 +8,7 @@ x.grad  # tensor([2., 4.])
 
 from __future__ import annotations
 
-from . import autograd, nn, ops, optim
+from . import autograd, check, nn, ops, optim, reference, viz
 from ._core.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._core.tensor import Tensor
 from .creation import (
@@ -62,8 +62,6 @@ from .ops.api import (
     var,
     where,
 )
-
-from . import check, reference, viz  # noqa: E402 - leaves built on the names above
 
 __version__ = "0.1.0"
 

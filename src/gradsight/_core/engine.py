@@ -252,8 +252,10 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
             node.meta = (out.shape, out.dtype)
             node.args = None
             node.out = None
-    for var, g, is_owned in leaf_grads:
-        _accumulate_leaf(var, g, is_owned, create_graph)
+    if leaf_grads:
+        with _leaf_lock:  # backward passes in several threads may share a leaf
+            for var, g, is_owned in leaf_grads:
+                _accumulate_leaf(var, g, is_owned, create_graph)
     return captured
 
 
@@ -346,15 +348,10 @@ def _run_hooks(node, g, create_graph):
     return grad if create_graph else grad.data
 
 
-_leaf_lock = threading.Lock()  # backward passes in several threads may share a leaf
+_leaf_lock = threading.Lock()
 
 
 def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
-    with _leaf_lock:
-        _accumulate_leaf_locked(var, g, is_owned, create_graph)
-
-
-def _accumulate_leaf_locked(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
     dtype = var.data.dtype
     if create_graph:
         if g.dtype != dtype:

