@@ -160,3 +160,18 @@ def test_bce_range_checks_name_the_value():
         F.binary_cross_entropy_with_logits(gs.tensor([0.5, 1.5]), [-1.0, 1.0])
     with pytest.raises(ValueError, match="target requires grad"):
         F.binary_cross_entropy_with_logits(gs.tensor([0.5]), _x((1,)))
+
+
+# ---------------------------------------------------------------- the fused mse node
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_mse_loss_passes_gradcheck_for_input_and_target(reduction):
+    rng = np.random.default_rng(3)
+    x = gs.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    y = gs.tensor(rng.standard_normal((3, 2)), requires_grad=True)
+    assert gs.gradcheck(lambda a, b: gs.nn.functional.mse_loss(a, b, reduction=reduction), (x, y))
+
+
+def test_mse_loss_hessian_is_two_over_n_times_identity():
+    target = gs.tensor([0.5, -1.0, 2.0, 0.0])
+    h = gs.hessian(lambda a: gs.nn.functional.mse_loss(a, target))(gs.tensor([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_allclose(h.data, np.eye(4) * 2 / 4, atol=1e-15)

@@ -118,8 +118,7 @@ def mse_loss(input, target, reduction: str = "mean") -> Tensor:
     _check_reduction(reduction)
     x = _float_input(input, "mse_loss")
     _same_shape(x, target.data if isinstance(target, Tensor) else target, "mse_loss")
-    d = x - target
-    return _reduce(d * d, reduction)
+    return api.mse(x, target, reduction)
 
 
 def _clamped_log(p: Tensor) -> Tensor:

@@ -265,5 +265,10 @@ def cross_entropy_logits(logits, target: np.ndarray, reduction: str) -> Tensor:
     return apply1(fused.cross_entropy, as_tensor(logits), target, reduction)
 
 
+def mse(x, y, reduction: str) -> Tensor:
+    """Squared error (x - y)^2 reduced by "mean" | "sum" | "none" (validated by nn)."""
+    return apply(fused.mse, (x, y), reduction)
+
+
 def bce_with_logits(logits, target: np.ndarray, reduction: str) -> Tensor:
     return apply1(fused.binary_cross_entropy_with_logits, as_tensor(logits), target, reduction)

@@ -4,6 +4,7 @@ linear: x @ W^T + b in one node (one GEMM, bias added in place); the bias
 gradient is g summed over batch axes, which the engine's un-broadcast does.
 cross_entropy and binary_cross_entropy_with_logits: fused for stability
 (log-sum-exp form, no exp overflow) and speed (gradient softmax - onehot).
+mse: one node instead of three (sub, mul, mean) on every regression step.
 """
 
 from __future__ import annotations
@@ -83,4 +84,22 @@ def _bce_with_logits_vjp(F, g, out, x, y, reduction):
 
 binary_cross_entropy_with_logits = Primitive(
     "binary_cross_entropy_with_logits", _bce_with_logits, (_bce_with_logits_vjp,), arity=1
+)
+
+
+def _mse(x, y, reduction):
+    d = x - y
+    return _reduce(d * d, reduction)
+
+
+def _mse_dx(F, g, out, x, y, reduction):
+    d = x - y
+    return d * (2 * _scale_by(F, g, reduction, F.data(d).size, False))
+
+
+mse = Primitive(
+    "mse",
+    _mse,
+    (_mse_dx, lambda F, g, out, x, y, reduction: -_mse_dx(F, g, out, x, y, reduction)),
+    arity=2,
 )
