@@ -494,3 +494,15 @@ def test_a_large_backward_restores_the_collectors_state(enabled_before):
         assert gc.isenabled() is enabled_before
     finally:
         gc.enable()
+
+
+def test_no_grad_decorates_with_and_without_parentheses():
+    @gs.no_grad
+    def bare():
+        return gs.is_grad_enabled()
+
+    @gs.no_grad()
+    def called():
+        return gs.is_grad_enabled()
+
+    assert bare() is False and called() is False and gs.is_grad_enabled() is True

@@ -28,6 +28,11 @@ class _SetGradMode:
 
     _target = True
 
+    def __new__(cls, func=None):
+        """``@no_grad()`` and ``@no_grad`` both decorate; ``with no_grad():`` is a context."""
+        self = super().__new__(cls)
+        return self if func is None else self(func)
+
     def __enter__(self) -> None:
         self._saved = mode.enabled
         mode.enabled = self._target
