@@ -14,7 +14,7 @@ def test_default_graph_is_the_article_network(cli, tmp_path):
     assert res.rc == 0, res.err
     assert re.search(r"2-4-1 sigmoid MLP on a batch of 4: \d+ nodes -> graph.svg", res.out)
     texts = " ".join(svg_texts(tmp_path / "graph.svg"))
-    for word in ("layers.0.weight", "layers.2.bias", "linear", "sigmoid", "mean", ".grad"):
+    for word in ("layers.0.weight", "layers.2.bias", "linear", "sigmoid", "mse", ".grad"):
         assert word in texts, word
 
 
