@@ -44,12 +44,12 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False) 
 
 
 def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_step=None):
-    # retain_graph=None or False with create_graph=True keeps the graph, as in PyTorch
-    # (the new graph's rules read the saved arrays)
     """The backward pass. With ``capture`` (a set of nodes) it returns the
     gradient arriving at each captured node and leaves ``.grad`` untouched.
     ``on_step(node, g, sent)``, if given, sees each node's total incoming
     gradient and the list of (input index, gradient sent) after it runs."""
+    # create_graph keeps the graph whatever retain_graph says, as in PyTorch:
+    # the new graph's rules read the saved arrays
     retain_graph = bool(retain_graph) or create_graph
     if grad_tensors is None:
         grad_tensors = (None,) * len(tensors)
@@ -151,7 +151,8 @@ def _initial_grad(t: Tensor, g, create_graph: bool):
                 f"backward() without a gradient needs a single-element tensor, but this one has "
                 f"shape {t.data.shape}; pass gradient= of that shape (e.g. gs.ones_like(t))"
             )
-        arr = np.ones(t.data.shape, t.data.dtype)
+        arr = np.empty(t.data.shape, t.data.dtype)
+        arr.fill(1)
         return new_tensor(arr, None, False) if create_graph else arr
     arr = g.data if isinstance(g, Tensor) else np.asarray(g)
     if arr.shape != t.data.shape:
@@ -181,7 +182,7 @@ def _count_dependencies(roots) -> dict:
 
 
 def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step):
-    ready = [r for r in roots if r not in deps]
+    ready = [r for r in roots if r not in deps] if len(roots) > 1 else list(roots)
     owned = set()  # nodes whose pending array was allocated here and is ours to add into
     leaf_grads = []
     captured = {}

@@ -203,9 +203,9 @@ class Tensor:
         element. The graph's saved arrays are freed unless ``retain_graph``
         or ``create_graph`` (as in PyTorch, where retain_graph defaults to it).
         """
-        from .engine import backward
-
-        backward((self,), None if gradient is None else (gradient,), retain_graph, create_graph)
+        _engine.backward(
+            (self,), None if gradient is None else (gradient,), retain_graph, create_graph
+        )
 
 
 class _HookHandle:
@@ -254,3 +254,6 @@ def write_inplace(t: Tensor, write) -> Tensor:
         arr.flags.writeable = False
     t.data = arr
     return t
+
+
+from . import engine as _engine  # noqa: E402 - engine imports this module; bound at the end

@@ -17,6 +17,8 @@ from ._util import kept_shape
 
 def _spread(F, g, x, axis):
     """Broadcast a reduced gradient back over the reduced axes of x."""
+    if axis is None:  # g is 0-d (or all-ones shaped): it broadcasts as it is
+        return F.broadcast_to(g, x.shape)
     return F.broadcast_to(F.reshape(g, kept_shape(x.shape, axis)), x.shape)
 
 
