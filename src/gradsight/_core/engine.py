@@ -363,5 +363,5 @@ def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None
         g = np.array(g, dtype=dtype)  # a private copy: no .grad aliases other memory
     if var.grad is not None:
         g = np.add(var.grad.data, g, dtype=dtype)
-    g.flags.writeable = False
+    g.setflags(write=False)
     var.grad = new_tensor(g, None, False)
