@@ -235,6 +235,16 @@ def new_tensor(data: np.ndarray, grad_fn, requires_grad: bool | None = None) -> 
 _getrefcount = sys.getrefcount
 
 
+def _private_array(t: Tensor) -> np.ndarray:
+    """t's array made writable when t is its sole owner, else a writable copy."""
+    arr = t.data
+    # 3 references: t.data, the local name, getrefcount's argument
+    if arr.flags.owndata and _getrefcount(arr) <= 3:
+        arr.setflags(write=True)
+        return arr
+    return arr.copy()
+
+
 def write_inplace(t: Tensor, write) -> Tensor:
     """Run ``write(array)`` on ``t``'s array in place, copying first if shared.
 
@@ -242,16 +252,22 @@ def write_inplace(t: Tensor, write) -> Tensor:
     graph, a view or any other object still holds it, ``t`` gets a private copy
     (copy-on-write), so saved values never change under a live graph.
     """
-    arr = t.data
-    # 3 references: t.data, the local name, getrefcount's argument
-    if arr.flags.owndata and _getrefcount(arr) <= 3:
-        arr.flags.writeable = True
-    else:
-        arr = arr.copy()
+    arr = _private_array(t)
     try:
         write(arr)
     finally:
-        arr.flags.writeable = False
+        arr.setflags(write=False)
+    t.data = arr
+    return t
+
+
+def subtract_inplace(t: Tensor, value) -> Tensor:
+    """``t -= value`` with write_inplace's copy-on-write rule (the optimizers' update)."""
+    arr = _private_array(t)
+    try:
+        np.subtract(arr, value, out=arr)
+    finally:
+        arr.setflags(write=False)
     t.data = arr
     return t
 

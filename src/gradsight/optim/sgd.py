@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradsight._core.tensor import write_inplace
+from gradsight._core.tensor import subtract_inplace
 
 from .optimizer import Optimizer, check_number
 
-_subtract = np.subtract
 _multiply = np.multiply
 
 
@@ -83,4 +82,4 @@ class SGD(Optimizer):
                             buf += g
                     g = g + mu * buf if nesterov else buf
                 update = lr * g
-                write_inplace(p, lambda a: _subtract(a, update, out=a))
+                subtract_inplace(p, update)
