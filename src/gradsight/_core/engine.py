@@ -168,16 +168,15 @@ def _count_dependencies(roots) -> dict:
     """For each reachable node, the number of graph edges that point into it."""
     deps = {}
     stack = list(roots)
+    pop, push = stack.pop, stack.append
     while stack:
-        node = stack.pop()
-        for p in node.parents:
-            if p is None:
-                continue
-            if p in deps:
-                deps[p] += 1
-            else:
-                deps[p] = 1
-                stack.append(p)
+        for p in pop().parents:
+            if p is not None:
+                if p in deps:
+                    deps[p] += 1
+                else:
+                    deps[p] = 1
+                    push(p)
     return deps
 
 
@@ -192,12 +191,12 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
     while ready:
         node = ready.pop()
         g = pop_pending(node)
-        if node.hooks is not None:
+        prim = node.prim
+        if (node.hooks if prim is not None else node.variable._hooks) is not None:
             g = _run_hooks(node, g, create_graph)
             owned.discard(node)  # a hook's result belongs to the hook's author
         if capture is not None and node in capture:
             captured[node] = (g, node in owned)
-        prim = node.prim
         if prim is None:  # AccumulateGrad: a leaf
             if on_step is not None:
                 on_step(node, g, [])
