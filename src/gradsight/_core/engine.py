@@ -249,9 +249,7 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
         if on_step is not None:
             on_step(node, g, sent)
         if not retain_graph:
-            node.meta = (out.shape, out.dtype)
-            node.args = None
-            node.out = None
+            node.release()
     if leaf_grads:
         with _leaf_lock:  # backward passes in several threads may share a leaf
             for var, g, is_owned in leaf_grads:
