@@ -25,7 +25,7 @@ import threading
 
 import numpy as np
 
-from .grad_mode import mode
+from .grad_mode import mode, set_mode
 from .node import AccumulateGrad, parent_of
 from .tensor import Tensor, new_tensor
 
@@ -66,11 +66,14 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
     deps = _count_dependencies(roots)
     F = _namespace(create_graph)
     saved_mode = mode.enabled
-    mode.enabled = create_graph
+    set_mode(create_graph, mode.anomaly)
     big = len(deps) > GC_PAUSE_NODES
     if big:
         _gc_pause.enter()
     try:
+        if capture is None and on_step is None and not create_graph and not mode.anomaly:
+            _propagate_plain(roots, pending, deps, F, retain_graph)
+            return None
         return _propagate(
             roots,
             pending,
@@ -82,7 +85,7 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
             on_step,
         )
     finally:
-        mode.enabled = saved_mode
+        set_mode(saved_mode, mode.anomaly)
         if big:
             _gc_pause.exit()
 
@@ -178,6 +181,76 @@ def _count_dependencies(roots) -> dict:
                     deps[p] = 1
                     push(p)
     return deps
+
+
+def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
+    """The loop of an ordinary ``backward()``: arrays only, nothing captured or
+    observed. It is ``_propagate`` with those branches taken out, because this
+    loop runs once per node of every training step."""
+    ready = [r for r in roots if r not in deps] if len(roots) > 1 else list(roots)
+    owned = set()  # as in _propagate
+    leaf_grads = []
+    pop_ready = ready.pop
+    push_ready = ready.append
+    pop_pending = pending.pop
+    get_pending = pending.get
+    while ready:
+        node = pop_ready()
+        g = pop_pending(node)
+        prim = node.prim
+        if prim is None:  # AccumulateGrad: a leaf
+            if node.variable._hooks is not None:
+                g = _run_hooks(node, g, False)
+                owned.discard(node)
+            leaf_grads.append((node.variable, g, node in owned))
+            continue
+        if node.hooks is not None:
+            g = _run_hooks(node, g, False)
+            owned.discard(node)
+        args = node.args
+        if args is None:
+            raise RuntimeError(FREED_MESSAGE.format(name=node.name))
+        out = node.out
+        vjps = prim.vjps
+        i = 0
+        for p in node.parents:
+            if p is not None:
+                r = vjps[i](F, g, out, *args)
+                shape = args[i].shape
+                try:
+                    same = r.shape == shape
+                except AttributeError:
+                    raise _not_an_array(node, i, r) from None
+                if not same:
+                    r = _reduce_to(F, r, shape, node, i)
+                d = deps[p] - 1
+                acc = get_pending(p)
+                if acc is None:
+                    pending[p] = r
+                    # ownership matters only if more gradient is coming or p is a leaf
+                    if (d or p.prim is None) and (
+                        r.__class__ is ndarray and r is not g and r.base is None
+                    ):
+                        owned.add(p)
+                elif p in owned:
+                    np.add(acc, r, out=acc)
+                else:
+                    acc = acc + r
+                    pending[p] = acc
+                    if acc.__class__ is ndarray:
+                        owned.add(p)
+                if d:
+                    deps[p] = d
+                else:
+                    push_ready(p)
+            i += 1
+        if not retain_graph:
+            node.meta = (out.shape, out.dtype)  # Node.release(), inlined: once per node
+            node.args = node.out = None
+    if leaf_grads:
+        with _leaf_lock:  # backward passes in several threads may share a leaf
+            for var, g, is_owned in leaf_grads:
+                _accumulate_leaf(var, g, is_owned, False)
 
 
 def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step):

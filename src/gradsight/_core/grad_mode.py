@@ -2,6 +2,12 @@
 
 Each thread starts with grad mode on and anomaly detection off; a context
 entered in one thread never changes another thread's state.
+
+Every op asks "should I record?", so that question has a fast answer:
+``plain.on`` is True while *every* thread is in the default state (recording,
+no anomaly detection), and then no thread-local lookup is needed. A thread
+leaving the default state turns it off for all until it comes back; the
+others then read their own ``mode``, which is still correct, only slower.
 """
 
 from __future__ import annotations
@@ -15,7 +21,28 @@ class _Mode(threading.local):
     anomaly = False
 
 
+class _Plain:
+    __slots__ = ("on",)
+
+
 mode = _Mode()
+plain = _Plain()
+plain.on = True
+_lock = threading.Lock()
+_off_default = [0]  # threads not in the default state
+
+
+def set_mode(enabled: bool, anomaly: bool) -> None:
+    """Set this thread's switches; the only way they change."""
+    enabled, anomaly = bool(enabled), bool(anomaly)
+    was_default = mode.enabled and not mode.anomaly
+    mode.enabled = enabled
+    mode.anomaly = anomaly
+    now_default = enabled and not anomaly
+    if was_default != now_default:
+        with _lock:
+            _off_default[0] += -1 if now_default else 1
+            plain.on = _off_default[0] == 0
 
 
 def is_grad_enabled() -> bool:
@@ -35,10 +62,10 @@ class _SetGradMode:
 
     def __enter__(self) -> None:
         self._saved = mode.enabled
-        mode.enabled = self._target
+        set_mode(self._target, mode.anomaly)
 
     def __exit__(self, *exc) -> None:
-        mode.enabled = self._saved
+        set_mode(self._saved, mode.anomaly)
 
     def __call__(self, fn):
         target = self._target
@@ -46,11 +73,11 @@ class _SetGradMode:
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             saved = mode.enabled
-            mode.enabled = target
+            set_mode(target, mode.anomaly)
             try:
                 return fn(*args, **kwargs)
             finally:
-                mode.enabled = saved
+                set_mode(saved, mode.anomaly)
 
         return wrapper
 
@@ -77,7 +104,7 @@ class detect_anomaly:
 
     def __enter__(self) -> None:
         self._saved = mode.anomaly
-        mode.anomaly = True
+        set_mode(mode.enabled, True)
 
     def __exit__(self, *exc) -> None:
-        mode.anomaly = self._saved
+        set_mode(mode.enabled, self._saved)

@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from .grad_mode import mode
+from .grad_mode import mode, plain
 from .tensor import Tensor
 
 ndarray = np.ndarray
@@ -132,7 +132,11 @@ _new = object.__new__
 
 
 def _finish(prim, out, parents, args):
-    """Wrap a forward result; record a node when some parent needs a gradient."""
+    """Wrap a forward result; record a node when ``parents`` is not None.
+
+    Callers pass parents only when grad mode is on and some input needs a
+    gradient (``plain.on or mode.enabled`` is the grad-mode test: see grad_mode).
+    """
     if out.__class__ is not ndarray:
         out = _asarray(out)
     out.setflags(write=False)
@@ -143,8 +147,8 @@ def _finish(prim, out, parents, args):
         t.requires_grad = False
         return t
     node = Node(prim, parents, args, out)
-    if mode.anomaly:
-        node.trace = traceback.extract_stack()[:-3]
+    if not plain.on and mode.anomaly:
+        node.trace = traceback.extract_stack()[:-1]
     t.grad_fn = node
     t.requires_grad = True
     return t
@@ -180,9 +184,8 @@ def apply1(prim, x: Tensor, *params):
         out = prim.forward(*args)
     except (ValueError, TypeError, IndexError) as err:
         raise _bad_input(prim, (xd,), err) from err
-    if x.requires_grad and mode.enabled:
-        fn = x.grad_fn
-        return _finish(prim, out, (parent_of(x) if fn is None else fn,), args)
+    if x.requires_grad and (plain.on or mode.enabled):
+        return _finish(prim, out, (x.grad_fn or parent_of(x),), args)
     return _finish(prim, out, None, None)
 
 
@@ -207,12 +210,12 @@ def apply2(prim, a, b):
         out = prim.forward(ad, bd)
     except (ValueError, TypeError) as err:
         raise _bad_input(prim, (ad, bd), err) from err
-    if (pa or pb) and mode.enabled:
-        if pa:
-            pa = a.grad_fn or parent_of(a)
-        if pb:
-            pb = b.grad_fn or parent_of(b)
-        return _finish(prim, out, (pa or None, pb or None), (ad, bd))
+    if (pa or pb) and (plain.on or mode.enabled):
+        parents = (
+            (a.grad_fn or parent_of(a)) if pa else None,
+            (b.grad_fn or parent_of(b)) if pb else None,
+        )
+        return _finish(prim, out, parents, (ad, bd))
     return _finish(prim, out, None, None)
 
 
@@ -231,7 +234,7 @@ def apply(prim, operands, *params):
         out = prim.forward(*args)
     except (ValueError, TypeError, IndexError) as err:
         raise _bad_input(prim, datas, err) from err
-    if tracked and mode.enabled:
+    if tracked and (plain.on or mode.enabled):
         parents = tuple(
             [
                 (x.grad_fn or parent_of(x)) if isinstance(x, Tensor) and x.requires_grad else None
@@ -240,3 +243,87 @@ def apply(prim, operands, *params):
         )
         return _finish(prim, out, parents, args)
     return _finish(prim, out, None, None)
+
+
+# Tensor methods for the most frequent ops. They are apply1/apply2 with
+# ``self`` known to be a Tensor and _finish written out: a method call is the
+# whole Python cost of ``a * b`` or ``h.tanh()``, which runs once per op of
+# every forward pass. Behaviour is exactly apply1's and apply2's.
+
+
+def unary_method(prim):
+    """``Tensor.<name>(self)`` for a one-input primitive without parameters."""
+    forward = prim.forward
+
+    def method(self):
+        xd = self.data
+        try:
+            out = forward(xd)
+        except (ValueError, TypeError, IndexError) as err:
+            raise _bad_input(prim, (xd,), err) from err
+        if out.__class__ is not ndarray:
+            out = _asarray(out)
+        out.setflags(write=False)
+        t = _new(Tensor)
+        t.data = out
+        if self.requires_grad and plain.on:
+            t.grad_fn = Node(prim, (self.grad_fn or parent_of(self),), (xd,), out)
+            t.requires_grad = True
+            return t
+        if self.requires_grad and mode.enabled:  # recording, but some thread is not plain
+            return _finish(prim, out, (self.grad_fn or parent_of(self),), (xd,))
+        t.grad_fn = None
+        t.requires_grad = False
+        return t
+
+    method.__name__ = prim.name
+    return method
+
+
+def binary_method(prim, reflected: bool = False):
+    """``Tensor.__op__(self, other)`` (or ``__rop__`` when ``reflected``) for a
+    two-input primitive."""
+    if reflected:
+
+        def method(self, other):
+            return apply2(prim, other, self)
+
+        return method
+    forward = prim.forward
+
+    def method(self, other):
+        if other.__class__ in _scalar_types:
+            od = other
+            other_rg = False
+        elif isinstance(other, Tensor):
+            od = other.data
+            other_rg = other.requires_grad
+        else:
+            od = lift(other)
+            other_rg = False
+        sd = self.data
+        try:
+            out = forward(sd, od)
+        except (ValueError, TypeError) as err:
+            raise _bad_input(prim, (sd, od), err) from err
+        if out.__class__ is not ndarray:
+            out = _asarray(out)
+        out.setflags(write=False)
+        t = _new(Tensor)
+        t.data = out
+        self_rg = self.requires_grad
+        if (self_rg or other_rg) and (plain.on or mode.enabled):
+            parents = (
+                (self.grad_fn or parent_of(self)) if self_rg else None,
+                (other.grad_fn or parent_of(other)) if other_rg else None,
+            )
+            if plain.on:
+                t.grad_fn = Node(prim, parents, (sd, od), out)
+                t.requires_grad = True
+                return t
+            return _finish(prim, out, parents, (sd, od))
+        t.grad_fn = None
+        t.requires_grad = False
+        return t
+
+    return method

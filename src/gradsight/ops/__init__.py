@@ -11,23 +11,17 @@ from __future__ import annotations
 import numpy as np
 
 from gradsight._core.grad_mode import mode
-from gradsight._core.node import lift
+from gradsight._core.node import binary_method, lift, unary_method
 from gradsight._core.tensor import Tensor, new_tensor, write_inplace
 
-from . import api
+from . import api, linalg
+from . import elementwise as ew
 from .api import *  # noqa: F401,F403 - re-exported for gradsight/__init__
 
 
 def _compare(ufunc):
     def method(self, other):
         return new_tensor(np.asarray(ufunc(self.data, lift(other))), None, False)
-
-    return method
-
-
-def _reflected(fn):
-    def method(self, other):
-        return fn(other, self)
 
     return method
 
@@ -96,19 +90,19 @@ def _copy_(self, src):
 
 _METHODS = {
     # operators
-    "__add__": api.add,
-    "__radd__": _reflected(api.add),
-    "__sub__": api.sub,
-    "__rsub__": _reflected(api.sub),
-    "__mul__": api.mul,
-    "__rmul__": _reflected(api.mul),
-    "__truediv__": api.div,
-    "__rtruediv__": _reflected(api.div),
-    "__pow__": api.power,
-    "__rpow__": _reflected(api.power),
-    "__matmul__": api.matmul,
-    "__rmatmul__": _reflected(api.matmul),
-    "__neg__": api.neg,
+    "__add__": binary_method(ew.add),
+    "__radd__": binary_method(ew.add, reflected=True),
+    "__sub__": binary_method(ew.sub),
+    "__rsub__": binary_method(ew.sub, reflected=True),
+    "__mul__": binary_method(ew.mul),
+    "__rmul__": binary_method(ew.mul, reflected=True),
+    "__truediv__": binary_method(ew.div),
+    "__rtruediv__": binary_method(ew.div, reflected=True),
+    "__pow__": binary_method(ew.power),
+    "__rpow__": binary_method(ew.power, reflected=True),
+    "__matmul__": binary_method(linalg.matmul),
+    "__rmatmul__": binary_method(linalg.matmul, reflected=True),
+    "__neg__": unary_method(ew.neg),
     "__pos__": lambda self: self,
     "__getitem__": api.getitem,
     "__setitem__": _setitem,
@@ -131,14 +125,14 @@ _METHODS = {
     "fill_": _fill_,
     "copy_": _copy_,
     # math
-    "exp": api.exp,
-    "log": api.log,
-    "sqrt": api.sqrt,
-    "abs": api.abs,
-    "__abs__": api.abs,
-    "tanh": api.tanh,
-    "sigmoid": api.sigmoid,
-    "relu": api.relu,
+    "exp": unary_method(ew.exp),
+    "log": unary_method(ew.log),
+    "sqrt": unary_method(ew.sqrt),
+    "abs": unary_method(ew.absolute),
+    "__abs__": unary_method(ew.absolute),
+    "tanh": unary_method(ew.tanh),
+    "sigmoid": unary_method(ew.sigmoid),
+    "relu": unary_method(ew.relu),
     "clip": api.clip,
     "pow": api.power,
     "astype": api.astype,
