@@ -466,6 +466,76 @@ def test_new_thread_starts_with_grad_enabled_while_main_is_in_no_grad():
     assert seen == [True]
 
 
+def test_plain_switch_is_off_exactly_while_some_thread_leaves_the_default():
+    """grad_mode.plain.on lets ops skip the thread-local lookup; it must never be
+    True while any thread is in no_grad or detect_anomaly, and must come back."""
+    from gradsight._core.grad_mode import plain
+
+    assert plain.on
+    with gs.no_grad():
+        assert not plain.on
+        with gs.enable_grad():
+            assert plain.on  # this thread is back in the default state
+        assert not plain.on
+    assert plain.on
+    with pytest.raises(ZeroDivisionError):
+        with gs.no_grad():
+            raise ZeroDivisionError
+    assert plain.on
+    with gs.autograd.detect_anomaly():
+        assert not plain.on
+    assert plain.on
+    inside = threading.Event()
+    release = threading.Event()
+
+    def other():
+        with gs.no_grad():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other)
+    t.start()
+    inside.wait(10)
+    try:
+        assert not plain.on  # another thread's no_grad turns it off here too
+        y = leaf([1.0, 2.0]).tanh() * 2.0  # ... and this thread still records
+        assert y.grad_fn is not None and y.grad_fn.parents[0].name == "TanhBackward"
+    finally:
+        release.set()
+        t.join(10)
+    assert plain.on
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda x: x * 2.0,
+        lambda x: 2.0 * x,
+        lambda x: x - x,
+        lambda x: 1.0 / (x + 3.0),
+        lambda x: x**2,
+        lambda x: 2.0**x,
+        lambda x: x.tanh(),
+        lambda x: -x,
+        lambda x: x.exp(),
+        lambda x: abs(x),
+        lambda x: x.sigmoid(),
+        lambda x: x.relu(),
+        lambda x: x.reshape(2, 1) @ x.reshape(1, 2),
+    ],
+)
+def test_operator_methods_record_only_in_grad_mode_and_trace_under_anomaly(make):
+    from gradsight._core.engine import _user_frame
+
+    x = leaf([0.5, 1.5])
+    assert make(x).grad_fn is not None
+    with gs.no_grad():
+        assert make(x).grad_fn is None and not make(x).requires_grad
+    with gs.autograd.detect_anomaly():
+        node = make(x).grad_fn
+    assert node.trace is not None and _user_frame(node.trace).filename == __file__
+
+
 # ---------------------------------------------------------------- the collector pause
 def _chain_loss(n):
     x = gs.tensor([0.5, 1.5], requires_grad=True)
