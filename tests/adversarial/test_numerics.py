@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 import gradsight as gs
+from gradsight.ops import _util
 from gradsight.ops.api import bce_with_logits, cross_entropy_logits
 
 DTYPES = [np.float32, np.float64]
@@ -61,6 +62,21 @@ def test_sigmoid_and_tanh_saturate_exactly(dtype, m):
             y, g, _ = value_and_grad(fn, [-m, 0.0, m], dtype)
         np.testing.assert_array_equal(y, np.array([lo, (1 + lo) / 2, 1.0], dtype))
         np.testing.assert_array_equal(g, np.array([0.0, mid_grad, 0.0], dtype))
+
+
+def test_sigmoid_restores_the_callers_error_state():
+    """sigmoid silences over/underflow by setting NumPy's error state itself; the
+    caller's state must be back afterwards, even when the forward raises."""
+    x = leaf([-1e4, 0.0, 1e4])
+    with np.errstate(all="raise", under="warn"):
+        before = np.geterr()
+        gs.sigmoid(x).sum().backward()
+        assert np.geterr() == before
+        with pytest.raises(TypeError):
+            _util.sigmoid(np.array(["text"]))
+        assert np.geterr() == before
+        with pytest.raises(FloatingPointError):
+            np.exp(np.array([1e4]))
 
 
 HUGE_ROWS = {  # the row-wise normalisations, applied to (2, 3) logits

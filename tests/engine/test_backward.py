@@ -536,6 +536,34 @@ def test_operator_methods_record_only_in_grad_mode_and_trace_under_anomaly(make)
     assert node.trace is not None and _user_frame(node.trace).filename == __file__
 
 
+def test_hooks_run_without_recording_and_grad_mode_is_restored_after():
+    """Backward runs hooks (user code) with grad mode off, as PyTorch does, and
+    gives the caller back its mode, also when a hook raises."""
+    seen = []
+    x = leaf([1.0, 2.0])
+    y = x * 3.0
+
+    def hook(grad):
+        seen.append((gs.is_grad_enabled(), (grad * x).requires_grad))
+
+    y.register_hook(hook)
+    x.register_hook(hook)
+    (y * y).sum().backward()
+    assert seen == [(False, False), (False, False)]
+    assert gs.is_grad_enabled()
+
+    z = leaf([1.0]) * 2.0
+    z.register_hook(lambda g: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        z.sum().backward()
+    assert gs.is_grad_enabled()
+    with gs.no_grad():
+        w = leaf([1.0])
+    with gs.enable_grad():
+        (w * 2.0).sum().backward()
+    assert gs.is_grad_enabled()
+
+
 # ---------------------------------------------------------------- the collector pause
 def _chain_loss(n):
     x = gs.tensor([0.5, 1.5], requires_grad=True)

@@ -65,27 +65,22 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
             roots.append(node)
     deps = _count_dependencies(roots)
     F = _namespace(create_graph)
-    saved_mode = mode.enabled
-    set_mode(create_graph, mode.anomaly)
     big = len(deps) > GC_PAUSE_NODES
     if big:
         _gc_pause.enter()
     try:
         if capture is None and on_step is None and not create_graph and not mode.anomaly:
+            # the array rules record nothing, so grad mode stays as the caller
+            # has it; hooks (user code) run under no_grad (see _run_hooks)
             _propagate_plain(roots, pending, deps, F, retain_graph)
             return None
-        return _propagate(
-            roots,
-            pending,
-            deps,
-            F,
-            retain_graph,
-            create_graph,
-            capture,
-            on_step,
-        )
+        saved_mode = mode.enabled
+        set_mode(create_graph, mode.anomaly)
+        try:
+            return _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step)
+        finally:
+            set_mode(saved_mode, mode.anomaly)
     finally:
-        set_mode(saved_mode, mode.anomaly)
         if big:
             _gc_pause.exit()
 
@@ -398,6 +393,12 @@ def _user_frame(trace):
 def _run_hooks(node, g, create_graph):
     """Hooks see a private read-only copy: they can neither write into a gradient
     shared with other branches (or the caller's array) nor keep an alias to it."""
+    if not create_graph and mode.enabled:  # the plain loop leaves grad mode on
+        set_mode(False, mode.anomaly)
+        try:
+            return _run_hooks(node, g, create_graph)
+        finally:
+            set_mode(True, mode.anomaly)
     hooks = node.hooks
     if create_graph:
         grad = g

@@ -42,7 +42,7 @@ linear = Primitive(
 
 def _reduce(losses, reduction):
     if reduction == "mean":
-        return np.mean(losses)
+        return _util.mean(losses)
     if reduction == "sum":
         return np.sum(losses)
     return losses

@@ -52,22 +52,13 @@ def _log_softmax_vjp(F, g, out, x, axis):
 _add_reduce = np.add.reduce
 
 
-def _mean(x, axis, keepdims):
-    """np.mean without its Python-level overhead (this is on every loss's path)."""
-    if x.dtype.kind in "biu":
-        x = x.astype(np.float64)
-    total = _add_reduce(x, axis=axis, keepdims=keepdims)
-    count = x.size // total.size if total.size else 0
-    return total / count if count else total + np.nan  # the mean of nothing is nan, as NumPy
-
-
 sum_ = Primitive(
     "sum",
     lambda x, axis, keepdims: _add_reduce(x, axis=axis, keepdims=keepdims),
     (lambda F, g, out, x, axis, keepdims: _spread(F, g, x, axis),),
     arity=1,
 )
-mean = Primitive("mean", _mean, (_mean_vjp,), arity=1)
+mean = Primitive("mean", _util.mean, (_mean_vjp,), arity=1)
 max_ = Primitive(
     "max",
     lambda x, axis, keepdims: np.maximum.reduce(x, axis=axis, keepdims=keepdims),
