@@ -39,6 +39,33 @@ def test_cross_entropy_closed_form():
     np.testing.assert_allclose(F.cross_entropy(gs.tensor(logits), target, "none").data, expected)
 
 
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_gradient_and_hessian_match_closed_forms(reduction):
+    """First order (the array rule, which reuses the forward's log-softmax) and
+    second order (the differentiable rule under create_graph): per row n with
+    weight s_n, grad = s_n (p_n - onehot_n), hessian = s_n (diag(p_n) - p_n p_n^T)."""
+    rng = np.random.default_rng(11)
+    logits = rng.standard_normal((3, 4)) * 3
+    target = np.array([2, 0, 3])
+    weights = np.array([0.5, 2.0, -1.0])  # the upstream gradient for "none"
+    scale = {"mean": np.full(3, 1 / 3), "sum": np.ones(3), "none": weights}[reduction]
+
+    def loss(a):
+        out = F.cross_entropy(a, target, reduction)
+        return (out * gs.tensor(weights)).sum() if reduction == "none" else out
+
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    onehot = np.eye(4)[target]
+    x = gs.tensor(logits, requires_grad=True)
+    loss(x).backward()
+    np.testing.assert_allclose(x.grad.data, scale[:, None] * (p - onehot), rtol=1e-12, atol=1e-15)
+    hess = gs.hessian(loss)(gs.tensor(logits)).data
+    expected = np.zeros((3, 4, 3, 4))
+    for n in range(3):
+        expected[n, :, n, :] = scale[n] * (np.diag(p[n]) - np.outer(p[n], p[n]))
+    np.testing.assert_allclose(hess, expected, rtol=1e-10, atol=1e-14)
+
+
 def test_bce_with_logits_closed_form():
     x, y = np.array([-2.0, 0.0, 3.0]), np.array([0.0, 1.0, 0.25])
     p = 1 / (1 + np.exp(-x))

@@ -262,7 +262,7 @@ def linear(x, weight, bias=None) -> Tensor:
 
 def cross_entropy_logits(logits, target: np.ndarray, reduction: str) -> Tensor:
     """Softmax cross-entropy of (N, C) logits and (N,) class indices (validated by nn)."""
-    return apply1(fused.cross_entropy, as_tensor(logits), target, reduction)
+    return apply1(fused.cross_entropy, as_tensor(logits), target, reduction, [])
 
 
 def mse(x, y, reduction: str) -> Tensor:

@@ -110,8 +110,18 @@ def _sigmoid_vjp(F, g, out, x):
 
 tanh = Primitive("tanh", np.tanh, (_tanh_vjp,))
 sigmoid = Primitive("sigmoid", _util.sigmoid, (_sigmoid_vjp,))
+
+
+def _relu(x):
+    """max(x, 0) against an array of zeros: NumPy's maximum with a scalar operand
+    takes 2-6x longer than with two arrays (no SIMD loop for a 0-stride input)."""
+    zeros = np.empty(x.shape, x.dtype)
+    zeros.fill(0)
+    return np.maximum(x, zeros, out=zeros)
+
+
 # relu and clip multiply by their 0/1 mask: np.where on float32 is ~20x slower than that
-relu = Primitive("relu", lambda x: np.maximum(x, 0), (lambda F, g, out, x: g * (F.data(x) > 0),))
+relu = Primitive("relu", _relu, (lambda F, g, out, x: g * (F.data(x) > 0),))
 
 
 def _clip(x, lo, hi):

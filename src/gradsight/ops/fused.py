@@ -57,16 +57,25 @@ def _scale_by(F, g, reduction, count, ndim_extra):
     return g
 
 
-def _cross_entropy(x, target, reduction):
-    rows = np.arange(x.shape[0])
-    losses = -_util.log_softmax(x, axis=1)[rows, target]
+def _cross_entropy(x, target, reduction, saved):
+    logp = _util.log_softmax(x, axis=1)
+    saved.append(logp)  # the rule's softmax is exp(logp): no second pass over x
+    losses = -logp[np.arange(x.shape[0]), target]
     return _reduce(losses, reduction)
 
 
-def _cross_entropy_vjp(F, g, out, x, target, reduction):
-    onehot = np.zeros(x.shape, dtype=F.data(x).dtype)
-    onehot[np.arange(x.shape[0]), target] = 1
-    return (F.softmax(x, 1) - onehot) * _scale_by(F, g, reduction, x.shape[0], True)
+def _cross_entropy_vjp(F, g, out, x, target, reduction, saved):
+    """(softmax(x) - onehot(target)) * scale. ``saved`` holds the forward's log-softmax."""
+    scale = _scale_by(F, g, reduction, x.shape[0], True)
+    rows = np.arange(x.shape[0])
+    if F.records:  # create_graph: softmax recomputed from x, differentiably
+        onehot = np.zeros(x.shape, dtype=F.data(x).dtype)
+        onehot[rows, target] = 1
+        return (F.softmax(x, 1) - onehot) * scale
+    grad = _util.exp_nonpositive(saved[0])  # a fresh array, ours to work in
+    grad[rows, target] -= 1
+    grad *= scale
+    return grad
 
 
 cross_entropy = Primitive("cross_entropy", _cross_entropy, (_cross_entropy_vjp,), arity=1)

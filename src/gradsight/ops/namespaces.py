@@ -23,6 +23,7 @@ def _data(x):
 
 
 ARRAY = SimpleNamespace(
+    records=False,  # rules may take array-only shortcuts (in-place work on their own results)
     data=lambda x: x,
     exp=_util.exp_quiet,
     log=np.log,
@@ -39,6 +40,7 @@ ARRAY = SimpleNamespace(
 )
 
 TENSOR = SimpleNamespace(
+    records=True,
     data=_data,
     exp=api.exp,
     log=api.log,
