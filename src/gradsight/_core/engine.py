@@ -404,7 +404,7 @@ def _run_hooks(node, g, create_graph):
         grad = g
     else:
         private = np.array(g)
-        private.setflags(write=False)
+        private.setflags(False)
         grad = new_tensor(private, None, False)
     for fn in list(hooks):
         result = fn(grad)
@@ -434,5 +434,5 @@ def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None
         g = np.array(g, dtype=dtype)  # a private copy: no .grad aliases other memory
     if var.grad is not None:
         g = np.add(var.grad.data, g, dtype=dtype)
-    g.setflags(write=False)
+    g.setflags(False)
     var.grad = new_tensor(g, None, False)

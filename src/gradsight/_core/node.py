@@ -139,7 +139,7 @@ def _finish(prim, out, parents, args):
     """
     if out.__class__ is not ndarray:
         out = _asarray(out)
-    out.setflags(write=False)
+    out.setflags(False)  # positional: 40 ns, against 100 ns for write=False (keyword parsing)
     t = _new(Tensor)
     t.data = out
     if parents is None:
@@ -263,7 +263,7 @@ def unary_method(prim):
             raise _bad_input(prim, (xd,), err) from err
         if out.__class__ is not ndarray:
             out = _asarray(out)
-        out.setflags(write=False)
+        out.setflags(False)
         t = _new(Tensor)
         t.data = out
         if self.requires_grad and plain.on:
@@ -308,20 +308,25 @@ def binary_method(prim, reflected: bool = False):
             raise _bad_input(prim, (sd, od), err) from err
         if out.__class__ is not ndarray:
             out = _asarray(out)
-        out.setflags(write=False)
+        out.setflags(False)
         t = _new(Tensor)
         t.data = out
         self_rg = self.requires_grad
-        if (self_rg or other_rg) and (plain.on or mode.enabled):
-            parents = (
-                (self.grad_fn or parent_of(self)) if self_rg else None,
-                (other.grad_fn or parent_of(other)) if other_rg else None,
-            )
+        if self_rg or other_rg:
             if plain.on:
+                parents = (
+                    (self.grad_fn or parent_of(self)) if self_rg else None,
+                    (other.grad_fn or parent_of(other)) if other_rg else None,
+                )
                 t.grad_fn = Node(prim, parents, (sd, od), out)
                 t.requires_grad = True
                 return t
-            return _finish(prim, out, parents, (sd, od))
+            if mode.enabled:  # recording, but some thread is not plain
+                parents = (
+                    (self.grad_fn or parent_of(self)) if self_rg else None,
+                    (other.grad_fn or parent_of(other)) if other_rg else None,
+                )
+                return _finish(prim, out, parents, (sd, od))
         t.grad_fn = None
         t.requires_grad = False
         return t

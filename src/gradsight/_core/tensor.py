@@ -240,7 +240,7 @@ def _private_array(t: Tensor) -> np.ndarray:
     arr = t.data
     # 3 references: t.data, the local name, getrefcount's argument
     if arr.flags.owndata and _getrefcount(arr) <= 3:
-        arr.setflags(write=True)
+        arr.setflags(True)
         return arr
     return arr.copy()
 
@@ -256,7 +256,7 @@ def write_inplace(t: Tensor, write) -> Tensor:
     try:
         write(arr)
     finally:
-        arr.setflags(write=False)
+        arr.setflags(False)
     t.data = arr
     return t
 
@@ -267,7 +267,7 @@ def subtract_inplace(t: Tensor, value) -> Tensor:
     try:
         np.subtract(arr, value, out=arr)
     finally:
-        arr.setflags(write=False)
+        arr.setflags(False)
     t.data = arr
     return t
 
