@@ -192,56 +192,71 @@ def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
     while ready:
         node = pop_ready()
         g = pop_pending(node)
-        prim = node.prim
-        if prim is None:  # AccumulateGrad: a leaf
-            if node.variable._hooks is not None:
+        # A parent that becomes ready with its first and only gradient is run
+        # next straight from these locals (``node, g = ready_next``): the same
+        # order as pushing it last, without the trip through pending/ready.
+        while node is not None:
+            prim = node.prim
+            if prim is None:  # AccumulateGrad: a leaf
+                if node.variable._hooks is not None:
+                    g = _run_hooks(node, g, False)
+                    owned.discard(node)
+                leaf_grads.append((node.variable, g, node in owned))
+                break
+            if node.hooks is not None:
                 g = _run_hooks(node, g, False)
                 owned.discard(node)
-            leaf_grads.append((node.variable, g, node in owned))
-            continue
-        if node.hooks is not None:
-            g = _run_hooks(node, g, False)
-            owned.discard(node)
-        args = node.args
-        if args is None:
-            raise RuntimeError(FREED_MESSAGE.format(name=node.name))
-        out = node.out
-        vjps = prim.vjps
-        i = 0
-        for p in node.parents:
-            if p is not None:
-                r = vjps[i](F, g, out, *args)
-                shape = args[i].shape
-                try:
-                    same = r.shape == shape
-                except AttributeError:
-                    raise _not_an_array(node, i, r) from None
-                if not same:
-                    r = _reduce_to(F, r, shape, node, i)
-                d = deps[p] - 1
-                acc = get_pending(p)
-                if acc is None:
-                    pending[p] = r
-                    # ownership matters only if more gradient is coming or p is a leaf
-                    if (d or p.prim is None) and (
-                        r.__class__ is ndarray and r is not g and r.base is None
-                    ):
-                        owned.add(p)
-                elif p in owned:
-                    np.add(acc, r, out=acc)
-                else:
-                    acc = acc + r
-                    pending[p] = acc
-                    if acc.__class__ is ndarray:
-                        owned.add(p)
-                if d:
-                    deps[p] = d
-                else:
-                    push_ready(p)
-            i += 1
-        if not retain_graph:
-            node.meta = (out.shape, out.dtype)  # Node.release(), inlined: once per node
-            node.args = node.out = None
+            args = node.args
+            if args is None:
+                raise RuntimeError(FREED_MESSAGE.format(name=node.name))
+            out = node.out
+            vjps = prim.vjps
+            ready_next = None
+            i = 0
+            for p in node.parents:
+                if p is not None:
+                    r = vjps[i](F, g, out, *args)
+                    shape = args[i].shape
+                    try:
+                        same = r.shape == shape
+                    except AttributeError:
+                        raise _not_an_array(node, i, r) from None
+                    if not same:
+                        r = _reduce_to(F, r, shape, node, i)
+                    d = deps[p] - 1
+                    acc = get_pending(p)
+                    if acc is None:
+                        # ownership matters only if more gradient is coming or p is a leaf
+                        if (d or p.prim is None) and (
+                            r.__class__ is ndarray and r is not g and r.base is None
+                        ):
+                            owned.add(p)
+                        if not d:
+                            if ready_next is not None:
+                                pending[ready_next[0]] = ready_next[1]
+                                push_ready(ready_next[0])
+                            ready_next = (p, r)
+                            i += 1
+                            continue
+                        pending[p] = r
+                    elif p in owned:
+                        np.add(acc, r, out=acc)
+                    else:
+                        acc = acc + r
+                        pending[p] = acc
+                        if acc.__class__ is ndarray:
+                            owned.add(p)
+                    if d:
+                        deps[p] = d
+                    else:
+                        push_ready(p)
+                i += 1
+            if not retain_graph:
+                node.meta = (out.shape, out.dtype)  # Node.release(), inlined: once per node
+                node.args = node.out = None
+            if ready_next is None:
+                break
+            node, g = ready_next
     if leaf_grads:
         with _leaf_lock:  # backward passes in several threads may share a leaf
             for var, g, is_owned in leaf_grads:
