@@ -27,7 +27,7 @@ if importlib.util.find_spec("gradsight") is None:  # running from a checkout, no
 
 from benchmarks import peers as peer_registry  # noqa: E402
 from benchmarks import report  # noqa: E402
-from benchmarks.harness import Settings, memory_probe, run_workload  # noqa: E402
+from benchmarks.harness import Settings, fmt_time, memory_probe, run_workload  # noqa: E402
 from benchmarks.workloads import BY_NAME, WORKLOADS  # noqa: E402
 
 
@@ -166,10 +166,14 @@ def main(argv=None) -> int:
 
         w = BY_NAME[_names(args.breakdown, BY_NAME, "workloads")[0]]
         phases = breakdown(w)
-        total = sum(t for _, t in phases)
-        print(f"gradsight, {w.title}: {total * 1e6:.1f} µs per step")
-        for name, t in phases:
-            print(f"  {name:<15} {t * 1e6:10.1f} µs  {t / total:6.1%}")
+        total, total_off = (sum(p[i] for p in phases) for i in (1, 2))
+        unit = f"µs per op of {w.count:,}" if w.count else "µs"
+        scale = 1e6 / w.count if w.count else 1e6
+        print(f"gradsight, {w.title}: {fmt_time(total)} per step; phases in {unit}")
+        print(f"  {'phase':<15} {'collector on':>12} {'share':>7} {'off':>10}")
+        for name, t, t_off in phases:
+            print(f"  {name:<15} {t * scale:12.2f} {t / total:7.1%} {t_off * scale:10.2f}")
+        print(f"  {'step':<15} {total * scale:12.2f} {'':>7} {total_off * scale:10.2f}")
         return 0
     if args.profile:
         profile(_names(args.profile, BY_NAME, "workloads")[0], args.profile_peer)

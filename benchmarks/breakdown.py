@@ -4,6 +4,10 @@ mlp rows: zero_grad, forward (model(x)), loss, backward, optimizer step.
 chain rows: forward (building the graph), backward. Each phase's cost is the
 difference of medians of cumulative prefixes (zero_grad; + forward; + loss;
 ...), since a backward needs a fresh forward before it.
+
+Every phase is measured twice, with Python's cycle collector on (as in real
+use and in the harness, with everything alive beforehand frozen, see
+harness.py) and off: the difference is what the collector costs that phase.
 """
 
 from __future__ import annotations
@@ -16,8 +20,11 @@ import numpy as np
 from benchmarks.peers import gradsight_impl
 from benchmarks.workloads import CHAIN_ADD, CHAIN_MUL, Workload, chain_op, make_data
 
+SECONDS_PER_PHASE = 0.5
 
-def _median_time(fn, seconds: float = 0.5) -> float:
+
+def _median_time(fn) -> float:
+    seconds = SECONDS_PER_PHASE
     fn()
     times, spent = [], 0.0
     while spent < seconds or len(times) < 5:
@@ -30,13 +37,25 @@ def _median_time(fn, seconds: float = 0.5) -> float:
 
 
 def _prefixes(stages: list) -> list:
-    """[(name, seconds)] from cumulative stage functions [(name, fn)]."""
-    out, previous = [], 0.0
-    for name, fn in stages:
-        gc.collect()
-        total = _median_time(fn)
-        out.append((name, max(total - previous, 0.0)))
-        previous = total
+    """[(name, seconds with the collector on, seconds with it off)] from
+    cumulative stage functions [(name, fn)]."""
+    out, previous = [], [0.0, 0.0]
+    gc.collect()
+    gc.freeze()
+    try:
+        for name, fn in stages:
+            totals = []
+            for collector in (True, False):
+                if not collector:
+                    gc.disable()
+                try:
+                    totals.append(_median_time(fn))
+                finally:
+                    gc.enable()
+            out.append((name, *(max(t - p, 0.0) for t, p in zip(totals, previous))))
+            previous = totals
+    finally:
+        gc.unfreeze()
     return out
 
 

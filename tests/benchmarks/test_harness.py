@@ -239,3 +239,24 @@ def test_baseline_table_shows_speedup():
     text = report.baseline_markdown(after, before)
     assert "(old engine → " in text
     assert "| XOR | 20.0 µs | 10.0 µs | 2.00× | 2.00× → 1.00× | 0.20× → 0.10× |" in text
+
+
+@pytest.mark.parametrize("name", ["xor", "chain_3k"])
+def test_breakdown_reports_every_phase_with_the_collector_on_and_off(name, monkeypatch):
+    import gc
+
+    from benchmarks import breakdown
+
+    monkeypatch.setattr(breakdown, "SECONDS_PER_PHASE", 0.01)
+    w = next(w for w in TINY if w.name == name)
+    was_enabled = gc.isenabled()
+    phases = breakdown.breakdown(w)
+    expected = (
+        ["forward", "backward"]
+        if w.kind == "chain"
+        else ["zero_grad", "forward", "loss", "backward", "optimizer step"]
+    )
+    assert [p[0] for p in phases] == expected
+    assert all(on >= 0 and off >= 0 for _, on, off in phases)
+    assert sum(p[1] for p in phases) > 0 and sum(p[2] for p in phases) > 0
+    assert gc.isenabled() == was_enabled and not gc.get_freeze_count()
