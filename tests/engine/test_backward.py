@@ -564,6 +564,29 @@ def test_hooks_run_without_recording_and_grad_mode_is_restored_after():
     assert gs.is_grad_enabled()
 
 
+def test_node_parents_for_one_two_three_and_any_number_of_inputs():
+    """Nodes keep one or two parents inline (node.py); ``parents`` and
+    ``next_functions`` give the same tuples whatever the arity."""
+    x, w, b = leaf([[1.0, 2.0]]), leaf([[1.0, 0.0], [0.0, 1.0]]), leaf([0.5, 0.5])
+
+    def var(p):
+        return None if p is None else p.variable
+
+    assert [var(p) for p in x.tanh().grad_fn.parents] == [x]
+    assert [var(p) for p in (x * 2.0).grad_fn.parents] == [x, None]
+    assert [var(p) for p in (2.0 - x).grad_fn.parents] == [None, x]
+    assert [var(p) for p in (x @ w).grad_fn.next_functions] == [x, w]
+    lin = gs.nn.functional.linear(gs.tensor([[1.0, 2.0]]), w, b).grad_fn
+    assert [var(p) for p in lin.parents] == [None, w, b]
+    cat = gs.concatenate([x, x * 2.0, gs.tensor([[3.0, 4.0]])], axis=0).grad_fn
+    assert [var(p) if p is not None and p.prim is None else p for p in cat.parents][0] is x
+    assert cat.parents[1].name == "MulBackward" and cat.parents[2] is None
+    nodes = gs.autograd.graph_nodes((x.tanh() * x).sum())
+    leaves = [n for n in nodes if n.prim is None]
+    assert [n.variable for n in leaves] == [x] and leaves[0].parents == ()
+    assert sorted(len(n.parents) for n in nodes) == [0, 1, 1, 2]
+
+
 # ---------------------------------------------------------------- the collector pause
 def _chain_loss(n):
     x = gs.tensor([0.5, 1.5], requires_grad=True)

@@ -26,7 +26,7 @@ import threading
 import numpy as np
 
 from .grad_mode import mode, set_mode
-from .node import AccumulateGrad, parent_of
+from .node import MANY_INPUTS, ONE_INPUT, AccumulateGrad, parent_of
 from .tensor import Tensor, new_tensor
 
 ndarray = np.ndarray
@@ -168,7 +168,10 @@ def _count_dependencies(roots) -> dict:
     stack = list(roots)
     pop, push = stack.pop, stack.append
     while stack:
-        for p in pop().parents:
+        node = pop()
+        p1 = node.p1  # Node.parents, inlined (see node.py)
+        ps = (node.p0,) if p1 is ONE_INPUT else node.p0 if p1 is MANY_INPUTS else (node.p0, p1)
+        for p in ps:
             if p is not None:
                 if p in deps:
                     deps[p] += 1
@@ -213,7 +216,9 @@ def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
             vjps = prim.vjps
             ready_next = None
             i = 0
-            for p in node.parents:
+            p1 = node.p1  # Node.parents, inlined (see node.py)
+            ps = (node.p0,) if p1 is ONE_INPUT else node.p0 if p1 is MANY_INPUTS else (node.p0, p1)
+            for p in ps:
                 if p is not None:
                     r = vjps[i](F, g, out, *args)
                     shape = args[i].shape
