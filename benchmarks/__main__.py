@@ -71,7 +71,9 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--baseline",
         metavar="JSON",
         type=Path,
-        help="add a before/after table against an earlier run's JSON",
+        action="append",
+        default=[],
+        help="add a before/after table against an earlier run's JSON (repeatable)",
     )
     p.add_argument("--label", help="a name for this run (shown in before/after tables)")
     p.add_argument(
@@ -182,8 +184,8 @@ def main(argv=None) -> int:
         wait_idle(args.wait_idle)
     results = json.loads(args.render.read_text()) if args.render else measure(args)
     text = report.markdown(results)
-    if args.baseline:
-        text += "\n" + report.baseline_markdown(results, json.loads(args.baseline.read_text()))
+    for baseline in args.baseline:
+        text += "\n" + report.baseline_markdown(results, json.loads(baseline.read_text()))
     print()
     print(text)
     if args.json:

@@ -241,6 +241,23 @@ def test_baseline_table_shows_speedup():
     assert "| XOR | 20.0 µs | 10.0 µs | 2.00× | 2.00× → 1.00× | 0.20× → 0.10× |" in text
 
 
+def test_render_with_two_baselines_adds_two_before_after_tables(tmp_path, capsys):
+    import json
+
+    from benchmarks.__main__ import main
+
+    after, old, older = _fake_results(), _fake_results(), _fake_results()
+    old["meta"]["label"], older["meta"]["label"] = "old engine", "skeleton"
+    paths = []
+    for name, data in (("after", after), ("old", old), ("older", older)):
+        paths.append(tmp_path / f"{name}.json")
+        paths[-1].write_text(json.dumps(data))
+    argv = ["--render", str(paths[0]), "--baseline", str(paths[2]), "--baseline", str(paths[1])]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert out.index("(skeleton → ") < out.index("(old engine → ")
+
+
 @pytest.mark.parametrize("name", ["xor", "chain_3k"])
 def test_breakdown_reports_every_phase_with_the_collector_on_and_off(name, monkeypatch):
     import gc
