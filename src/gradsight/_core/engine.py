@@ -303,7 +303,9 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
         vjps = prim.vjps
         sent = [] if observe else None
         i = -1
-        for p in node.parents:
+        p1 = node.p1  # Node.parents, inlined (see node.py)
+        ps = (node.p0,) if p1 is ONE_INPUT else node.p0 if p1 is MANY_INPUTS else (node.p0, p1)
+        for p in ps:
             i += 1
             if p is None:
                 continue
