@@ -169,15 +169,25 @@ def _count_dependencies(roots) -> dict:
     pop, push = stack.pop, stack.append
     while stack:
         node = pop()
-        p1 = node.p1  # Node.parents, inlined (see node.py)
-        ps = (node.p0,) if p1 is ONE_INPUT else node.p0 if p1 is MANY_INPUTS else (node.p0, p1)
-        for p in ps:
-            if p is not None:
-                if p in deps:
-                    deps[p] += 1
-                else:
-                    deps[p] = 1
-                    push(p)
+        while True:  # down a run of nodes with one parent, without the stack
+            p0, p1 = node.p0, node.p1  # Node.parents, inlined (see node.py)
+            if p1 is ONE_INPUT or p1 is None:
+                if p0 is None or p0 in deps:
+                    if p0 is not None:
+                        deps[p0] += 1
+                    break
+                deps[p0] = 1
+                node = p0
+                continue
+            ps = p0 if p1 is MANY_INPUTS else (p0, p1)
+            for p in ps:
+                if p is not None:
+                    if p in deps:
+                        deps[p] += 1
+                    else:
+                        deps[p] = 1
+                        push(p)
+            break
     return deps
 
 
