@@ -310,7 +310,13 @@ def unary_method(prim):
         t = _new(Tensor)
         t.data = out
         if self.requires_grad and plain.on:
-            t.grad_fn = Node(prim, self.grad_fn or parent_of(self), ONE_INPUT, (xd,), out)
+            node = _new(Node)  # Node(...) without the __init__ call: 30 ns of ~800
+            node.prim = prim
+            node.p0 = self.grad_fn or parent_of(self)
+            node.p1 = ONE_INPUT
+            node.args = (xd,)
+            node.out = out
+            t.grad_fn = node
             t.requires_grad = True
             return t
         if self.requires_grad and mode.enabled:  # recording, but some thread is not plain
@@ -357,13 +363,13 @@ def binary_method(prim, reflected: bool = False):
         self_rg = self.requires_grad
         if self_rg or other_rg:
             if plain.on:
-                t.grad_fn = Node(
-                    prim,
-                    (self.grad_fn or parent_of(self)) if self_rg else None,
-                    (other.grad_fn or parent_of(other)) if other_rg else None,
-                    (sd, od),
-                    out,
-                )
+                node = _new(Node)  # as in unary_method
+                node.prim = prim
+                node.p0 = (self.grad_fn or parent_of(self)) if self_rg else None
+                node.p1 = (other.grad_fn or parent_of(other)) if other_rg else None
+                node.args = (sd, od)
+                node.out = out
+                t.grad_fn = node
                 t.requires_grad = True
                 return t
             if mode.enabled:  # recording, but some thread is not plain
