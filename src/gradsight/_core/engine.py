@@ -241,19 +241,22 @@ def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
                     d = deps[p] - 1
                     acc = get_pending(p)
                     if acc is None:
-                        # ownership matters only if more gradient is coming or p is a leaf
-                        if (d or p.prim is None) and (
-                            r.__class__ is ndarray and r is not g and r.base is None
-                        ):
-                            owned.add(p)
-                        if not d:
-                            if ready_next is not None:
-                                pending[ready_next[0]] = ready_next[1]
-                                push_ready(ready_next[0])
-                            ready_next = (p, r)
+                        if not d:  # p's first and only gradient
+                            if p.prim is None and p.variable._hooks is None:
+                                # a leaf without hooks: nothing left to do but store it
+                                fresh = r.__class__ is ndarray and r is not g and r.base is None
+                                leaf_grads.append((p.variable, r, fresh))
+                            else:
+                                if ready_next is not None:
+                                    pending[ready_next[0]] = ready_next[1]
+                                    push_ready(ready_next[0])
+                                ready_next = (p, r)
                             i += 1
                             continue
                         pending[p] = r
+                        # ours to add into when the next contribution comes
+                        if r.__class__ is ndarray and r is not g and r.base is None:
+                            owned.add(p)
                     elif p in owned:
                         np.add(acc, r, out=acc)
                     else:
