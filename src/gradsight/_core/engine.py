@@ -194,7 +194,9 @@ def _count_dependencies(roots) -> dict:
 def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
     """The loop of an ordinary ``backward()``: arrays only, nothing captured or
     observed. It is ``_propagate`` with those branches taken out, because this
-    loop runs once per node of every training step."""
+    loop runs once per node of every training step, plus two shortcuts for a
+    node's only gradient: a parent runs next straight from locals, a leaf
+    without hooks is stored at once. Same results, same order of additions."""
     ready = [r for r in roots if r not in deps] if len(roots) > 1 else list(roots)
     owned = set()  # as in _propagate
     leaf_grads = []
