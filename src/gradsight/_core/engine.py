@@ -228,8 +228,14 @@ def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
             vjps = prim.vjps
             ready_next = None
             i = 0
-            p1 = node.p1  # Node.parents, inlined (see node.py)
-            ps = (node.p0,) if p1 is ONE_INPUT else node.p0 if p1 is MANY_INPUTS else (node.p0, p1)
+            p1 = node.p1  # Node.parents, inlined (see node.py); a None p1 needs no visit
+            ps = (
+                (node.p0,)
+                if p1 is ONE_INPUT or p1 is None
+                else node.p0
+                if p1 is MANY_INPUTS
+                else (node.p0, p1)
+            )
             for p in ps:
                 if p is not None:
                     r = vjps[i](F, g, out, *args)
@@ -318,8 +324,14 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
         vjps = prim.vjps
         sent = [] if observe else None
         i = -1
-        p1 = node.p1  # Node.parents, inlined (see node.py)
-        ps = (node.p0,) if p1 is ONE_INPUT else node.p0 if p1 is MANY_INPUTS else (node.p0, p1)
+        p1 = node.p1  # Node.parents, inlined (see node.py); a None p1 needs no visit
+        ps = (
+            (node.p0,)
+            if p1 is ONE_INPUT or p1 is None
+            else node.p0
+            if p1 is MANY_INPUTS
+            else (node.p0, p1)
+        )
         for p in ps:
             i += 1
             if p is None:
