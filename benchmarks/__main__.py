@@ -41,6 +41,19 @@ def _names(text: str | None, known, what: str) -> list:
     return names
 
 
+def _read_results(path: Path, flag: str) -> dict:
+    """A saved run's JSON, or exit naming the flag, the file and what is wrong."""
+    try:
+        data = json.loads(path.read_text())
+    except OSError as err:
+        raise SystemExit(f"{flag} {path}: cannot read it ({err.strerror})") from None
+    except ValueError as err:
+        raise SystemExit(f"{flag} {path}: not JSON ({err})") from None
+    if not isinstance(data, dict) or not {"meta", "workloads"} <= data.keys():
+        raise SystemExit(f"{flag} {path}: not a benchmark run (no 'meta' and 'workloads')")
+    return data
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.split("\n")[0])
     p.add_argument("--quick", action="store_true", help="fewer samples, finishes in < 1 minute")
@@ -180,12 +193,14 @@ def main(argv=None) -> int:
     if args.profile:
         profile(_names(args.profile, BY_NAME, "workloads")[0], args.profile_peer)
         return 0
+    baselines = [_read_results(path, "--baseline") for path in args.baseline]  # before measuring
+    rendered = _read_results(args.render, "--render") if args.render else None
     if args.wait_idle and not args.render:
         wait_idle(args.wait_idle)
-    results = json.loads(args.render.read_text()) if args.render else measure(args)
+    results = rendered if rendered is not None else measure(args)
     text = report.markdown(results)
-    for baseline in args.baseline:
-        text += "\n" + report.baseline_markdown(results, json.loads(baseline.read_text()))
+    for baseline in baselines:
+        text += "\n" + report.baseline_markdown(results, baseline)
     print()
     print(text)
     if args.json:

@@ -258,6 +258,31 @@ def test_render_with_two_baselines_adds_two_before_after_tables(tmp_path, capsys
     assert out.index("(skeleton → ") < out.index("(old engine → ")
 
 
+@pytest.mark.parametrize(
+    "content, why",
+    [(None, "cannot read it"), ("{not json", "not JSON"), ('{"a": 1}', "not a benchmark run")],
+)
+def test_bad_baseline_or_render_file_is_named_before_anything_is_measured(tmp_path, content, why):
+    import json
+
+    from benchmarks.__main__ import main
+
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(_fake_results()))
+    for argv, flag in (
+        (["--render", str(good), "--baseline", str(bad)], "--baseline"),
+        (["--render", str(bad)], "--render"),
+        # a real measurement would take minutes: the bad baseline must stop it first
+        (["--only", "xor", "--peers", "numpy", "--baseline", str(bad)], "--baseline"),
+    ):
+        with pytest.raises(SystemExit) as err:
+            main(argv)
+        assert str(err.value).startswith(f"{flag} {bad}: {why}")
+
+
 @pytest.mark.parametrize("name", ["xor", "chain_3k"])
 def test_breakdown_reports_every_phase_with_the_collector_on_and_off(name, monkeypatch):
     import gc
