@@ -149,8 +149,9 @@ def reduction(values=normal, ties: bool = False, empty_ok: bool = True) -> list:
     if ties:
         tied = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
         for axis in (None, 1, -2):
-            out.append(Sample((tied,), {"axis": axis, "keepdims": False}, f"ties axis={axis}",
-                              fd=False))
+            out.append(
+                Sample((tied,), {"axis": axis, "keepdims": False}, f"ties axis={axis}", fd=False)
+            )
     return out
 
 

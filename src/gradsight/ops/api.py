@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradsight._core.node import holds_tensor, apply, apply1, apply2
+from gradsight._core.node import apply, apply1, apply2, holds_tensor
 from gradsight._core.tensor import Tensor, new_tensor
 
 from . import elementwise as ew

@@ -55,6 +55,8 @@ div = Primitive(
         lambda F, g, out, x, y: -g * out / y,
     ),
 )
+
+
 def _pow_dx(F, g, out, x, y):
     """y x^(y-1), and 0 at x = y = 0 (x^0 is constant; the formula reads 0 * inf).
     The exponent is swapped for 1 there, so no inf or nan is formed, not even in
