@@ -186,6 +186,15 @@ def _extremum_pair_samples() -> list:
     ties = np.array([1.0, -0.5, 2.0, 0.0])
     out.append(Sample((ties, np.array([1.0, 0.5, 2.0, -1.0])), note="exact ties", fd=False))
     out.append(Sample((ties,), {"other": 0.0}, "tie with scalar 0", fd=False))
+    nan = np.array([np.nan, 3.0, np.nan, -1.0])
+    out.append(
+        Sample(
+            (nan, np.array([2.0, np.nan, np.nan, 0.5])),
+            note="NaN operands",
+            fd=False,
+            differs="the NaN operand gets the gradient; PyTorch gives it to both sides",
+        )
+    )
     return out
 
 
@@ -319,8 +328,8 @@ def _ce_samples() -> list:
 
 def _astype_samples() -> list:
     return [
-        Sample((S.normal((2, 3), 260),), {"dtype": d}, f"to {d}", fd=d == "float64")
-        for d in ("float32", "float64")
+        Sample((S.normal((2, 3), 260) * 4,), {"dtype": d}, f"to {d}", fd=d == "float64")
+        for d in ("float32", "float64", "int64", "bool")
     ]
 
 
