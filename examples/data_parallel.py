@@ -72,7 +72,8 @@ def worker(rank: int, args, port: int) -> None:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
 
-    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback only
+    if sys.platform.startswith("linux"):
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # gloo on the loopback interface
     torch.set_num_threads(1)
     dist.init_process_group(
         "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=args.world_size
