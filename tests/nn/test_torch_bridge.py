@@ -226,3 +226,14 @@ def test_state_dict_problems_are_one_line_and_change_nothing(change, message):
     assert "\n" not in str(info.value)
     for k, v in model.state_dict().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_an_unreadable_state_dict_file_is_one_line_naming_it(tmp_path):
+    bad = tmp_path / "junk.pt"
+    bad.write_bytes(b"not a checkpoint")
+    model = nn.Sequential(nn.Linear(3, 4))
+    with pytest.raises(ValueError, match=r"cannot read a state_dict from '.*junk\.pt': ") as info:
+        nn.load_torch_state_dict(model, bad)
+    assert "\n" not in str(info.value)
+    with pytest.raises(FileNotFoundError, match=r"no such state_dict file: '.*absent\.pt'"):
+        nn.load_torch_state_dict(model, tmp_path / "absent.pt")
