@@ -84,14 +84,23 @@ def sizes_list(text: str, minimum: int, example: str) -> list[int]:
 
 
 def hidden_layers(text: str) -> list[int]:
-    """``--layers`` of train: hidden sizes only ('16,16'); 'none' for no hidden layer."""
+    """``--layers`` of every command: hidden sizes only ('16,16'); 'none' or '0' for
+    no hidden layer. Input and output sizes are never part of it."""
     if text.strip().lower() in ("none", "0"):
         return []
-    return sizes_list(text, 1, "16,16 (or 'none')")
+    return sizes_list(text, 1, "16,16 (hidden sizes only; 'none' for no hidden layer)")
+
+
+def layer_size(text: str) -> int:
+    """One layer's width (--inputs, --outputs): a positive integer up to MAX_WIDTH."""
+    n = _int(text, "expected a layer size (a positive integer)")
+    if not 1 <= n <= MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"layer size {n} is out of range (1 to {MAX_WIDTH:,})")
+    return n
 
 
 def all_layers(text: str) -> list[int]:
-    """``--layers``/``--sizes`` with the input and output sizes: '2,4,1'."""
+    """``--sizes`` of check, with the input and output sizes: '2,4,1'."""
     return sizes_list(text, 2, "2,4,1 (inputs, hidden..., outputs)")
 
 
