@@ -47,6 +47,14 @@ def positive_float(text: str) -> float:
     return x
 
 
+def significant_digits(text: str) -> int:
+    """--digits: 1 to 17 significant digits (17 round-trips any float64)."""
+    n = _int(text, "expected a number of significant digits (1 to 17)")
+    if not 1 <= n <= 17:
+        raise argparse.ArgumentTypeError(f"significant digits must be 1 to 17, got {n}")
+    return n
+
+
 def non_negative_float(text: str) -> float:
     x = _float(text, "expected a number >= 0")
     if x < 0:
@@ -128,3 +136,33 @@ def names(text: str) -> list[str]:
     if not out:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated column names")
     return out
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``(default: X)`` to the help of every option (of ``parser`` and its
+    subcommands) that has a default its help does not already state.
+
+    Flags (store_true) and options without a default are left as they are;
+    a list default reads like the command line: ``16,16``.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                show_defaults(sub)
+            continue
+        default = action.default
+        if (
+            not action.option_strings
+            or action.help == argparse.SUPPRESS
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or "default" in (action.help or "").lower()
+        ):
+            continue
+        if isinstance(default, (list, tuple)):
+            shown = ",".join(map(str, default)) or "none"
+        else:
+            shown = str(default)
+        shown = shown.replace("%", "%%")  # argparse expands %(...)s in help text
+        action.help = f"{action.help} (default: {shown})" if action.help else f"default: {shown}"
