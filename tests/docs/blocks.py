@@ -6,7 +6,9 @@ page; every other tag (``text``, ``bash``, ``json``, none) is shown, not run.
 Extra words after ``python`` are options:
 
 - ``requires=PKG[,PKG...]``: skip the page from this block on when a package
-  cannot be imported (optional extras such as torch).
+  cannot be imported (optional extras such as torch);
+- ``raises=NAME``: the block shows an error: it must raise an exception of
+  that class (or a subclass), e.g. ``python raises=TypeError``.
 
 Any other word is an error, so a typo cannot make a block skip silently.
 """
@@ -50,15 +52,24 @@ class Block:
                 out += [v for v in value.split(",") if v]
         return out
 
+    def raises(self) -> str | None:
+        """The exception class name a ``raises=`` option expects, if any."""
+        for opt in self.options:
+            key, _, value = opt.partition("=")
+            if key == "raises":
+                return value
+        return None
+
     def missing(self) -> list[str]:
         return [p for p in self.requires() if importlib.util.find_spec(p) is None]
 
     def check_options(self) -> None:
         for opt in self.options:
-            if opt.partition("=")[0] not in ("requires",):
+            key, _, value = opt.partition("=")
+            if key not in ("requires", "raises") or not value:
                 raise ValueError(
                     f"{self.where}: unknown option {opt!r} after ```{self.lang} "
-                    "(known: requires=PKG[,PKG])"
+                    "(known: requires=PKG[,PKG], raises=ExceptionName)"
                 )
 
 

@@ -80,3 +80,17 @@ def test_a_failing_block_is_named_with_its_page_line(tmp_path):
     syntax = Block("docs/x.md", 20, "python", [], "def f(:\n")
     with pytest.raises(pytest.fail.Exception, match="block at line 20 failed: SyntaxError"):
         run_block(syntax, tmp_path / "x.md", ns)
+
+
+def test_a_raises_block_must_raise_that_error(tmp_path):
+    ns: dict = {}
+    shows = Block("docs/x.md", 5, "python", ["raises=LookupError"], "{}['missing']\n")
+    run_block(shows, tmp_path / "x.md", ns)  # KeyError is a LookupError: as the page says
+    quiet = Block("docs/x.md", 9, "python", ["raises=KeyError"], "x = 1\n")
+    with pytest.raises(pytest.fail.Exception, match="line 9 should raise KeyError"):
+        run_block(quiet, tmp_path / "x.md", ns)
+    other = Block("docs/x.md", 13, "python", ["raises=KeyError"], "1 / 0\n")
+    with pytest.raises(pytest.fail.Exception, match="line 13 failed: ZeroDivisionError"):
+        run_block(other, tmp_path / "x.md", ns)
+    with pytest.raises(ValueError, match="unknown option 'raises'"):
+        Block("docs/x.md", 1, "python", ["raises"], "").check_options()

@@ -5,7 +5,8 @@ a fresh temporary directory (blocks that write files write there). A failure
 names the page and the line of the block, and the traceback points at page
 lines. Blocks that are not meant to run are tagged ``text`` (or ``bash``,
 ``json``, ...); ``python requires=torch`` skips the page from that block on
-when torch is not installed. Pages added later are picked up automatically.
+when torch is not installed; ``python raises=TypeError`` shows an error and
+must raise it. Pages added later are picked up automatically.
 """
 
 from __future__ import annotations
@@ -51,11 +52,16 @@ def run_block(block, path, namespace: dict) -> None:
     if missing:
         pytest.skip(f"{block.where} and later need {', '.join(missing)}, not installed")
     source = "\n" * block.line + block.code  # tracebacks show the page's own line numbers
+    expected = block.raises()
     try:
         exec(compile(source, str(path), "exec"), namespace)
     except Exception as err:
+        if expected in {k.__name__ for k in type(err).__mro__}:
+            return  # the error the page shows
         tb = "".join(traceback.format_exception(type(err), err, err.__traceback__.tb_next))
         failure = f"{block.where} failed: {type(err).__name__}: {err}\n\n{tb}"
     else:
-        return
+        if expected is None:
+            return
+        failure = f"{block.where} should raise {expected} (its raises= tag) but did not"
     pytest.fail(failure, pytrace=False)
