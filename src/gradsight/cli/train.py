@@ -226,17 +226,17 @@ def _describe(data, target, trained, args, lr, n_train, n_val) -> None:
     feats = ", ".join(data.features[:6]) + (", ..." if len(data.features) > 6 else "")
     sizes = trained.meta["sizes"]
     n_params = opt.parameter_count(sizes)
+    built = (
+        f"{args.activation} MLP"
+        if len(sizes) > 2
+        else "linear model without hidden layer or activation"
+    )
     print(
         f"data: {data.source}: {len(data.X)} rows, {len(data.features)} features ({feats}); "
         f"target {data.target_name!r}: {what}"
     )
     optim = f"{args.optimizer} lr {lr:g}" + (
         f" momentum {args.momentum:g}" if args.optimizer == "sgd" else ""
-    )
-    built = (
-        f"{args.activation} MLP"
-        if len(sizes) > 2
-        else "linear model without hidden layer or activation"
     )
     print(
         f"model: {'-'.join(map(str, sizes))} {built} ({n_params:,} parameters), "
