@@ -11,7 +11,6 @@ import numpy as np
 
 from . import data as datasets
 from . import model as model_file
-from . import options as opt
 from .errors import CliError, output_file, write_atomic
 
 EXAMPLES = """\
@@ -27,6 +26,8 @@ printed on stderr.
 
 
 def add_parser(sub, parents) -> None:
+    from .options import significant_digits
+
     p = sub.add_parser(
         "predict",
         parents=parents,
@@ -38,14 +39,14 @@ def add_parser(sub, parents) -> None:
     )
     p.add_argument("model", metavar="MODEL.npz", help="a model written by 'gradsight train'")
     p.add_argument("data", metavar="DATA", help="a CSV file, or xor | moons | digits")
-    p.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
     p.add_argument(
         "--digits",
-        type=opt.significant_digits,
+        type=significant_digits,
         default=6,
         metavar="N",
         help="significant digits of each number, 1 to 17 (default 6; 17 reads back exactly)",
     )
+    p.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
     p.set_defaults(run=run)
 
 
