@@ -48,8 +48,12 @@ def add_parser(sub, parents) -> None:
         metavar="SIZES",
         help="hidden layer sizes, e.g. 16,16; 'none' (or 0) for no hidden layer (default 4)",
     )
-    p.add_argument("--inputs", type=opt.layer_size, default=2, metavar="N", help="default 2")
-    p.add_argument("--outputs", type=opt.layer_size, default=1, metavar="N", help="default 1")
+    p.add_argument(
+        "--inputs", type=opt.layer_size, default=2, metavar="N", help="input features (default 2)"
+    )
+    p.add_argument(
+        "--outputs", type=opt.layer_size, default=1, metavar="N", help="output units (default 1)"
+    )
     acts = ("sigmoid", "tanh", "relu", "leaky_relu")
     p.add_argument(
         "--activation",
