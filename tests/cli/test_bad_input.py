@@ -103,13 +103,13 @@ CASES = {
     ),
     "negative --layers": (
         {},
-        ["graph", "--layers", "2,-4,1"],
+        ["graph", "--layers", "4,-4"],
         ["--layers", "'-4' is not a positive integer"],
     ),
-    "--layers with one size for graph": (
+    "empty --layers for graph": (
         {},
-        ["graph", "--layers", "3"],
-        ["--layers", "at least 2"],
+        ["graph", "--layers", ""],
+        ["--layers", "hidden sizes only", "'none' for no hidden layer"],
     ),
     "--layers with an empty entry": (
         {},
@@ -118,7 +118,7 @@ CASES = {
     ),
     "--layers too large": (
         {},
-        ["graph", "--layers", "2,20000,20000,1"],
+        ["graph", "--layers", "20000,20000"],
         ["2-20000-20000-1", "parameters", "limit"],
     ),
     "bad --epochs": ({}, ["demo", "--epochs", "ten"], ["--epochs", "'ten' is not an integer"]),

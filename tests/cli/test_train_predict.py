@@ -119,7 +119,7 @@ def test_train_then_predict_reproduces_the_model(cli, tmp_path, blobs):
     np.testing.assert_allclose(arrays["input_mean"], X.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(arrays["input_std"], X.std(axis=0), rtol=1e-12)
 
-    res = cli("predict", "m.npz", path, "--out", "p.csv")
+    res = cli("predict", "m.npz", path, "--out", "p.csv", "--digits", "17")
     assert res.rc == 0, res.err
     header, rows = read_csv((tmp_path / "p.csv").read_text())
     assert header == ["prediction", "p_no", "p_yes"]
@@ -151,7 +151,7 @@ def test_predict_reads_features_by_name_and_writes_stdout(cli, tmp_path, blobs):
     shuffled = tmp_path / "shuffled.csv"
     rows = [[repr(float(b)), "z", repr(float(a))] for a, b in X]
     write_csv(shuffled, ["x2", "extra", "x1"], rows)
-    res = cli("predict", "m.npz", shuffled)
+    res = cli("predict", "m.npz", shuffled, "--digits", "17")
     assert res.rc == 0, res.err
     _, rows = read_csv(res.out)
     _, _, predict = numpy_model(tmp_path / "m.npz")
@@ -186,7 +186,7 @@ def test_regression_is_learnt_and_reproduced(cli, tmp_path):
     m = final_metrics(res.out)
     assert m["val rmse"] < 0.6 * y.std()  # learnt something real: y has std ~4.3
 
-    res = cli("predict", "r.npz", "r.csv")
+    res = cli("predict", "r.npz", "r.csv", "--digits", "17")
     assert res.rc == 0, res.err
     header, rows = read_csv(res.out)
     assert header == ["prediction"]

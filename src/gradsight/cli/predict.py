@@ -26,6 +26,8 @@ printed on stderr.
 
 
 def add_parser(sub, parents) -> None:
+    from .options import significant_digits
+
     p = sub.add_parser(
         "predict",
         parents=parents,
@@ -37,6 +39,13 @@ def add_parser(sub, parents) -> None:
     )
     p.add_argument("model", metavar="MODEL.npz", help="a model written by 'gradsight train'")
     p.add_argument("data", metavar="DATA", help="a CSV file, or xor | moons | digits")
+    p.add_argument(
+        "--digits",
+        type=significant_digits,
+        default=6,
+        metavar="N",
+        help="significant digits of each number, 1 to 17 (default 6; 17 reads back exactly)",
+    )
     p.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
     p.set_defaults(run=run)
 
@@ -47,7 +56,7 @@ def run(args) -> int:
     meta = trained.meta
     data = datasets.features_for(args.data, meta["features"])
     outputs = trained.outputs(data.X)
-    text = to_csv(outputs, meta)
+    text = to_csv(outputs, meta, args.digits)
     if out is None:
         sys.stdout.write(text)
         sys.stdout.flush()
@@ -58,19 +67,21 @@ def run(args) -> int:
     return 0
 
 
-def to_csv(outputs: np.ndarray, meta: dict) -> str:
-    """Predictions as CSV text; floats in repr form, so they read back exactly."""
+def to_csv(outputs: np.ndarray, meta: dict, digits: int = 6) -> str:
+    """Predictions as CSV text, each number with ``digits`` significant digits
+    (``%.<digits>g``; 17 digits read back as exactly the same float64)."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
+    num = f"{{:.{digits}g}}".format
     if meta["task"] == "regress":
         w.writerow(["prediction"])
-        w.writerows([repr(float(v))] for v in outputs)
+        w.writerows([num(float(v))] for v in outputs)
     else:
         classes = meta["classes"]
         w.writerow(["prediction", *(f"p_{c}" for c in classes)])
         best = outputs.argmax(axis=1)
         for k, row in zip(best, outputs):
-            w.writerow([classes[k], *(repr(float(v)) for v in row)])
+            w.writerow([classes[k], *(num(float(v)) for v in row)])
     return buf.getvalue()
 
 

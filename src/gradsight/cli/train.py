@@ -50,7 +50,8 @@ def add_parser(sub, parents) -> None:
         type=opt.hidden_layers,
         default=[16, 16],
         metavar="SIZES",
-        help="hidden layer sizes (default 16,16; inputs and outputs come from the data)",
+        help="hidden layer sizes only, e.g. 16,16 (the default); 'none' (or 0) for no hidden "
+        "layer; the input and output sizes come from the data",
     )
     p.add_argument("--activation", choices=model_file.ACTIVATIONS, default="tanh")
     p.add_argument(
@@ -230,6 +231,11 @@ def _describe(data, target, trained, args, lr, n_train, n_val) -> None:
     feats = ", ".join(data.features[:6]) + (", ..." if len(data.features) > 6 else "")
     sizes = trained.meta["sizes"]
     n_params = opt.parameter_count(sizes)
+    built = (
+        f"{args.activation} MLP"
+        if len(sizes) > 2
+        else "linear model without hidden layer or activation"
+    )
     print(
         f"data: {data.source}: {len(data.X)} rows, {len(data.features)} features ({feats}); "
         f"target {data.target_name!r}: {what}"
@@ -238,7 +244,7 @@ def _describe(data, target, trained, args, lr, n_train, n_val) -> None:
         f" momentum {args.momentum:g}" if args.optimizer == "sgd" else ""
     )
     print(
-        f"model: {'-'.join(map(str, sizes))} {args.activation} MLP ({n_params:,} parameters), "
+        f"model: {'-'.join(map(str, sizes))} {built} ({n_params:,} parameters), "
         f"{optim}, batch {args.batch_size}, {args.epochs} epoch{'s' if args.epochs != 1 else ''}; "
         f"{n_train} training rows, {n_val} validation rows"
     )
