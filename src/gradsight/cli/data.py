@@ -178,7 +178,9 @@ def _one_hot(block: np.ndarray, codes: np.ndarray, remap: np.ndarray) -> None:
     block[codes == -1] = np.nan
 
 
-def features_for(spec: str, meta: dict, dtype=np.float64, progress=None) -> Dataset:
+def features_for(
+    spec: str, meta: dict, dtype=np.float64, progress=None, sep: str | None = None
+) -> Dataset:
     """The model's input columns of a CSV (any order, other columns ignored) or built-in;
     the target column too when the file has it (for scoring)."""
     columns = meta["columns"]
@@ -192,7 +194,7 @@ def features_for(spec: str, meta: dict, dtype=np.float64, progress=None) -> Data
         data.X = data.X.astype(dtype)
         data.columns = columns
         return data
-    source, names, sep = tables.read_header(spec, meta.get("sep"))
+    source, names, sep = tables.read_header(spec, sep)
     lacking = [c["name"] for c in columns if c["name"] not in names]
     if lacking:
         raise CliError(

@@ -14,6 +14,7 @@ from . import model as model_file
 from . import prepare
 from .errors import output_file, write_atomic
 from .progress import ByteBar
+from .train import separator
 
 EXAMPLES = """\
 examples:
@@ -44,6 +45,7 @@ def add_parser(sub, parents) -> None:
     p.add_argument("model", metavar="MODEL.npz", help="a model written by 'gradsight train'")
     p.add_argument("data", metavar="DATA", help="a CSV file, or xor | moons | digits")
     p.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
+    p.add_argument("--sep", type=separator, help="the column separator of DATA (default: sniffed)")
     p.set_defaults(run=run)
 
 
@@ -71,7 +73,7 @@ def _read(args, meta) -> datasets.Dataset:
         size = datasets.tables.input_file(args.data, "data file").stat().st_size
         bar = ByteBar(size, "read", args.quiet)
     try:
-        return datasets.features_for(args.data, meta, meta["dtype"], progress=bar)
+        return datasets.features_for(args.data, meta, meta["dtype"], bar, args.sep)
     finally:
         if bar is not None:
             bar.close()
@@ -88,8 +90,10 @@ def _fill(data, trained) -> None:
     if data.frame is not None:
         for name, col in data.frame.columns.items():
             if col.fixed_vocab and col.unknown:
-                say(f"{col.unknown} cell(s) of {name!r} hold a value training never saw "
-                    "(encoded as all zeros)")
+                say(
+                    f"{col.unknown} cell(s) of {name!r} hold a value training never saw "
+                    "(encoded as all zeros)"
+                )
     if prepare.missing_per_column(data.X).any():
         prepare.fill_missing(data.X, trained.mean)
         cells = sum(c.missing for n, c in data.frame.columns.items() if n != data.target_name)
@@ -152,8 +156,10 @@ def _score(data, trained, outputs) -> None:
     y = np.array([index.get(_canonical(v), -1) if v is not None else -1 for v in labels])
     unknown = int(np.count_nonzero(y < 0)) - blank
     if blank or unknown:
-        say(f"not scored: {blank} row(s) without a label, {unknown} with a label the model "
-            f"does not know (it knows {', '.join(classes)})")
+        say(
+            f"not scored: {blank} row(s) without a label, {unknown} with a label the model "
+            f"does not know (it knows {', '.join(classes)})"
+        )
     ok = y >= 0
     if not ok.any():
         return

@@ -152,7 +152,7 @@ def chunks(f, source: str, chunk_bytes: int, on_bytes: Callable[[int], None]):
     """Yield (text, first line number, byte offset) for pieces of whole rows."""
     buf, offset, line, size = b"", 0, 1, min(FIRST_CHUNK_BYTES, chunk_bytes)
     while True:
-        more = f.read(max(size - len(buf), 1 << 16))
+        more = f.read(size - len(buf) if size > len(buf) else size)
         on_bytes(len(more))
         buf += more
         at_end = not more
@@ -330,8 +330,10 @@ class _ChunkReader:
 
     def _bad_cell(self, c, values, lines, i, v) -> str:
         cell = values[i]
-        what = f"infinite value {short(cell.strip())}" if v is not None else (
-            f"not a number: {short(cell)}"
+        what = (
+            f"infinite value {short(cell.strip())}"
+            if v is not None
+            else (f"not a number: {short(cell)}")
         )
         cells, _ = self._chunk
         more = sum(
@@ -402,15 +404,10 @@ class _ChunkReader:
             return np.ascontiguousarray(col)
         if len(col) and np.char.str_len(col).max() >= TEXT_WIDTH:
             return None  # maybe cut short: the csv path reads the whole cell
-        uniques, inverse = np.unique(col, return_inverse=True)
-        first_rows = {}
-        if c.first_text is None or not self.missing_ok:
-            firsts = np.full(len(uniques), len(col))
-            np.minimum.at(firsts, inverse, np.arange(len(col)))
-            first_rows = dict(zip(uniques.tolist(), firsts.tolist()))
+        uniques, firsts, inverse = np.unique(col, return_index=True, return_inverse=True)
         codes = np.empty(len(uniques), dtype=np.int32)
         for k, u in enumerate(uniques.tolist()):
-            line = first_line + first_rows.get(u, 0)
+            line = first_line + int(firsts[k])
             seen = c.missing
             codes[k] = self._code(c, u.strip(), line)
             if c.missing > seen:  # count every missing cell of this value, not one

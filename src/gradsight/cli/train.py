@@ -125,7 +125,7 @@ def separator(text: str) -> str:
     """``--sep``: one character; 'tab' (or '\\t'), 'comma', 'semicolon' by name."""
     named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
     sep = named.get(text.lower(), text)
-    if len(sep) != 1 or sep in "\"\r\n" or sep.isalnum():
+    if len(sep) != 1 or sep in '"\r\n' or sep.isalnum():
         raise argparse.ArgumentTypeError(
             f"expected one separator character like ';' or 'tab', got {text!r}"
         )
@@ -174,8 +174,10 @@ def run(args) -> int:
         model_file.save(save_to, trained)
         print(f"saved the model to {save_to} (use: gradsight predict {save_to} DATA.csv)")
     if split_dir is not None:
-        print(f"wrote {len(train_idx)} training rows to {split_dir / 'train.csv'} and "
-              f"{len(val_idx)} validation rows to {split_dir / 'val.csv'}")
+        print(
+            f"wrote {len(train_idx)} training rows to {split_dir / 'train.csv'} and "
+            f"{len(val_idx)} validation rows to {split_dir / 'val.csv'}"
+        )
     return 0
 
 
@@ -352,11 +354,15 @@ class _Loop:
     def report(self) -> None:
         args, (best_loss, best_epoch, _) = self.args, self.best
         if self.stopped_early:
-            print(f"stopped after epoch {self.epochs_run}: no better validation loss for "
-                  f"{args.patience} epochs (--patience {args.patience})")
+            print(
+                f"stopped after epoch {self.epochs_run}: no better validation loss for "
+                f"{args.patience} epochs (--patience {args.patience})"
+            )
         if best_epoch:
-            print(f"kept the weights of epoch {best_epoch} of {self.epochs_run}, the lowest "
-                  f"validation loss ({best_loss:.4f})")
+            print(
+                f"kept the weights of epoch {best_epoch} of {self.epochs_run}, the lowest "
+                f"validation loss ({best_loss:.4f})"
+            )
         else:
             print(f"no validation rows: kept the weights of the last epoch ({self.epochs_run})")
         tr = evaluate(self.trained, self.X, self.y, self.train_idx)
@@ -371,9 +377,11 @@ class _Loop:
                     )
                     print(f"{name} per class (right/rows): {counts}")
         rows = self.epochs_run * len(self.train_idx)
-        print(f"trained {self.epochs_run} epoch{'s' if self.epochs_run != 1 else ''} x "
-              f"{len(self.train_idx):,} rows in {self.seconds:.2f} s "
-              f"({rows / max(self.seconds, 1e-9):,.0f} rows/s)")
+        print(
+            f"trained {self.epochs_run} epoch{'s' if self.epochs_run != 1 else ''} x "
+            f"{len(self.train_idx):,} rows in {self.seconds:.2f} s "
+            f"({rows / max(self.seconds, 1e-9):,.0f} rows/s)"
+        )
 
 
 def _check_finite(loss: float, epoch: int, lr: float) -> None:
