@@ -308,6 +308,7 @@ class _Loop:
         self.optimizer, self.loss_fn = optimizer, _loss(trained.meta)
         self.best = (np.inf, 0, None)  # (validation loss, epoch, weights)
         self.epochs_run, self.stopped_early, self.seconds = 0, False, 0.0
+        self.step_seconds = 0.0  # in the mini-batch steps (the rest: per-epoch metrics)
 
     def train(self) -> None:
         args, net = self.args, self.trained.model
@@ -318,7 +319,9 @@ class _Loop:
         with np.errstate(all="ignore"):
             try:
                 for epoch in range(1, args.epochs + 1):
+                    t0 = time.perf_counter()
                     self._epoch(rng, epoch, bar)
+                    self.step_seconds += time.perf_counter() - t0
                     tr = evaluate(self.trained, self.X, self.y, self.train_idx)
                     _check_finite(tr["loss"], epoch, self.lr)  # the last step may overflow
                     va = evaluate(self.trained, self.X, self.y, self.val_idx)
@@ -379,8 +382,9 @@ class _Loop:
         rows = self.epochs_run * len(self.train_idx)
         print(
             f"trained {self.epochs_run} epoch{'s' if self.epochs_run != 1 else ''} x "
-            f"{len(self.train_idx):,} rows in {self.seconds:.2f} s "
-            f"({rows / max(self.seconds, 1e-9):,.0f} rows/s)"
+            f"{len(self.train_idx):,} rows in {self.step_seconds:.2f} s "
+            f"({rows / max(self.step_seconds, 1e-9):,.0f} rows/s), "
+            f"plus {self.seconds - self.step_seconds:.2f} s for the per-epoch metrics"
         )
 
 
