@@ -146,8 +146,15 @@ def sklearn_side(spec: dict, split: Path) -> dict:
         ]
     )
     Xtr, Xva = _frame(Xtr, num), _frame(Xva, num)
-    mlp_args = dict(hidden_layer_sizes=(16, 16), activation="tanh", solver="adam",
-                    batch_size=32, learning_rate_init=0.01, max_iter=100, random_state=0)  # fmt: skip
+    mlp_args = dict(
+        hidden_layer_sizes=(16, 16),
+        activation="tanh",
+        solver="adam",
+        batch_size=32,
+        learning_rate_init=0.01,
+        max_iter=100,
+        random_state=0,
+    )
     out = {}
     if spec["task"] == "classify":
         models = {"mlp": MLPClassifier(**mlp_args), "linear": LogisticRegression(max_iter=5000)}
