@@ -159,8 +159,8 @@ def measure(sizes: list[int], with_torch: bool) -> list[dict]:
     return rows
 
 
-def _fmt(x, spec: str) -> str:
-    return "—" if x is None else format(x, spec)
+def _fmt(x, spec: str, unit: str = "") -> str:
+    return "—" if x is None else format(x, spec) + unit
 
 
 def markdown(rows: list[dict], note: str = "") -> str:
@@ -179,11 +179,11 @@ def markdown(rows: list[dict], note: str = "") -> str:
         e, t = get(r, "epoch", "seconds"), get(r, "torch", "seconds")
         er = get(r, "epoch", "rows")
         out.append(
-            f"| {r['n']:,} | {r['mib']:.0f} MiB | {_fmt(g, '.2f')} s | {_fmt(lt, '.2f')} s | "
-            f"{_fmt(g / lt if g and lt else None, '.2f')}x | "
-            f"{_fmt(gm, '.0f')} MiB = {_fmt(gm / feat if gm and feat else None, '.2f')}x | "
-            f"{_fmt(lm / feat if lm and feat else None, '.2f')}x | {_fmt(e, '.2f')} s | "
-            f"{_fmt(t, '.2f')} s | {_fmt(er / e if e and er else None, ',.0f')} |"
+            f"| {r['n']:,} | {r['mib']:.0f} MiB | {_fmt(g, '.2f', ' s')} | "
+            f"{_fmt(lt, '.2f', ' s')} | {_fmt(g / lt if g and lt else None, '.2f', 'x')} | "
+            f"{_fmt(gm, '.0f', ' MiB')} = {_fmt(gm / feat if gm and feat else None, '.2f', 'x')} | "
+            f"{_fmt(lm / feat if lm and feat else None, '.2f', 'x')} | {_fmt(e, '.2f', ' s')} | "
+            f"{_fmt(t, '.2f', ' s')} | {_fmt(er / e if e and er else None, ',.0f')} |"
         )
     out.append("")
     for a, b in zip(rows, rows[1:]):
