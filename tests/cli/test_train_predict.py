@@ -296,9 +296,12 @@ def test_task_inference(cli, tmp_path):
 def test_predict_refuses_bad_data_and_bad_models(cli, tmp_path):
     import gradsight as gs
 
-    assert cli("train", "xor", "--epochs", "2", "--save", "m.npz", "-q").rc == 0
+    args = ("train", "xor", "--epochs", "2", "--save", "m.npz", "-q", "--missing", "error")
+    assert cli(*args).rc == 0
     (tmp_path / "nan.csv").write_text("x1,x2\n0,1\n1,nan\n")
-    assert_bad_input(cli("predict", "m.npz", "nan.csv"), "nan.csv", "line 3", "column 2", "NaN")
+    assert_bad_input(
+        cli("predict", "m.npz", "nan.csv"), "nan.csv", "line 3", "column 2", "--missing error"
+    )
     assert not (tmp_path / "p.csv").exists()
 
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
@@ -312,6 +315,9 @@ def test_predict_refuses_bad_data_and_bad_models(cli, tmp_path):
         ({"task": "cluster"}, "task 'cluster'"),
         ({"classes": ["only"]}, "classes"),
         ({"activation": "gelu"}, "activation 'gelu'"),
+        ({"version": 99}, "version 99"),  # a newer format: refused, saying why
+        ({"columns": [{"name": "x1", "kind": "number"}]}, "columns"),
+        ({"dtype": "int8"}, "dtype 'int8'"),
     ):
         meta = json.loads(arrays["meta_json"].tobytes())
         meta.update(change)
