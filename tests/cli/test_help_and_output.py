@@ -39,7 +39,7 @@ def test_train_help_shows_the_defaults(cli):
         "--optimizer {adam,sgd} default: adam",
         "--epochs EPOCHS default: 100",
         "--batch-size BATCH_SIZE default: 32",
-        "weights, split and shuffling (default: 0)",
+        "the (stratified) split and the shuffling (default 0)",
         "16,16 (the default)",
     ):
         assert shown in text, shown

@@ -60,7 +60,7 @@ def test_messy_file_trains_and_predicts_the_same(cli, tmp_path):
     complete = [i for i in range(240) if i % 17 != 3 and i % 29 != 5]
     rows = ["a,colour,b"] + [f"{float(a[i])!r},{colour[i]},{float(b[i])!r}" for i in complete]
     (tmp_path / "new.csv").write_text("\n".join(rows) + "\n")
-    res = cli("predict", "m.npz", "new.csv")
+    res = cli("predict", "m.npz", "new.csv", "--digits", "17")
     assert res.rc == 0, res.err
     X = independent_inputs(arrays, meta, a, b, colour)[complete]
     got = np.array([[float(v) for v in r[1:]] for r in read_csv(res.out)[1]])
@@ -68,7 +68,7 @@ def test_messy_file_trains_and_predicts_the_same(cli, tmp_path):
 
     # an unknown colour is counted and encoded as all zeros
     (tmp_path / "odd.csv").write_text(f"a;b;colour\n{float(a[0])!r};{float(b[0])!r};purple\n")
-    res = cli("predict", "m.npz", "odd.csv")
+    res = cli("predict", "m.npz", "odd.csv", "--digits", "17")
     assert "1 cell(s) of 'colour' hold a value training never saw" in res.err
     p = float(read_csv(res.out)[1][0][1])
     np.testing.assert_allclose(p, predict(np.array([[a[0], b[0], 0, 0, 0]]))[0, 0], rtol=1e-12)
@@ -104,9 +104,9 @@ def test_stratified_split_saved_and_fingerprinted(cli, tmp_path):
     assert f"{len(train) - 1} training rows, {len(val) - 1} validation rows" in res.out
 
     # predict knows which rows it was trained on (from the fingerprint in the model)
-    res = cli("predict", "m.npz", path)
+    res = cli("predict", "m.npz", path, "--digits", "17")
     assert f"{len(train) - 1} of 240 rows are rows the model was trained on" in res.err
-    res = cli("predict", "m.npz", "split/val.csv")
+    res = cli("predict", "m.npz", "split/val.csv", "--digits", "17")
     assert f"0 of {len(val) - 1} rows are rows the model was trained on" in res.err
     with np.load(tmp_path / "m.npz") as f:
         assert f["train_rows"].dtype == np.uint64 and len(f["train_rows"]) == len(train) - 1
@@ -117,7 +117,7 @@ def test_stratified_split_saved_and_fingerprinted(cli, tmp_path):
         original[5].rsplit(";", 1)[0] + ";",
     ]
     (tmp_path / "odd.csv").write_text("\n".join(lines) + "\n")
-    res = cli("predict", "m.npz", "odd.csv")
+    res = cli("predict", "m.npz", "odd.csv", "--digits", "17")
     assert "not scored: 1 row(s) without a label, 1 with a label the model does not know" in res.err
     assert "(3 rows)" in res.err
 
@@ -165,7 +165,7 @@ def test_regression_metrics_match_predictions(cli, tmp_path):
     assert res.rc == 0, res.err
     final = next(s for s in res.out.splitlines() if s.startswith("final:"))
     mae, r2 = re.search(r"val loss [\d.]+ rmse [\d.]+ mae ([\d.]+) r2 (-?[\d.]+)", final).groups()
-    res = cli("predict", "r.npz", "s/val.csv")
+    res = cli("predict", "r.npz", "s/val.csv", "--digits", "17")
     pred = np.array([float(r[0]) for r in read_csv(res.out)[1]])
     truth = np.array(
         [
@@ -186,7 +186,7 @@ def test_float32_model(cli, tmp_path):
     assert res.rc == 0, res.err
     with np.load(tmp_path / "m.npz") as f:
         assert f["model.layers.0.weight"].dtype == np.float32
-    res = cli("predict", "m.npz", "moons")
+    res = cli("predict", "m.npz", "moons", "--digits", "17")
     assert res.rc == 0 and "accuracy on moons" in res.err
 
 

@@ -22,7 +22,7 @@ examples:
   gradsight predict model.npz new.csv --out predictions.csv
 
 Output columns: 'prediction', then for classification one 'p_<class>'
-probability column per class, in full precision. The rows follow DATA.
+probability column per class, with 6 significant digits (--digits). The rows follow DATA.
 Text columns are encoded as in training (a value training never saw gives
 all zeros, and is counted); missing cells are filled with the training means,
 unless the model was trained with --missing error. On stderr: how many of
