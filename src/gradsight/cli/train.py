@@ -11,6 +11,7 @@ import gradsight as gs
 from . import data as datasets
 from . import model as model_file
 from . import options as opt
+from . import torch_export
 from .errors import CliError, output_file
 from .progress import Progress
 
@@ -76,12 +77,14 @@ def add_parser(sub, parents) -> None:
     )
     p.add_argument("--seed", type=opt.seed, default=0, help="weights, split and shuffling")
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    p.add_argument("--export-torch", metavar="FILE.pt", help=torch_export.HELP)
     p.add_argument("--log-every", type=opt.positive_int, metavar="N", help="print every N epochs")
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
     save_to = output_file(args.save) if args.save else None  # refuse before any work
+    export_torch = torch_export.prepare(args.export_torch)  # None without --export-torch
     data = datasets.load(args.data, args.target, args.ignore)
     if data.table is not None and args.target is None:
         raise CliError(
@@ -94,6 +97,8 @@ def run(args) -> int:
     if save_to is not None:
         model_file.save(save_to, trained)
         print(f"saved the model to {save_to} (use: gradsight predict {save_to} DATA.csv)")
+    if export_torch is not None:
+        export_torch(trained)
     return 0
 
 
