@@ -12,6 +12,7 @@ import re
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -116,3 +117,32 @@ def test_readme_says_how_to_get_gradsight_on_path(sandbox):
     sandbox("demo")  # what the README promises is what ./run makes
     assert os.access(sandbox.work / ".venv" / "bin" / "gradsight", os.X_OK)
     assert (sandbox.work / ".venv" / "bin" / "python").exists()
+
+
+def test_the_build_backend_reads_the_metadata_without_deprecation_warnings(tmp_path):
+    """The real setuptools builds the metadata pip builds on install: no warning boxes."""
+    setuptools = pytest.importorskip("setuptools")
+    if int(setuptools.__version__.split(".")[0]) < 77:
+        pytest.skip(f"setuptools {setuptools.__version__} predates the license string form")
+    project = tmp_path / "project"
+    project.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
+    shutil.copytree(ROOT / "src", project / "src", ignore=shutil.ignore_patterns("*.egg-info"))
+    code = (
+        "import sys; from setuptools import build_meta as b; "
+        "print(b.prepare_metadata_for_build_wheel(sys.argv[1]))"
+    )
+    out = tmp_path / "meta"
+    out.mkdir()
+    res = subprocess.run(
+        [sys.executable, "-W", "always", "-c", code, str(out)],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "deprecated" not in res.stderr.lower() and "Warning" not in res.stderr, res.stderr
+    metadata = (out / res.stdout.split()[-1] / "METADATA").read_text()
+    assert "License-Expression: MIT" in metadata

@@ -27,3 +27,19 @@ def test_train_and_graph_build_the_same_hidden_layers(cli, tmp_path):
     assert "drew the 2-5-3-1 MLP" in res.out
     shapes = re.findall(r"\((\d+, \d+)\) float64", (tmp_path / "g.dot").read_text())
     assert {"5, 2", "3, 5", "1, 3"} <= set(shapes)
+
+
+def test_sizes_given_the_old_way_get_a_hint(cli):
+    """`--layers 2,8,1` on 2 inputs and 1 output builds 2-2-8-1-1, and says how to get 2-8-1."""
+    hint = "(--layers lists hidden sizes only; for a 2-8-1 network use --layers 8)"
+    res = cli("train", "xor", "--layers", "2,8,1", "--epochs", "1", "-q")
+    assert res.rc == 0, res.err
+    assert f"model: 2-2-8-1-1 tanh MLP {hint}" in res.out
+    res = cli("graph", "--layers", "2,8,1", "--out", "g.dot")
+    assert (
+        res.rc == 0 and f"drew the 2-2-8-1-1 MLP (sigmoid hidden, sigmoid output) {hint}" in res.out
+    )
+    res = cli("graph", "--layers", "2,1", "--out", "g.dot")
+    assert "for a 2-1 network use --layers none" in res.out
+    for args in (["--layers", "8"], ["--layers", "2,8"]):  # nothing to correct: no note
+        assert "--layers lists" not in cli("graph", *args, "--out", "g.dot").out

@@ -15,7 +15,7 @@ Any other word is an error, so a typo cannot make a block skip silently.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,7 +61,14 @@ class Block:
         return None
 
     def missing(self) -> list[str]:
-        return [p for p in self.requires() if importlib.util.find_spec(p) is None]
+        """The ``requires=`` packages that cannot be imported here."""
+        out = []
+        for name in self.requires():
+            try:
+                importlib.import_module(name)
+            except ImportError:
+                out.append(name)
+        return out
 
     def check_options(self) -> None:
         for opt in self.options:

@@ -121,7 +121,7 @@ def describe(sizes: list[int], activation: str, output_activation: str) -> str:
     out = "no output activation" if output_activation == "none" else f"{output_activation} output"
     if len(sizes) == 2:
         return f"the {shape} network with no hidden layer ({out})"
-    return f"the {shape} MLP ({activation} hidden, {out})"
+    return f"the {shape} MLP ({activation} hidden, {out}){opt.layers_hint(sizes)}"
 
 
 def output_format(out: str, given: str | None) -> str:

@@ -99,6 +99,22 @@ def hidden_layers(text: str) -> list[int]:
     return sizes_list(text, 1, "16,16 (hidden sizes only; 'none' for no hidden layer)")
 
 
+def layers_hint(sizes: list[int]) -> str:
+    """A note when --layers looks like it listed the input and output sizes too.
+
+    ``sizes`` is what was built (inputs, hidden..., outputs). When the hidden
+    sizes start with the input size and end with the output size, the user
+    probably meant all sizes: say what --layers means and what to type.
+    """
+    hidden = sizes[1:-1]
+    if len(hidden) < 2 or hidden[0] != sizes[0] or hidden[-1] != sizes[-1]:
+        return ""
+    meant = hidden[1:-1]
+    fix = ",".join(map(str, meant)) if meant else "none"
+    shape = "-".join(map(str, [sizes[0], *meant, sizes[-1]]))
+    return f" (--layers lists hidden sizes only; for a {shape} network use --layers {fix})"
+
+
 def layer_size(text: str) -> int:
     """One layer's width (--inputs, --outputs): a positive integer up to MAX_WIDTH."""
     n = _int(text, "expected a layer size (a positive integer)")

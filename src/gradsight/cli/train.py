@@ -467,7 +467,7 @@ def _describe(data, target, trained, args, lr, n_train, n_val) -> None:
     sizes = trained.meta["sizes"]
     n_params = opt.parameter_count(sizes)
     built = (
-        f"{args.activation} MLP"
+        f"{args.activation} MLP{opt.layers_hint(sizes)}"
         if len(sizes) > 2
         else "linear model without hidden layer or activation"
     )
