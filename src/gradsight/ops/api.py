@@ -151,7 +151,8 @@ def var(x, axis=None, keepdims: bool = False, ddof=0) -> Tensor:
     d = x - mean(x, axis, True)
     if not ddof:
         return mean(d * d, axis, keepdims)
-    n = x.size // max(np.prod(kept_shape(x.shape, _axis(axis))), 1) if x.size else 0
+    kept = kept_shape(x.shape, _axis(axis))
+    n = int(np.prod([s for s, k in zip(x.shape, kept) if k == 1 and s != 1] or [1]))
     with np.errstate(divide="ignore", invalid="ignore"):  # NumPy: inf or nan when N <= ddof
         return sum(d * d, axis, keepdims) / float(n - ddof if n > ddof else 0)
 
