@@ -8,7 +8,7 @@ x.grad  # tensor([2., 4.])
 
 from __future__ import annotations
 
-from . import autograd, check, nn, ops, optim, reference, viz
+from . import autograd, check, nn, ops, optim, reference, testing, viz
 from ._core.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._core.tensor import Tensor
 from .creation import (

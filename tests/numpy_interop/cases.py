@@ -50,7 +50,11 @@ CASES = {
     "vdot": (lambda a, b: np.vdot(a, b), [(2, 3), (3, 2)], ANY),
     "inner": (lambda a, b: np.inner(a, b), [(2, 3), (4, 3)], ANY),
     "outer": (lambda a, b: np.outer(a, b), [(3,), (2, 2)], ANY),
-    "tensordot": (lambda a, b: np.tensordot(a, b, axes=([0, 2], [1, 0])), [(2, 3, 4), (4, 2, 5)], ANY),
+    "tensordot": (
+        lambda a, b: np.tensordot(a, b, axes=([0, 2], [1, 0])),
+        [(2, 3, 4), (4, 2, 5)],
+        ANY,
+    ),
     "tensordot_int": (lambda a, b: np.tensordot(a, b, 1), [(2, 3), (3, 4)], ANY),
     "einsum": (lambda a, b: np.einsum("ij,jk->ik", a, b), [(3, 4), (4, 2)], ANY),
     "einsum_implicit": (lambda a, b: np.einsum("bij,bjk", a, b), [(2, 3, 4), (2, 4, 2)], ANY),
