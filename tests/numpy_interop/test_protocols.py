@@ -51,8 +51,16 @@ def test_calls_without_gradient_give_constants(name):
 def test_array_on_the_left_gives_a_recorded_tensor(op):
     import operator
 
-    fn = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-          "**": operator.pow, "@": operator.matmul, "<": operator.lt, "==": operator.eq}[op]  # fmt: skip
+    fn = {
+        "+": operator.add,
+        "-": operator.sub,
+        "*": operator.mul,
+        "/": operator.truediv,
+        "**": operator.pow,
+        "@": operator.matmul,
+        "<": operator.lt,
+        "==": operator.eq,
+    }[op]
     a = np.array([[1.0, 2.0], [3.0, 4.0]])
     t = gs.tensor([[0.5, 1.5], [2.5, 1.0]], requires_grad=True)
     out = fn(a, t)
