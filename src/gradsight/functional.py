@@ -15,6 +15,7 @@ import numpy as np
 
 from . import autograd
 from ._core.grad_mode import enable_grad
+from ._core.node import AccumulateGrad
 from ._core.tensor import Tensor, as_array, new_tensor
 
 
@@ -64,7 +65,30 @@ def _call(fun, args, nums):
         out = fun(*args)
     if not isinstance(out, Tensor):
         raise TypeError(f"fun must return a Tensor, got {type(out).__name__}")
+    if not nested and out.requires_grad:
+        nested = _reaches_other_leaf(out, [args[i] for i in nums])
     return args, out, nested
+
+
+def _reaches_other_leaf(out: Tensor, own: list) -> bool:
+    """True when out's graph depends on a grad-requiring leaf other than ``own``:
+    a tensor fun captured from the enclosing scope. Its gradient must then be
+    built with create_graph=True, or d/dx of the result would be lost (x * grad
+    of y -> x * y is d(x*x)/dx = 2x, not x). An iterative walk, like backward's."""
+    own_ids = {id(t) for t in own}
+    seen = set()
+    todo = [out.grad_fn]
+    while todo:
+        node = todo.pop()
+        if node is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, AccumulateGrad):
+            if id(node.variable) not in own_ids:
+                return True
+            continue
+        todo.extend(node.parents)
+    return False
 
 
 def _grads_for(out: Tensor, args, argnums, nested, grad_output=None) -> tuple:

@@ -209,7 +209,24 @@ def lift(x):
     return _as_operand_array(x)
 
 
+def holds_tensor(seq) -> bool:
+    """True when a (nested) list or tuple contains a Tensor."""
+    todo = [seq]
+    while todo:
+        for item in todo.pop():
+            if isinstance(item, Tensor):
+                return True
+            if isinstance(item, (list, tuple)):
+                todo.append(item)
+    return False
+
+
 def _as_operand_array(x):
+    if isinstance(x, (list, tuple)) and holds_tensor(x):
+        raise TypeError(
+            f"a {type(x).__name__} holding Tensors cannot be an operand: NumPy would turn it "
+            "into a plain array and cut the gradient; combine it with gs.stack(...) first"
+        )
     try:
         arr = np.asarray(x)
     except ValueError as err:

@@ -7,11 +7,12 @@ in terms of primitives.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 
 import numpy as np
 
-from gradsight._core.node import apply, apply1, apply2
+from gradsight._core.node import holds_tensor, apply, apply1, apply2
 from gradsight._core.tensor import Tensor, new_tensor
 
 from . import elementwise as ew
@@ -23,6 +24,8 @@ def as_tensor(x) -> Tensor:
     """x itself if it is a Tensor, else a constant Tensor over its data (no copy)."""
     if isinstance(x, Tensor):
         return x
+    if isinstance(x, (list, tuple)) and holds_tensor(x):
+        return stack([as_tensor(item) for item in x])  # recorded, not cut by np.asarray
     arr = np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"cannot use {type(x).__name__} as a tensor: {x!r:.80}")
@@ -192,8 +195,23 @@ def reshape(x, *shape_) -> Tensor:
 
 def transpose(x, *axes) -> Tensor:
     """Permute axes (all reversed when none are given), like ndarray.transpose."""
-    axes = _shape_arg(axes) if axes else None
-    return apply1(shape.transpose, as_tensor(x), axes)
+    x = as_tensor(x)
+    if axes:
+        axes = _permutation(_shape_arg(axes), x.ndim)
+    else:
+        axes = None
+    return apply1(shape.transpose, x, axes)
+
+
+def _permutation(axes: tuple, ndim: int) -> tuple:
+    """``axes`` with negative entries made positive; the rule inverts this form."""
+    try:
+        perm = tuple(int(operator.index(a)) % ndim if ndim else int(a) for a in axes)
+    except TypeError as err:
+        raise TypeError(f"transpose: axes must be integers, got {axes!r}") from err
+    if sorted(perm) != list(range(ndim)) or any(not -ndim <= a < ndim for a in axes):
+        raise ValueError(f"transpose: axes {axes!r} are not a permutation of the {ndim} axes")
+    return perm
 
 
 def broadcast_to(x, shape_) -> Tensor:
@@ -224,14 +242,31 @@ def expand_dims(x, axis) -> Tensor:
     return reshape(x, np.expand_dims(np.empty(x.shape, dtype=bool), axis).shape)
 
 
+def _index_item(item):
+    """One entry of an index tuple: Tensors give their array, and a list or tuple
+    inside the tuple is an integer (or boolean) array, as NumPy reads it."""
+    if isinstance(item, Tensor):
+        return item.data
+    if isinstance(item, (list, tuple)):
+        return _int_if_empty(np.asarray(item))
+    return item
+
+
 def _index(index):
+    """An index in the one form the getitem rule needs: every integer-array entry
+    an ndarray, so repeats are found (``x[(0, 0), :]`` is ``x[[0, 0], :]``)."""
     if isinstance(index, Tensor):
         return index.data
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(_index_item(i) for i in index)
     if isinstance(index, list):
-        return np.asarray(index)
+        return _int_if_empty(np.asarray(index))
     return index
+
+
+def _int_if_empty(arr: np.ndarray) -> np.ndarray:
+    """``[]`` selects nothing, as in NumPy (np.asarray([]) alone would be float64)."""
+    return arr.astype(np.intp) if arr.size == 0 and arr.dtype.kind == "f" else arr
 
 
 def getitem(x, index) -> Tensor:

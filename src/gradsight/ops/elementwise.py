@@ -55,14 +55,30 @@ div = Primitive(
         lambda F, g, out, x, y: -g * out / y,
     ),
 )
-power = Primitive(
-    "pow",
-    np.power,
-    (
-        lambda F, g, out, x, y: g * y * x ** (y - 1),
-        lambda F, g, out, x, y: g * out * F.log(x),
-    ),
-)
+def _pow_dx(F, g, out, x, y):
+    """y x^(y-1), and 0 at x = y = 0 (x^0 is constant; the formula reads 0 * inf).
+    The exponent is swapped for 1 there, so no inf or nan is formed, not even in
+    the graph a second derivative goes through. Elsewhere at y = 0 the formula
+    gives 0 by itself and keeps its derivative in y (x^-1), which PyTorch's
+    mask on y == 0 loses."""
+    flat = (F.data(y) == 0) & (F.data(x) == 0)
+    if not np.any(flat):
+        return g * y * x ** (y - 1)
+    y_safe = F.where(flat, 1.0, y)
+    return F.where(flat, 0.0, g * y * x ** (y_safe - 1))
+
+
+def _pow_dy(F, g, out, x, y):
+    """x^y log x, and 0 where x == 0 and y >= 0 (0^y is constant there; PyTorch's
+    convention). At x == 0, y < 0 it is -inf, as the limit from x > 0."""
+    zero_base = (F.data(x) == 0) & (F.data(y) >= 0)
+    if not np.any(zero_base):
+        return g * out * F.log(x)
+    x_safe = F.where(zero_base, 1.0, x)
+    return F.where(zero_base, 0.0, g * out * F.log(x_safe))
+
+
+power = Primitive("pow", np.power, (_pow_dx, _pow_dy))
 maximum = Primitive(
     "maximum",
     np.maximum,

@@ -44,7 +44,7 @@ def _reduce(losses, reduction):
     if reduction == "mean":
         return _util.mean(losses)
     if reduction == "sum":
-        return np.sum(losses)
+        return _util.add_reduce(losses)
     return losses
 
 
