@@ -534,6 +534,10 @@ for _method in ("zero_", "fill_", "copy_"):
 REGISTRY.append(OpInfo("setitem", _setitem, _np_setitem, None, _inplace_samples(),
                        ("Tensor.__setitem__",), differentiable=False))
 
+from .registry_numpy import entries as _numpy_entries  # noqa: E402 - issue 13's NumPy ops
+
+REGISTRY.extend(_numpy_entries(OpInfo))
+
 BY_NAME = {info.name: info for info in REGISTRY}
 
 

@@ -129,19 +129,42 @@ def _axis(axis):
 
 
 def _prod_vjp(F, g, out, x, axis, keepdims):
-    """d prod / d x_i = product of the others, exact with zeros in x.
+    """d prod / d x_i = the product of the others, exact where x has zeros.
 
-    With xs = x where zeros are replaced by 1 and p = prod(xs): no zero in
-    the slice gives p / xs; one zero gives p at the zero and 0 elsewhere;
-    two or more give 0. p is itself recorded, so create_graph works.
+    Plain backward: with xs = x where zeros are replaced by 1 and p = prod(xs),
+    no zero in the slice gives p / xs; one zero gives p at the zero and 0
+    elsewhere; two or more give 0. create_graph: the product of the others
+    is formed explicitly (each element replaced by 1 in turn, O(n^2) for a
+    slice of n), so every higher derivative is exact with zeros too.
     """
-    xd = F.data(x)
-    zero = xd == 0
+    shape = kept_shape(F.data(x).shape, axis)
+    if F.records:
+        return F.reshape(g, shape) * _others_recorded(x, axis)
+    zero = x == 0
     n_zero = zero.sum(axis=axis, keepdims=True)
-    xs = F.where(zero, 1.0, x)
-    p = _on(F, lambda a: prod(a, axis, True), lambda a: np.prod(a, axis=axis, keepdims=True), xs)
-    others = F.where(n_zero == 0, p / xs, F.where(zero & (n_zero == 1), p, 0.0))
-    return F.reshape(g, kept_shape(xd.shape, axis)) * others
+    xs = np.where(zero, 1.0, x).astype(x.dtype, copy=False)
+    p = np.prod(xs, axis=axis, keepdims=True)
+    others = np.where(n_zero == 0, p / xs, np.where(zero & (n_zero == 1), p, 0.0))
+    return g.reshape(shape) * others.astype(x.dtype, copy=False)
+
+
+def _others_recorded(x: Tensor, axis) -> Tensor:
+    """others[i] = prod_{j != i} x[j] over the reduced axes, as recorded ops."""
+    ndim = x.ndim
+    if ndim == 0:  # prod of one element: d/dx = 1
+        return np.ones((), x.dtype)
+    red = list(range(ndim)) if axis is None else [a % ndim for a in np.atleast_1d(axis)]
+    keep = [a for a in range(ndim) if a not in red]
+    perm = keep + red
+    kshape = tuple(x.shape[a] for a in keep)
+    rshape = tuple(x.shape[a] for a in red)
+    n = int(np.prod(rshape))
+    flat = api.reshape(api.transpose(x, *perm), kshape + (1, n))
+    rows = api.broadcast_to(flat, kshape + (n, n))
+    eye = np.eye(n, dtype=bool)
+    others = prod(api.where(eye, np.ones((), x.dtype), rows), -1)
+    back = api.reshape(others, kshape + rshape)
+    return api.transpose(back, *np.argsort(perm))
 
 
 prod_p = Primitive(
