@@ -129,7 +129,7 @@ class BackpropReport:
 
     def _cells(self, esc) -> list:
         head = ["name", "kind", "shape", "max abs err", "max rel err", "worst index",
-                "hand", "autograd", "finite diff", "|auto-fd|", "ok"]  # fmt: skip
+                "hand", "autograd", "finite diff", "auto vs fd", "ok"]  # fmt: skip
         body = []
         for r in self.rows:
             status = "ok" if r.ok and r.fd_ok else (r.problem or "MISMATCH")
