@@ -108,3 +108,25 @@ def check(source: str = FIXED_LISTING, seed: int = 0, **kw):
 
     forward, backward = functions(source)
     return backprop(forward, backward, initial_params(seed), X, Y, **kw)
+
+
+def article_as_run() -> str:
+    """ARTICLE_LISTING with only the three fixes without which it crashes (B1-B3).
+
+    ``global`` in train (B1), the weights drawn (input, hidden) and (hidden,
+    output) (B2), and the hidden delta's second weight product removed (B3).
+    Everything else is the article's: learning rate 0.01, no momentum, mean
+    bias steps, the outer loop over train, the argmax "convergence" test.
+    """
+    from .listing import ARTICLE_LISTING, FIXES
+
+    src = ARTICLE_LISTING
+    head = "def train(X, y, epochs, learning_rate):\n"
+    src = src.replace(head, head + "    global weights_ih, weights_ho, bias_h, bias_o\n", 1)
+    for fix in FIXES:
+        if fix.key in ("layout", "hidden-delta"):
+            for fixed, article in fix.pairs:
+                if src.count(article) != 1:
+                    raise ValueError(f"the article's text for {fix.key!r} is not found once")
+                src = src.replace(article, fixed)
+    return src
