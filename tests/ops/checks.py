@@ -46,7 +46,7 @@ def grads(out, xs, v, **kw) -> list:
     if not out.requires_grad:
         return [np.zeros_like(x.data) for x in xs]
     got = gs.autograd.grad(out, xs, grad_outputs=v, allow_unused=True, **kw)
-    return [np.zeros_like(x.data) if g is None else g for g in got]
+    return [np.zeros_like(x.data) if g is None else g for g, x in zip(got, xs)]
 
 
 def as_arrays(gs_grads) -> list:

@@ -108,8 +108,10 @@ def _logsumexp(x, axis=None, keepdims=False):
     if axis == () or np.ndim(x) == 0:
         return np.array(x, copy=True)
     m = np.max(x, axis=axis, keepdims=True) if x.size else 0.0
-    return np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True)).__add__(m).reshape(
-        np.sum(x, axis=axis, keepdims=keepdims).shape
+    return (
+        np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
+        .__add__(m)
+        .reshape(np.sum(x, axis=axis, keepdims=keepdims).shape)
     )
 
 
@@ -160,10 +162,19 @@ def _pow_samples() -> list:
         Sample((S.normal((2, 3), 107),), {"other": 0.5, "left": True}, "0.5 ** y"),
         Sample((np.zeros(3),), {"other": 0.0}, "0 ** 0", fd=False, torch2=False),
         Sample((np.zeros(3),), {"other": 2.0}, "0 ** 2"),
-        Sample((np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]),), {"other": 0.0, "left": True},
-               "0 ** y", fd=False, torch2=False),
-        Sample((np.array([0.0, 1.5]), np.array([0.0, 0.0])), note="x ** 0 at x = 0 and 1.5",
-               fd=False, torch2=False),
+        Sample(
+            (np.array([-2.0, -1.0, 0.0, 1.0, 2.0, 3.0]),),
+            {"other": 0.0, "left": True},
+            "0 ** y",
+            fd=False,
+            torch2=False,
+        ),
+        Sample(
+            (np.array([0.0, 1.5]), np.array([0.0, 0.0])),
+            note="x ** 0 at x = 0 and 1.5",
+            fd=False,
+            torch2=False,
+        ),
         Sample((np.zeros((0, 2)), np.ones((1, 2))), note="size-0"),
     ]
     out[-2].note += " (PyTorch masks d2/dxdy at y = 0; gradsight keeps 1/x)"
@@ -175,6 +186,15 @@ def _extremum_pair_samples() -> list:
     ties = np.array([1.0, -0.5, 2.0, 0.0])
     out.append(Sample((ties, np.array([1.0, 0.5, 2.0, -1.0])), note="exact ties", fd=False))
     out.append(Sample((ties,), {"other": 0.0}, "tie with scalar 0", fd=False))
+    nan = np.array([np.nan, 3.0, np.nan, -1.0])
+    out.append(
+        Sample(
+            (nan, np.array([2.0, np.nan, np.nan, 0.5])),
+            note="NaN operands",
+            fd=False,
+            differs="the NaN operand gets the gradient; PyTorch gives it to both sides",
+        )
+    )
     return out
 
 
@@ -189,10 +209,10 @@ def _where_samples() -> list:
 
 
 def _clip_samples() -> list:
-    out = [Sample(s.inputs, {"lo": -0.5, "hi": 0.5}, s.note, layout=s.layout)
-           for s in S.unary()]
-    out.append(Sample((np.array([-0.5, 0.5, 0.0, 2.0]),), {"lo": -0.5, "hi": 0.5}, "at bounds",
-                      fd=False))
+    out = [Sample(s.inputs, {"lo": -0.5, "hi": 0.5}, s.note, layout=s.layout) for s in S.unary()]
+    out.append(
+        Sample((np.array([-0.5, 0.5, 0.0, 2.0]),), {"lo": -0.5, "hi": 0.5}, "at bounds", fd=False)
+    )
     out.append(Sample((S.normal((3,), 120),), {"lo": None, "hi": 0.1}, "upper only"))
     out.append(Sample((S.normal((3,), 121),), {"lo": -0.1, "hi": None}, "lower only"))
     return out
@@ -262,8 +282,10 @@ def _linear_samples() -> list:
     return [
         Sample((S.normal((4, 3), 200), S.normal((2, 3), 201), S.normal((2,), 202)), note="batch"),
         Sample((S.normal((3,), 203), S.normal((2, 3), 204), S.normal((2,), 205)), note="1-d x"),
-        Sample((S.normal((2, 4, 3), 206), S.normal((5, 3), 207), S.normal((5,), 208)),
-               note="two batch axes"),
+        Sample(
+            (S.normal((2, 4, 3), 206), S.normal((5, 3), 207), S.normal((5,), 208)),
+            note="two batch axes",
+        ),
         Sample((S.normal((4, 3), 209), S.normal((2, 3), 210)), note="no bias"),
     ]
 
@@ -286,8 +308,13 @@ def _bce_logit_samples() -> list:
     z = S.normal((4, 3), 240) * 3
     t = (S.normal((4, 3), 241) > 0).astype(np.float64)
     out = [Sample((z,), {"target": t, "reduction": r}, r) for r in ("mean", "sum", "none")]
-    out.append(Sample((np.array([-800.0, 800.0]),), {"target": np.array([1.0, 0.0]),
-                                                     "reduction": "sum"}, "huge logits"))
+    out.append(
+        Sample(
+            (np.array([-800.0, 800.0]),),
+            {"target": np.array([1.0, 0.0]), "reduction": "sum"},
+            "huge logits",
+        )
+    )
     return out
 
 
@@ -300,8 +327,10 @@ def _ce_samples() -> list:
 
 
 def _astype_samples() -> list:
-    return [Sample((S.normal((2, 3), 260),), {"dtype": d}, f"to {d}", fd=d == "float64")
-            for d in ("float32", "float64")]
+    return [
+        Sample((S.normal((2, 3), 260) * 4,), {"dtype": d}, f"to {d}", fd=d == "float64")
+        for d in ("float32", "float64", "int64", "bool")
+    ]
 
 
 def _compare_samples() -> list:
@@ -324,8 +353,12 @@ def _inplace(method: str):
         t = gs.tensor(x.data)  # a leaf that needs no gradient may be written in place
         out = getattr(t, method)(other) if not method.startswith("__i") else None
         if out is None:
-            op = {"__iadd__": operator.iadd, "__isub__": operator.isub,
-                  "__imul__": operator.imul, "__itruediv__": operator.itruediv}[method]
+            op = {
+                "__iadd__": operator.iadd,
+                "__isub__": operator.isub,
+                "__imul__": operator.imul,
+                "__itruediv__": operator.itruediv,
+            }[method]
             out = op(t, other)
         return out
 
@@ -378,161 +411,442 @@ def _tt(name):
 
 REGISTRY: list[OpInfo] = [
     # ------------------------------------------------ binary elementwise
-    OpInfo("add", _binary(operator.add), _binary(np.add), _torch_binary("add"), S.binary(),
-           ("Tensor.__add__", "Tensor.__radd__")),
-    OpInfo("sub", _binary(operator.sub), _binary(np.subtract), _torch_binary("sub"), S.binary(),
-           ("Tensor.__sub__", "Tensor.__rsub__")),
-    OpInfo("mul", _binary(operator.mul), _binary(np.multiply), _torch_binary("mul"), S.binary(),
-           ("Tensor.__mul__", "Tensor.__rmul__")),
-    OpInfo("div", _binary(operator.truediv), _binary(np.true_divide), _torch_binary("div"),
-           S.binary("positive"), ("Tensor.__truediv__", "Tensor.__rtruediv__")),
-    OpInfo("pow", _binary(operator.pow), _binary(np.power), _torch_binary("pow"), _pow_samples(),
-           ("Tensor.__pow__", "Tensor.__rpow__", "Tensor.pow")),
-    OpInfo("maximum", _binary(gs.maximum), _binary(np.maximum), _torch_binary("maximum"),
-           _extremum_pair_samples(), ("gs.maximum",)),
-    OpInfo("minimum", _binary(gs.minimum), _binary(np.minimum), _torch_binary("minimum"),
-           _extremum_pair_samples(), ("gs.minimum",)),
-    OpInfo("matmul", operator.matmul, np.matmul, lambda torch, a, b: torch.matmul(a, b),
-           S.matmul_shapes(), ("gs.matmul", "Tensor.__matmul__", "Tensor.__rmatmul__")),
-    OpInfo("where", lambda a, b, cond: gs.where(cond, a, b), lambda a, b, cond: np.where(cond, a, b),
-           lambda torch, a, b, cond: torch.where(torch.from_numpy(cond), a, b), _where_samples(),
-           ("gs.where",)),
+    OpInfo(
+        "add",
+        _binary(operator.add),
+        _binary(np.add),
+        _torch_binary("add"),
+        S.binary(),
+        ("Tensor.__add__", "Tensor.__radd__"),
+    ),
+    OpInfo(
+        "sub",
+        _binary(operator.sub),
+        _binary(np.subtract),
+        _torch_binary("sub"),
+        S.binary(),
+        ("Tensor.__sub__", "Tensor.__rsub__"),
+    ),
+    OpInfo(
+        "mul",
+        _binary(operator.mul),
+        _binary(np.multiply),
+        _torch_binary("mul"),
+        S.binary(),
+        ("Tensor.__mul__", "Tensor.__rmul__"),
+    ),
+    OpInfo(
+        "div",
+        _binary(operator.truediv),
+        _binary(np.true_divide),
+        _torch_binary("div"),
+        S.binary("positive"),
+        ("Tensor.__truediv__", "Tensor.__rtruediv__"),
+    ),
+    OpInfo(
+        "pow",
+        _binary(operator.pow),
+        _binary(np.power),
+        _torch_binary("pow"),
+        _pow_samples(),
+        ("Tensor.__pow__", "Tensor.__rpow__", "Tensor.pow"),
+    ),
+    OpInfo(
+        "maximum",
+        _binary(gs.maximum),
+        _binary(np.maximum),
+        _torch_binary("maximum"),
+        _extremum_pair_samples(),
+        ("gs.maximum",),
+    ),
+    OpInfo(
+        "minimum",
+        _binary(gs.minimum),
+        _binary(np.minimum),
+        _torch_binary("minimum"),
+        _extremum_pair_samples(),
+        ("gs.minimum",),
+    ),
+    OpInfo(
+        "matmul",
+        operator.matmul,
+        np.matmul,
+        lambda torch, a, b: torch.matmul(a, b),
+        S.matmul_shapes(),
+        ("gs.matmul", "Tensor.__matmul__", "Tensor.__rmatmul__"),
+    ),
+    OpInfo(
+        "where",
+        lambda a, b, cond: gs.where(cond, a, b),
+        lambda a, b, cond: np.where(cond, a, b),
+        lambda torch, a, b, cond: torch.where(torch.from_numpy(cond), a, b),
+        _where_samples(),
+        ("gs.where",),
+    ),
     # ------------------------------------------------ unary elementwise
     OpInfo("neg", operator.neg, np.negative, _tt("neg"), S.unary(), ("Tensor.__neg__",)),
     OpInfo("pos", operator.pos, np.positive, lambda torch, x: x, S.unary(), ("Tensor.__pos__",)),
     OpInfo("exp", gs.exp, np.exp, _tt("exp"), S.unary(), ("gs.exp", "Tensor.exp")),
-    OpInfo("log", gs.log, np.log, _tt("log"), S.unary("positive", poles=(0.0,)),
-           ("gs.log", "Tensor.log")),
-    OpInfo("sqrt", gs.sqrt, np.sqrt, _tt("sqrt"), S.unary("positive", poles=(0.0,)),
-           ("gs.sqrt", "Tensor.sqrt")),
-    OpInfo("abs", gs.abs, np.abs, _tt("abs"), S.unary(kinks=(0.0,)),
-           ("gs.abs", "Tensor.abs", "Tensor.__abs__")),
-    OpInfo("tanh", gs.tanh, np.tanh, _tt("tanh"), S.unary(),
-           ("gs.tanh", "Tensor.tanh", "F.tanh")),
-    OpInfo("sigmoid", gs.sigmoid, _sigmoid, _tt("sigmoid"),
-           S.unary() + [Sample((np.array([-800.0, 800.0, 0.0]),), note="saturated")],
-           ("gs.sigmoid", "Tensor.sigmoid", "F.sigmoid")),
-    OpInfo("relu", gs.relu, lambda x: np.maximum(x, 0), _tt("relu"), S.unary(kinks=(0.0,)),
-           ("gs.relu", "Tensor.relu", "F.relu")),
-    OpInfo("leaky_relu", gsF.leaky_relu, _leaky,
-           lambda torch, x, **kw: torch.nn.functional.leaky_relu(x, **kw),
-           [Sample(s.inputs, {"negative_slope": 0.2}, s.note, fd=s.fd, layout=s.layout)
-            for s in S.unary(kinks=(0.0,))], ("F.leaky_relu",)),
-    OpInfo("clip", lambda x, lo, hi: gs.clip(x, lo, hi), lambda x, lo, hi: np.clip(x, lo, hi),
-           lambda torch, x, lo, hi: torch.clamp(x, lo, hi), _clip_samples(),
-           ("gs.clip", "Tensor.clip")),
-    OpInfo("astype", lambda x, dtype: x.astype(dtype), lambda x, dtype: x.astype(dtype),
-           lambda torch, x, dtype: x.to(getattr(torch, dtype)), _astype_samples(),
-           ("Tensor.astype",), rtol32=1e-6),
+    OpInfo(
+        "log",
+        gs.log,
+        np.log,
+        _tt("log"),
+        S.unary("positive", poles=(0.0,)),
+        ("gs.log", "Tensor.log"),
+    ),
+    OpInfo(
+        "sqrt",
+        gs.sqrt,
+        np.sqrt,
+        _tt("sqrt"),
+        S.unary("positive", poles=(0.0,)),
+        ("gs.sqrt", "Tensor.sqrt"),
+    ),
+    OpInfo(
+        "abs",
+        gs.abs,
+        np.abs,
+        _tt("abs"),
+        S.unary(kinks=(0.0,)),
+        ("gs.abs", "Tensor.abs", "Tensor.__abs__"),
+    ),
+    OpInfo("tanh", gs.tanh, np.tanh, _tt("tanh"), S.unary(), ("gs.tanh", "Tensor.tanh", "F.tanh")),
+    OpInfo(
+        "sigmoid",
+        gs.sigmoid,
+        _sigmoid,
+        _tt("sigmoid"),
+        S.unary() + [Sample((np.array([-800.0, 800.0, 0.0]),), note="saturated")],
+        ("gs.sigmoid", "Tensor.sigmoid", "F.sigmoid"),
+    ),
+    OpInfo(
+        "relu",
+        gs.relu,
+        lambda x: np.maximum(x, 0),
+        _tt("relu"),
+        S.unary(kinks=(0.0,)),
+        ("gs.relu", "Tensor.relu", "F.relu"),
+    ),
+    OpInfo(
+        "leaky_relu",
+        gsF.leaky_relu,
+        _leaky,
+        lambda torch, x, **kw: torch.nn.functional.leaky_relu(x, **kw),
+        [
+            Sample(s.inputs, {"negative_slope": 0.2}, s.note, fd=s.fd, layout=s.layout)
+            for s in S.unary(kinks=(0.0,))
+        ],
+        ("F.leaky_relu",),
+    ),
+    OpInfo(
+        "clip",
+        lambda x, lo, hi: gs.clip(x, lo, hi),
+        lambda x, lo, hi: np.clip(x, lo, hi),
+        lambda torch, x, lo, hi: torch.clamp(x, lo, hi),
+        _clip_samples(),
+        ("gs.clip", "Tensor.clip"),
+    ),
+    OpInfo(
+        "astype",
+        lambda x, dtype: x.astype(dtype),
+        lambda x, dtype: x.astype(dtype),
+        lambda torch, x, dtype: x.to(getattr(torch, dtype)),
+        _astype_samples(),
+        ("Tensor.astype",),
+        rtol32=1e-6,
+    ),
     # ------------------------------------------------ reductions
-    OpInfo("sum", gs.sum, _np_reduce(np.sum), _torch_reduce("sum"), S.reduction(),
-           ("gs.sum", "Tensor.sum")),
-    OpInfo("mean", gs.mean, _np_reduce(np.mean), _torch_reduce("mean"),
-           S.reduction(empty_ok=False), ("gs.mean", "Tensor.mean")),
-    OpInfo("var", gs.var, _np_reduce(np.var), _torch_reduce("var"), S.reduction(empty_ok=False),
-           ("gs.var", "Tensor.var"), rtol32=1e-4),
-    OpInfo("max", gs.max, _np_reduce(np.max), _torch_reduce("amax"),
-           S.reduction(S.distinct, ties=True, empty_ok=False), ("gs.max", "Tensor.max")),
-    OpInfo("min", gs.min, _np_reduce(np.min), _torch_reduce("amin"),
-           S.reduction(S.distinct, ties=True, empty_ok=False), ("gs.min", "Tensor.min")),
-    OpInfo("logsumexp", gs.logsumexp, _logsumexp, _torch_reduce("logsumexp"),
-           S.reduction(empty_ok=False), ("gs.logsumexp", "Tensor.logsumexp")),
-    OpInfo("softmax", gs.softmax, _softmax, lambda torch, x, axis: torch.softmax(x, axis),
-           S.along_axis(), ("gs.softmax", "Tensor.softmax", "F.softmax")),
-    OpInfo("log_softmax", gs.log_softmax, lambda x, axis: np.log(_softmax(x, axis)),
-           lambda torch, x, axis: torch.log_softmax(x, axis), S.along_axis(),
-           ("gs.log_softmax", "Tensor.log_softmax", "F.log_softmax")),
-    OpInfo("argmax", lambda x, axis=None, keepdims=False: gs.argmax(x, axis),
-           lambda x, axis=None, keepdims=False: np.argmax(x, axis), None,
-           [s for s in S.reduction(S.distinct, ties=True, empty_ok=False)
-            if isinstance(s.kwargs.get("axis"), (int, type(None))) and not s.kwargs["keepdims"]],
-           ("gs.argmax", "Tensor.argmax"), differentiable=False),
-    OpInfo("argmin", lambda x, axis=None, keepdims=False: gs.argmin(x, axis),
-           lambda x, axis=None, keepdims=False: np.argmin(x, axis), None,
-           [s for s in S.reduction(S.distinct, ties=True, empty_ok=False)
-            if isinstance(s.kwargs.get("axis"), (int, type(None))) and not s.kwargs["keepdims"]],
-           ("gs.argmin", "Tensor.argmin"), differentiable=False),
+    OpInfo(
+        "sum",
+        gs.sum,
+        _np_reduce(np.sum),
+        _torch_reduce("sum"),
+        S.reduction(),
+        ("gs.sum", "Tensor.sum"),
+    ),
+    OpInfo(
+        "mean",
+        gs.mean,
+        _np_reduce(np.mean),
+        _torch_reduce("mean"),
+        S.reduction(empty_ok=False),
+        ("gs.mean", "Tensor.mean"),
+    ),
+    OpInfo(
+        "var",
+        gs.var,
+        _np_reduce(np.var),
+        _torch_reduce("var"),
+        S.reduction(empty_ok=False),
+        ("gs.var", "Tensor.var"),
+        rtol32=1e-4,
+    ),
+    OpInfo(
+        "max",
+        gs.max,
+        _np_reduce(np.max),
+        _torch_reduce("amax"),
+        S.reduction(S.distinct, ties=True, empty_ok=False),
+        ("gs.max", "Tensor.max"),
+    ),
+    OpInfo(
+        "min",
+        gs.min,
+        _np_reduce(np.min),
+        _torch_reduce("amin"),
+        S.reduction(S.distinct, ties=True, empty_ok=False),
+        ("gs.min", "Tensor.min"),
+    ),
+    OpInfo(
+        "logsumexp",
+        gs.logsumexp,
+        _logsumexp,
+        _torch_reduce("logsumexp"),
+        S.reduction(empty_ok=False),
+        ("gs.logsumexp", "Tensor.logsumexp"),
+    ),
+    OpInfo(
+        "softmax",
+        gs.softmax,
+        _softmax,
+        lambda torch, x, axis: torch.softmax(x, axis),
+        S.along_axis(),
+        ("gs.softmax", "Tensor.softmax", "F.softmax"),
+    ),
+    OpInfo(
+        "log_softmax",
+        gs.log_softmax,
+        lambda x, axis: np.log(_softmax(x, axis)),
+        lambda torch, x, axis: torch.log_softmax(x, axis),
+        S.along_axis(),
+        ("gs.log_softmax", "Tensor.log_softmax", "F.log_softmax"),
+    ),
+    OpInfo(
+        "argmax",
+        lambda x, axis=None, keepdims=False: gs.argmax(x, axis),
+        lambda x, axis=None, keepdims=False: np.argmax(x, axis),
+        None,
+        [
+            s
+            for s in S.reduction(S.distinct, ties=True, empty_ok=False)
+            if isinstance(s.kwargs.get("axis"), (int, type(None))) and not s.kwargs["keepdims"]
+        ],
+        ("gs.argmax", "Tensor.argmax"),
+        differentiable=False,
+    ),
+    OpInfo(
+        "argmin",
+        lambda x, axis=None, keepdims=False: gs.argmin(x, axis),
+        lambda x, axis=None, keepdims=False: np.argmin(x, axis),
+        None,
+        [
+            s
+            for s in S.reduction(S.distinct, ties=True, empty_ok=False)
+            if isinstance(s.kwargs.get("axis"), (int, type(None))) and not s.kwargs["keepdims"]
+        ],
+        ("gs.argmin", "Tensor.argmin"),
+        differentiable=False,
+    ),
     # ------------------------------------------------ shape
-    OpInfo("reshape", lambda x, shape: x.reshape(*shape), lambda x, shape: x.reshape(shape),
-           lambda torch, x, shape: x.reshape(shape), _reshape_samples(),
-           ("gs.reshape", "Tensor.reshape")),
-    OpInfo("flatten", gs.flatten, np.ravel, lambda torch, x: x.reshape(-1),
-           S.unary(), ("gs.flatten", "Tensor.flatten")),
-    OpInfo("transpose", lambda x, axes: x.transpose(*(axes or ())),
-           lambda x, axes: np.transpose(x, axes),
-           lambda torch, x, axes: x.permute(*(axes or range(x.ndim - 1, -1, -1))) if x.ndim else x,
-           _transpose_samples(), ("gs.transpose", "Tensor.transpose")),
-    OpInfo("T", lambda x: x.T, lambda x: x.T,
-           lambda torch, x: x.permute(*range(x.ndim - 1, -1, -1)) if x.ndim else x,
-           S.unary(), ("Tensor.T",)),
-    OpInfo("squeeze", gs.squeeze, _squeeze_ref,
-           lambda torch, x, axis=None: x.squeeze() if axis is None else x.squeeze(axis),
-           _squeeze_samples(), ("gs.squeeze", "Tensor.squeeze")),
-    OpInfo("expand_dims", gs.expand_dims, np.expand_dims,
-           lambda torch, x, axis: x.reshape(np.expand_dims(np.empty(tuple(x.shape)), axis).shape),
-           _expand_samples(), ("gs.expand_dims", "Tensor.expand_dims")),
-    OpInfo("broadcast_to", lambda x, shape: gs.broadcast_to(x, shape), np.broadcast_to,
-           lambda torch, x, shape: torch.broadcast_to(x, shape), _broadcast_samples(),
-           ("gs.broadcast_to", "Tensor.broadcast_to")),
-    OpInfo("getitem", lambda x, index: x[index], lambda x, index: x[index],
-           None, S.index_forms(),  # PyTorch has no negative steps; FD is exact (linear op)
-           ("Tensor.__getitem__",)),
-    OpInfo("concatenate", lambda *xs, axis: gs.concatenate(xs, axis),
-           lambda *xs, axis: np.concatenate(xs, axis),
-           lambda torch, *xs, axis: torch.cat(xs, axis), _concat_samples(), ("gs.concatenate",)),
-    OpInfo("stack", lambda *xs, axis: gs.stack(xs, axis), lambda *xs, axis: np.stack(xs, axis),
-           lambda torch, *xs, axis: torch.stack(xs, axis), _stack_samples(), ("gs.stack",)),
+    OpInfo(
+        "reshape",
+        lambda x, shape: x.reshape(*shape),
+        lambda x, shape: x.reshape(shape),
+        lambda torch, x, shape: x.reshape(shape),
+        _reshape_samples(),
+        ("gs.reshape", "Tensor.reshape"),
+    ),
+    OpInfo(
+        "flatten",
+        gs.flatten,
+        np.ravel,
+        lambda torch, x: x.reshape(-1),
+        S.unary(),
+        ("gs.flatten", "Tensor.flatten"),
+    ),
+    OpInfo(
+        "transpose",
+        lambda x, axes: x.transpose(*(axes or ())),
+        lambda x, axes: np.transpose(x, axes),
+        lambda torch, x, axes: x.permute(*(axes or range(x.ndim - 1, -1, -1))) if x.ndim else x,
+        _transpose_samples(),
+        ("gs.transpose", "Tensor.transpose"),
+    ),
+    OpInfo(
+        "T",
+        lambda x: x.T,
+        lambda x: x.T,
+        lambda torch, x: x.permute(*range(x.ndim - 1, -1, -1)) if x.ndim else x,
+        S.unary(),
+        ("Tensor.T",),
+    ),
+    OpInfo(
+        "squeeze",
+        gs.squeeze,
+        _squeeze_ref,
+        lambda torch, x, axis=None: x.squeeze() if axis is None else x.squeeze(axis),
+        _squeeze_samples(),
+        ("gs.squeeze", "Tensor.squeeze"),
+    ),
+    OpInfo(
+        "expand_dims",
+        gs.expand_dims,
+        np.expand_dims,
+        lambda torch, x, axis: x.reshape(np.expand_dims(np.empty(tuple(x.shape)), axis).shape),
+        _expand_samples(),
+        ("gs.expand_dims", "Tensor.expand_dims"),
+    ),
+    OpInfo(
+        "broadcast_to",
+        lambda x, shape: gs.broadcast_to(x, shape),
+        np.broadcast_to,
+        lambda torch, x, shape: torch.broadcast_to(x, shape),
+        _broadcast_samples(),
+        ("gs.broadcast_to", "Tensor.broadcast_to"),
+    ),
+    OpInfo(
+        "getitem",
+        lambda x, index: x[index],
+        lambda x, index: x[index],
+        None,
+        S.index_forms(),  # PyTorch has no negative steps; FD is exact (linear op)
+        ("Tensor.__getitem__",),
+    ),
+    OpInfo(
+        "concatenate",
+        lambda *xs, axis: gs.concatenate(xs, axis),
+        lambda *xs, axis: np.concatenate(xs, axis),
+        lambda torch, *xs, axis: torch.cat(xs, axis),
+        _concat_samples(),
+        ("gs.concatenate",),
+    ),
+    OpInfo(
+        "stack",
+        lambda *xs, axis: gs.stack(xs, axis),
+        lambda *xs, axis: np.stack(xs, axis),
+        lambda torch, *xs, axis: torch.stack(xs, axis),
+        _stack_samples(),
+        ("gs.stack",),
+    ),
     # ------------------------------------------------ nn
-    OpInfo("linear", gs.linear, lambda x, w, b=None: x @ w.T + (0 if b is None else b),
-           lambda torch, *xs: torch.nn.functional.linear(*xs), _linear_samples(),
-           ("gs.linear", "F.linear")),
-    OpInfo("mse_loss", gsF.mse_loss, _mse,
-           lambda torch, x, y, reduction: torch.nn.functional.mse_loss(x, y, reduction=reduction),
-           _loss_pair_samples(), ("F.mse_loss",)),
-    OpInfo("binary_cross_entropy",
-           lambda p, target, reduction: gsF.binary_cross_entropy(p, target, reduction=reduction),
-           _bce, lambda torch, p, target, reduction: torch.nn.functional.binary_cross_entropy(
-               p, torch.from_numpy(target).to(p.dtype), reduction=reduction),
-           _bce_samples(), ("F.binary_cross_entropy",), rtol32=1e-4),
-    OpInfo("bce_with_logits",
-           lambda z, target, reduction: gsF.binary_cross_entropy_with_logits(
-               z, target, reduction=reduction),
-           _bce_logits, lambda torch, z, target, reduction:
-           torch.nn.functional.binary_cross_entropy_with_logits(
-               z, torch.from_numpy(target).to(z.dtype), reduction=reduction),
-           _bce_logit_samples(), ("F.binary_cross_entropy_with_logits",)),
-    OpInfo("cross_entropy",
-           lambda z, target, reduction: gsF.cross_entropy(z, target, reduction=reduction),
-           _ce, lambda torch, z, target, reduction: torch.nn.functional.cross_entropy(
-               z, torch.from_numpy(target), reduction=reduction),
-           _ce_samples(), ("F.cross_entropy",)),
+    OpInfo(
+        "linear",
+        gs.linear,
+        lambda x, w, b=None: x @ w.T + (0 if b is None else b),
+        lambda torch, *xs: torch.nn.functional.linear(*xs),
+        _linear_samples(),
+        ("gs.linear", "F.linear"),
+    ),
+    OpInfo(
+        "mse_loss",
+        gsF.mse_loss,
+        _mse,
+        lambda torch, x, y, reduction: torch.nn.functional.mse_loss(x, y, reduction=reduction),
+        _loss_pair_samples(),
+        ("F.mse_loss",),
+    ),
+    OpInfo(
+        "binary_cross_entropy",
+        lambda p, target, reduction: gsF.binary_cross_entropy(p, target, reduction=reduction),
+        _bce,
+        lambda torch, p, target, reduction: torch.nn.functional.binary_cross_entropy(
+            p, torch.from_numpy(target).to(p.dtype), reduction=reduction
+        ),
+        _bce_samples(),
+        ("F.binary_cross_entropy",),
+        rtol32=1e-4,
+    ),
+    OpInfo(
+        "bce_with_logits",
+        lambda z, target, reduction: gsF.binary_cross_entropy_with_logits(
+            z, target, reduction=reduction
+        ),
+        _bce_logits,
+        lambda torch, z, target, reduction: torch.nn.functional.binary_cross_entropy_with_logits(
+            z, torch.from_numpy(target).to(z.dtype), reduction=reduction
+        ),
+        _bce_logit_samples(),
+        ("F.binary_cross_entropy_with_logits",),
+    ),
+    OpInfo(
+        "cross_entropy",
+        lambda z, target, reduction: gsF.cross_entropy(z, target, reduction=reduction),
+        _ce,
+        lambda torch, z, target, reduction: torch.nn.functional.cross_entropy(
+            z, torch.from_numpy(target), reduction=reduction
+        ),
+        _ce_samples(),
+        ("F.cross_entropy",),
+    ),
 ]
 
 _COMPARISONS = {
-    "lt": ("__lt__", np.less), "le": ("__le__", np.less_equal),
-    "gt": ("__gt__", np.greater), "ge": ("__ge__", np.greater_equal),
-    "eq": ("__eq__", np.equal), "ne": ("__ne__", np.not_equal),
+    "lt": ("__lt__", np.less),
+    "le": ("__le__", np.less_equal),
+    "gt": ("__gt__", np.greater),
+    "ge": ("__ge__", np.greater_equal),
+    "eq": ("__eq__", np.equal),
+    "ne": ("__ne__", np.not_equal),
 }
 for _name, (_dunder, _ufunc) in _COMPARISONS.items():
-    REGISTRY.append(OpInfo(
-        _name, _binary(getattr(operator, _name)), _binary(_ufunc), None, _compare_samples(),
-        (f"Tensor.{_dunder}",), differentiable=False))
+    REGISTRY.append(
+        OpInfo(
+            _name,
+            _binary(getattr(operator, _name)),
+            _binary(_ufunc),
+            None,
+            _compare_samples(),
+            (f"Tensor.{_dunder}",),
+            differentiable=False,
+        )
+    )
 
 _INPLACE = {
-    "add_": np.add, "sub_": np.subtract, "mul_": np.multiply, "div_": np.true_divide,
-    "__iadd__": np.add, "__isub__": np.subtract, "__imul__": np.multiply,
+    "add_": np.add,
+    "sub_": np.subtract,
+    "mul_": np.multiply,
+    "div_": np.true_divide,
+    "__iadd__": np.add,
+    "__isub__": np.subtract,
+    "__imul__": np.multiply,
     "__itruediv__": np.true_divide,
 }
 for _method, _ufunc in _INPLACE.items():
-    REGISTRY.append(OpInfo(
-        _method, _inplace(_method), _np_inplace(_ufunc), None, _inplace_samples(),
-        (f"Tensor.{_method}",), differentiable=False))
+    REGISTRY.append(
+        OpInfo(
+            _method,
+            _inplace(_method),
+            _np_inplace(_ufunc),
+            None,
+            _inplace_samples(),
+            (f"Tensor.{_method}",),
+            differentiable=False,
+        )
+    )
 for _method in ("zero_", "fill_", "copy_"):
-    REGISTRY.append(OpInfo(
-        _method, _fill(_method), _np_fill(_method), None, _inplace_samples(),
-        (f"Tensor.{_method}",), differentiable=False))
-REGISTRY.append(OpInfo("setitem", _setitem, _np_setitem, None, _inplace_samples(),
-                       ("Tensor.__setitem__",), differentiable=False))
+    REGISTRY.append(
+        OpInfo(
+            _method,
+            _fill(_method),
+            _np_fill(_method),
+            None,
+            _inplace_samples(),
+            (f"Tensor.{_method}",),
+            differentiable=False,
+        )
+    )
+REGISTRY.append(
+    OpInfo(
+        "setitem",
+        _setitem,
+        _np_setitem,
+        None,
+        _inplace_samples(),
+        ("Tensor.__setitem__",),
+        differentiable=False,
+    )
+)
 
 from .registry_numpy import entries as _numpy_entries  # noqa: E402 - issue 13's NumPy ops
 

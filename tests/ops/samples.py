@@ -6,6 +6,8 @@ checks may assume about it:
 
 - ``fd``: central finite differences are valid (no kink, tie or pole within eps);
 - ``torch2``: PyTorch's second derivative is the exact one (see ``note``);
+- ``differs``: why PyTorch's first derivative follows another convention here
+  (a row of docs/engine.md's conventions table); PyTorch checks skip the sample;
 - ``layout``: "C", "T" (the inputs handed over as transposed views) or "strided"
   (every other column of a wider array), so non-contiguous inputs reach the op.
 
@@ -32,6 +34,7 @@ class Sample:
     note: str = ""
     fd: bool = True
     torch2: bool = True
+    differs: str = ""
     layout: str = "C"
     long: bool = False
 
@@ -149,8 +152,9 @@ def reduction(values=normal, ties: bool = False, empty_ok: bool = True) -> list:
     if ties:
         tied = np.array([[1.0, 3.0, 3.0], [2.0, 2.0, 2.0]])
         for axis in (None, 1, -2):
-            out.append(Sample((tied,), {"axis": axis, "keepdims": False}, f"ties axis={axis}",
-                              fd=False))
+            out.append(
+                Sample((tied,), {"axis": axis, "keepdims": False}, f"ties axis={axis}", fd=False)
+            )
     return out
 
 
@@ -161,6 +165,8 @@ def along_axis() -> list:
     out.append(Sample((normal((3, 4), 52) * 40,), {"axis": -1}, "large magnitude"))
     out.append(Sample((normal((3, 4), 53),), {"axis": 0}, "T", layout="T"))
     out.append(Sample((np.zeros((0, 3)),), {"axis": -1}, "size-0"))
+    masked = np.array([[-np.inf, 1.0, 0.0], [-np.inf, 2.0, -np.inf]])
+    out.append(Sample((masked,), {"axis": -1}, "-inf entries (masking)", fd=False, torch2=False))
     long = normal((LONG_ROWS, 2), 54)
     out.append(Sample((long,), {"axis": 0}, "long axis", long=True))
     return out

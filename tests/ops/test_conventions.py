@@ -130,3 +130,48 @@ def test_zero_d_reductions_accept_axis_zero_and_minus_one():
     assert float(x.grad) == 1.0
     with pytest.raises(np.exceptions.AxisError if hasattr(np, "exceptions") else Exception):
         np.mean(np.float64(2.0), axis=-1)
+
+
+def test_a_nan_maximum_sends_the_gradient_to_the_nan_entries():
+    x = gs.tensor([1.0, np.nan, 3.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad.data, [0.0, 1.0, 0.0])
+    torch = _torch()
+    t = torch.tensor([1.0, np.nan, 3.0], requires_grad=True)
+    t.amax().backward()
+    assert np.isnan(t.grad.numpy()).all()
+
+
+def test_abs_and_relu_at_nan():
+    x = gs.tensor([np.nan], requires_grad=True)
+    x.abs().sum().backward()
+    assert np.isnan(x.grad.data[0])  # sign(nan) is nan: the NaN shows in the gradient
+    y = gs.tensor([np.nan], requires_grad=True)
+    y.relu().sum().backward()
+    assert y.grad.data[0] == 0.0  # the mask x > 0 is False for nan
+    torch = _torch()
+    t = torch.tensor([np.nan], requires_grad=True)
+    t.abs().sum().backward()
+    assert t.grad.item() == 0.0
+
+
+def test_bce_at_probabilities_zero_and_one():
+    bce = gs.nn.functional.binary_cross_entropy
+    p = gs.tensor([0.0, 1.0], requires_grad=True)
+    bce(p, np.array([0.0, 1.0]), reduction="sum").backward()
+    np.testing.assert_array_equal(p.grad.data, [1.0, -1.0])  # d(-log(1-p))/dp, d(-log p)/dp
+    q = gs.tensor([1.0], requires_grad=True)
+    loss = bce(q, np.array([0.0]), reduction="sum")
+    loss.backward()
+    assert float(loss) == 100.0 and q.grad.data[0] == 0.0  # on the clamp: flat
+    torch = _torch()
+    tq = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    torch.nn.functional.binary_cross_entropy(tq, torch.zeros(1, dtype=torch.float64)).backward()
+    assert tq.grad.item() > 1e11  # (p - y) / max(p (1 - p), 1e-12)
+
+
+def test_softmax_of_a_row_holding_plus_inf():
+    y = gs.softmax(gs.tensor([np.inf, 1.0]), axis=-1).data
+    assert np.isnan(y[0]) and y[1] == 0.0
+    torch = _torch()
+    assert torch.isnan(torch.softmax(torch.tensor([np.inf, 1.0]), -1)).all()

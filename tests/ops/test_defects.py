@@ -121,3 +121,29 @@ def test_float32_reductions_over_a_million_rows_match_float64(name, axis):
     want = getattr(x32.astype(np.float64), name)(axis=axis)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got.data, want, rtol=1e-6)
+
+
+# ---------------------------------------------------------------- found by the sweep's probes
+def test_a_cast_to_an_integer_dtype_ends_the_graph():
+    # floor-like rounding has no useful gradient, and integer tensors never require grad
+    x = gs.tensor([1.5, -2.25], requires_grad=True)
+    y = x.astype(np.int64)
+    assert not y.requires_grad and y.dtype == np.int64
+    assert not y.astype(np.float64).requires_grad
+
+
+def test_maximum_sends_the_gradient_to_a_nan_operand():
+    a = gs.tensor([np.nan, 3.0], requires_grad=True)
+    b = gs.tensor([2.0, np.nan], requires_grad=True)
+    gs.maximum(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad.data, [1.0, 0.0])
+    np.testing.assert_array_equal(b.grad.data, [0.0, 1.0])
+
+
+def test_softmax_of_a_row_with_an_infinite_maximum_is_nan_only_there():
+    x = gs.tensor([[np.inf, 1.0, 0.0], [3.0, 1.0, 0.0]], requires_grad=True)
+    y = gs.softmax(x, axis=-1)
+    np.testing.assert_array_equal(np.isnan(y.data), [[True, False, False], [False] * 3])
+    np.testing.assert_array_equal(y.data[0, 1:], [0.0, 0.0])
+    (g,) = gs.autograd.grad(gs.logsumexp(x, axis=-1).sum(), [x])
+    assert g.data[0, 1] == 0.0 and g.data[0, 2] == 0.0  # exp(1 - inf): no nan off the inf entry

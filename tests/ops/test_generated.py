@@ -118,13 +118,21 @@ def advanced_index(draw, shape):
             items.append(draw(st.integers(-n, n - 1)))
             continue
         picks = draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=4))
-        items.append(np.array(picks) if kind == "array" else picks if kind == "list" else tuple(picks))
+        items.append(
+            np.array(picks) if kind == "array" else picks if kind == "list" else tuple(picks)
+        )
     n_arrays = [i for i in items if isinstance(i, (list, tuple, np.ndarray))]
     lengths = {len(i) for i in n_arrays}
     if len(lengths) > 1:  # index arrays must broadcast: make them one length
         k = min(lengths)
-        items = [type(i)(list(i)[:k]) if isinstance(i, (list, tuple)) else i[:k]
-                 if isinstance(i, np.ndarray) else i for i in items]
+        items = [
+            type(i)(list(i)[:k])
+            if isinstance(i, (list, tuple))
+            else i[:k]
+            if isinstance(i, np.ndarray)
+            else i
+            for i in items
+        ]
     return tuple(items)
 
 

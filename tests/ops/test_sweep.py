@@ -61,6 +61,8 @@ def test_gradient_matches_pytorch(info, sample):
     torch = pytest.importorskip("torch")
     if info.torch is None:
         pytest.skip("no PyTorch counterpart")
+    if sample.differs:
+        pytest.skip(f"a convention, on purpose: {sample.differs}")
     xs, out = C.run(info, sample)
     v = C.upstream(out.shape, dtype=out.dtype)
     want, tout = C.torch_grads(torch, info, sample, v)
@@ -69,7 +71,7 @@ def test_gradient_matches_pytorch(info, sample):
         C.assert_close(g.data, w, f"input {i} vs PyTorch")
 
 
-@_params([r for r in DIFF if r[1].torch2 and not r[1].long])
+@_params([r for r in DIFF if r[1].torch2 and not r[1].differs and not r[1].long])
 def test_second_order_matches_pytorch(info, sample):
     torch = pytest.importorskip("torch")
     if info.torch is None:

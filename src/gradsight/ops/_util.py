@@ -159,7 +159,12 @@ def logsumexp(x, axis, keepdims):
 
 
 def softmax(x, axis=-1):
-    e = exp_nonpositive(x - _max_reduce(x, axis=axis, keepdims=True))
+    """exp(x - max) / sum; an infinite max is not subtracted (inf - inf would be nan
+    in every entry, not just the infinite one), as in log_softmax."""
+    m = _max_reduce(x, axis=axis, keepdims=True)
+    if not np.isfinite(m).all():
+        m = np.where(np.isfinite(m), m, 0)
+    e = exp_nonpositive(x - m)
     e /= _add_reduce(e, axis=axis, keepdims=True)
     return e
 

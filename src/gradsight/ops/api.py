@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gradsight._core.node import holds_tensor, apply, apply1, apply2
+from gradsight._core.node import apply, apply1, apply2, holds_tensor
 from gradsight._core.tensor import Tensor, new_tensor
 
 from . import elementwise as ew
@@ -116,11 +116,15 @@ def clip(x, min=None, max=None) -> Tensor:  # noqa: A002 - NumPy's names
 
 
 def astype(x, dtype) -> Tensor:
-    """Cast; the gradient is cast back to x's dtype."""
+    """Cast; the gradient is cast back to x's dtype. A cast to an integer or bool
+    dtype ends the graph (rounding has no useful gradient; integer tensors never
+    require grad), as ``.long()`` does in PyTorch."""
     x = as_tensor(x)
     dtype = np.dtype(dtype)
     if dtype == x.data.dtype:
         return x
+    if dtype.kind != "f":
+        return new_tensor(x.data.astype(dtype), None, False)
     return apply1(ew.astype, x, dtype)
 
 

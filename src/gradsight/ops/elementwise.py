@@ -16,10 +16,19 @@ from . import _util
 
 
 def _tie_weight(F, out, a, b):
-    """Share of the gradient going to ``a`` in maximum(a, b): 1, 0 or 1/2 at a tie."""
-    ad, bd = F.data(a), F.data(b)
-    w = (ad == F.data(out)).astype(F.data(out).dtype)
-    w -= 0.5 * (ad == bd)
+    """Share of the gradient going to ``a`` in maximum(a, b): 1, 0 or 1/2 at a tie.
+
+    A NaN operand is what the result took (NumPy propagates it), so it gets the
+    gradient, as a NaN extremum does in max/min (and as in PyTorch).
+    """
+    ad, bd, od = F.data(a), F.data(b), F.data(out)
+    hit_a = ad == od
+    hit_b = bd == od
+    if od.dtype.kind == "f" and np.isnan(od).any():
+        hit_a = hit_a | np.isnan(ad)
+        hit_b = hit_b | np.isnan(bd)
+    w = hit_a.astype(od.dtype)
+    w -= 0.5 * (hit_a & hit_b)
     return w
 
 
@@ -55,6 +64,8 @@ div = Primitive(
         lambda F, g, out, x, y: -g * out / y,
     ),
 )
+
+
 def _pow_dx(F, g, out, x, y):
     """y x^(y-1), and 0 at x = y = 0 (x^0 is constant; the formula reads 0 * inf).
     The exponent is swapped for 1 there, so no inf or nan is formed, not even in
