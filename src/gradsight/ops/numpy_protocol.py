@@ -30,6 +30,7 @@ from gradsight._core.tensor import Tensor
 from . import api, more
 
 IMPLEMENTATIONS: dict = {}  # NumPy ufunc or function -> implementation taking Tensors
+_get_impl = IMPLEMENTATIONS.get
 _REDUCE = {}  # ufunc -> its reduction, for ufunc.reduce
 _NOVALUE = getattr(np, "_NoValue", None)
 _DEFAULT = object()
@@ -147,6 +148,10 @@ def _cast(x, dtype):
 
 def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     """``Tensor.__array_ufunc__``: run gradsight's op for ``ufunc`` (see module doc)."""
+    if method == "__call__" and not kwargs:  # `array * tensor` and np.exp(t): the common case
+        impl = _get_impl(ufunc)
+        if impl is not None:
+            return impl(*inputs)
     for x in inputs:
         if not isinstance(x, (Tensor, np.ndarray, np.generic, int, float, bool, list, tuple)):
             return NotImplemented
