@@ -174,3 +174,17 @@ def test_assert_gradients_close_fails_with_the_report_table():
     message = str(info.value)
     assert "finite diff" in message and "MISMATCH" in message
     assert "your gradient for Z1 differs" in message
+
+
+def test_example_script_exit_codes():
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(EXAMPLE.parents[1] / "src"))
+    bug = subprocess.run([sys.executable, str(EXAMPLE)], capture_output=True, text=True, env=env)
+    assert bug.returncode == 1 and "your gradient for Z1 differs" in bug.stdout
+    ok = subprocess.run(
+        [sys.executable, str(EXAMPLE), "--fixed"], capture_output=True, text=True, env=env
+    )
+    assert ok.returncode == 0 and "OK: all 7 gradients agree" in ok.stdout
