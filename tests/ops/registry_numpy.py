@@ -567,4 +567,113 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
             differentiable=False,
         )
     )
+    E.extend(_numpy_names(OpInfo))
+    return E
+
+
+def _few_binary(positive: bool = False) -> list:
+    """Three of the binary kinds: the full set runs on the operator entries already."""
+    lo = 0.5 if positive else None
+    return [
+        Sample(
+            (S.normal((3, 1), 400, lo), S.normal((2, 1, 4), 401, lo)), note="broadcast both ways"
+        ),
+        Sample((S.normal((2, 3), 402, lo),), {"other": 0.625, "left": True}, "scalar op tensor"),
+        Sample(
+            (S.normal((3,), 403, lo),),
+            {"other": S.normal((2, 3), 404, 0.5), "left": True},
+            "array op tensor",
+        ),
+    ]
+
+
+def _pair_call(fn):
+    def call(*xs, other=None, left=False):
+        if other is None:
+            return fn(*xs)
+        return fn(other, xs[0]) if left else fn(xs[0], other)
+
+    return call
+
+
+def _numpy_names(OpInfo) -> list:  # noqa: N803
+    """gs.<NumPy name> for the core ops (gs.subtract is gs.sub under NumPy's name)."""
+    import gradsight as gs
+
+    E = []
+    for name, torch_name, positive in (
+        ("add", "add", False),
+        ("subtract", "sub", False),
+        ("multiply", "mul", False),
+        ("true_divide", "div", True),
+        ("divide", "div", True),
+    ):
+        ref = getattr(np, name)
+
+        def torch_call(torch, *xs, other=None, left=False, t=torch_name):
+            if other is not None:
+                c = torch.as_tensor(np.asarray(other, dtype=np.float64)).to(xs[0].dtype)
+                xs = (c, xs[0]) if left else (xs[0], c)
+            return getattr(torch, t)(*xs)
+
+        E.append(
+            OpInfo(
+                f"gs.{name}",
+                _pair_call(getattr(gs, name)),
+                _pair_call(ref),
+                torch_call,
+                _few_binary(positive),
+                (f"gs.{name}",),
+            )
+        )
+    E.append(
+        OpInfo("gs.negative", gs.negative, np.negative, _t("neg"), S.unary()[:3], ("gs.negative",))
+    )
+    E.append(
+        OpInfo(
+            "gs.absolute",
+            gs.absolute,
+            np.absolute,
+            _t("abs"),
+            S.unary("positive")[:3],
+            ("gs.absolute",),
+        )
+    )
+    for name, torch_name in (("amax", "amax"), ("amin", "amin")):
+        samples = [
+            s
+            for s in S.reduction(S.distinct)
+            if isinstance(s.kwargs.get("axis"), int) and not s.long and np.ndim(s.inputs[0]) == 3
+        ]
+        E.append(
+            OpInfo(
+                f"gs.{name}",
+                getattr(gs, name),
+                getattr(np, name),
+                lambda torch, x, axis, keepdims, t=torch_name: getattr(torch, t)(
+                    x, dim=axis, keepdim=keepdims
+                ),
+                samples,
+                (f"gs.{name}",),
+            )
+        )
+    for name in ("less", "less_equal", "greater", "greater_equal", "equal", "not_equal"):
+        fn = getattr(np, name)
+        E.append(
+            OpInfo(
+                f"gs.{name}",
+                _pair_call(getattr(gs, name)),
+                _pair_call(fn),
+                None,
+                [
+                    Sample(
+                        (np.array([[1.0, 2.0, 3.0]]), np.array([[3.0], [2.0]])),
+                        note="broadcast with ties",
+                    ),
+                    Sample((np.array([1.0, 2.0]),), {"other": 2.0}, "with scalar"),
+                ],
+                (f"gs.{name}",),
+                differentiable=False,
+            )
+        )
     return E

@@ -533,3 +533,49 @@ def pad(x, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
     index = np.pad(_positions(x), pad_width)
     inside = np.pad(np.ones(x.shape, dtype=bool), pad_width)
     return _masked(_take(x, index), inside, constant_values)
+
+
+# ---------------------------------------------------------------- NumPy's names for the core ops
+def add(a, b) -> Tensor:
+    """a + b (np.add)."""
+    return api.add(a, b)
+
+
+def subtract(a, b) -> Tensor:
+    """a - b (np.subtract)."""
+    return api.sub(a, b)
+
+
+def multiply(a, b) -> Tensor:
+    """a * b (np.multiply)."""
+    return api.mul(a, b)
+
+
+def true_divide(a, b) -> Tensor:
+    """a / b (np.true_divide, also np.divide)."""
+    return api.div(a, b)
+
+
+divide = true_divide
+
+
+def negative(x) -> Tensor:
+    """-x (np.negative)."""
+    return api.neg(x)
+
+
+def _comparison(ufunc):
+    def compare(a, b) -> Tensor:
+        return constant(ufunc(_data(a), _data(b)))
+
+    compare.__name__ = ufunc.__name__
+    compare.__doc__ = f"np.{ufunc.__name__} on the values: a bool Tensor without gradient."
+    return compare
+
+
+less = _comparison(np.less)
+less_equal = _comparison(np.less_equal)
+greater = _comparison(np.greater)
+greater_equal = _comparison(np.greater_equal)
+equal = _comparison(np.equal)
+not_equal = _comparison(np.not_equal)
