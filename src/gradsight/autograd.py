@@ -1,4 +1,8 @@
-"""``gs.autograd``: gradients as return values, and anomaly detection."""
+"""``gs.autograd``: gradients as return values, anomaly detection, and your own ops.
+
+Your own differentiable op is a ``Primitive`` (a NumPy forward and one VJP rule
+per input, docs/engine.md section 2) run on Tensors with ``apply``.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,20 @@ import numpy as np
 
 from ._core.engine import backward, run_backward
 from ._core.grad_mode import detect_anomaly
-from ._core.node import parent_of
+from ._core.node import Primitive, parent_of
+from ._core.node import apply as _apply
 from ._core.tensor import Tensor, new_tensor
 
-__all__ = ["grad", "backward", "detect_anomaly", "graph_nodes", "trace_backward", "BackwardStep"]
+__all__ = [
+    "grad",
+    "backward",
+    "detect_anomaly",
+    "graph_nodes",
+    "trace_backward",
+    "BackwardStep",
+    "Primitive",
+    "apply",
+]
 
 
 def _as_tuple(x, what: str) -> tuple:
@@ -65,6 +79,28 @@ def grad(
         g.flags.writeable = False
         result.append(new_tensor(g, None, False))
     return tuple(result)
+
+
+def apply(prim: Primitive, *inputs, params: tuple = ()) -> Tensor:
+    """Run the primitive ``prim`` on ``inputs`` and record it in the graph.
+
+    ``inputs`` are Tensors, arrays or scalars, one per VJP rule of ``prim``;
+    ``params`` are static arguments passed after them (an axis, a shape).
+    The result is ``prim.forward(*arrays, *params)`` as a Tensor. When grad
+    mode is on and an input requires grad, backward calls
+    ``prim.vjps[i](F, g, out, *arrays, *params)`` for each input ``i`` that
+    needs a gradient: ``g`` is d(loss)/d(out), the rule returns g · ∂out/∂input_i
+    (the engine sums it back over broadcast axes).
+    """
+    if not isinstance(prim, Primitive):
+        raise TypeError(f"apply needs a gs.autograd.Primitive, got {type(prim).__name__}")
+    if prim.arity >= 0 and len(inputs) != prim.arity:
+        raise TypeError(
+            f"{prim.name} takes {prim.arity} input(s) (one per VJP rule), got {len(inputs)}"
+        )
+    if not isinstance(params, tuple):
+        raise TypeError(f"params must be a tuple of static arguments, got {type(params).__name__}")
+    return _apply(prim, inputs, *params)
 
 
 def graph_nodes(root: Tensor) -> list:

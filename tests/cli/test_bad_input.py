@@ -37,8 +37,8 @@ CASES = {
     ),
     "NaN value": (
         {"d.csv": "x1,x2,y\n0.5,1.0,0\n1.5,2.0,1\nnan,0.1,0\n"},
-        ["train", "d.csv", "--target", "y"],
-        ["d.csv", "line 4", "column 1", "'x1'", "NaN"],
+        ["train", "d.csv", "--target", "y", "--missing", "error"],
+        ["d.csv", "line 4", "column 1", "'x1'", "missing value", "--missing mean"],
     ),
     "infinite value": (
         {"d.csv": "x1,x2,y\n0.5,-inf,0\n1.5,2.0,1\n"},
@@ -47,13 +47,13 @@ CASES = {
     ),
     "empty cell": (
         {"d.csv": "x1,x2,y\n0.5,1.0,0\n1.5,,1\n"},
-        ["train", "d.csv", "--target", "y"],
-        ["line 3", "column 2", "'x2'", "empty cell"],
+        ["train", "d.csv", "--target", "y", "--missing", "error"],
+        ["line 3", "column 2", "'x2'", "missing value"],
     ),
     "NaN in a regression target": (
         {"d.csv": "x1,x2,y\n0.5,1.0,0.1\n1.5,2.0,NaN\n"},
-        ["train", "d.csv", "--target", "y", "--task", "regress"],
-        ["line 3", "column 3", "'y'", "NaN"],
+        ["train", "d.csv", "--target", "y", "--task", "regress", "--missing", "error"],
+        ["line 3", "column 3", "'y'", "missing value"],
     ),
     "line numbers count blank lines": (
         {"d.csv": "x1,x2,y\n\n0.5,1.0,0\n\n1.5,oops,1\n"},
@@ -103,13 +103,13 @@ CASES = {
     ),
     "negative --layers": (
         {},
-        ["graph", "--layers", "2,-4,1"],
+        ["graph", "--layers", "4,-4"],
         ["--layers", "'-4' is not a positive integer"],
     ),
-    "--layers with one size for graph": (
+    "empty --layers for graph": (
         {},
-        ["graph", "--layers", "3"],
-        ["--layers", "at least 2"],
+        ["graph", "--layers", ""],
+        ["--layers", "hidden sizes only", "'none' for no hidden layer"],
     ),
     "--layers with an empty entry": (
         {},
@@ -118,7 +118,7 @@ CASES = {
     ),
     "--layers too large": (
         {},
-        ["graph", "--layers", "2,20000,20000,1"],
+        ["graph", "--layers", "20000,20000"],
         ["2-20000-20000-1", "parameters", "limit"],
     ),
     "bad --epochs": ({}, ["demo", "--epochs", "ten"], ["--epochs", "'ten' is not an integer"]),
@@ -188,6 +188,40 @@ CASES = {
         {"big.csv": "a,y\n1e308,0\n-1e308,1\n1e308,0\n"},
         ["train", "big.csv", "--target", "y"],
         ["'a'", "too large"],
+    ),
+    "no --target, text columns (reported first)": (
+        {"iris.csv": "sepal,species\n1.5,setosa\n2.5,virginica\n"},
+        ["train", "iris.csv"],
+        ["train needs --target", "'sepal', 'species'"],
+    ),
+    "a text target for --task regress": (
+        {"d.csv": "x,kind\n0.5,cat\n1.5,dog\n"},
+        ["train", "d.csv", "--target", "kind", "--task", "regress"],
+        ["line 2", "column 2", "'kind'", "not a number", "'cat'"],
+    ),
+    "semicolons read with --sep ,": (
+        {"s.csv": "a;b;y\n1;2;0\n3;4;1\n"},
+        ["train", "s.csv", "--target", "y", "--sep", ","],
+        ["'y'", "not found", "--sep ';'"],
+    ),
+    "an identifier column is not one-hot encoded": (
+        {"ids.csv": "id,x,y\n" + "".join(f"u{i},{i % 7},{i % 2}\n" for i in range(150))},
+        ["train", "ids.csv", "--target", "y"],
+        ["'id'", "150 distinct text values", "--ignore id"],
+    ),
+    "text in a number column far down": (
+        {"far.csv": "x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(20000)) + "oops,1\n"},
+        ["train", "far.csv", "--target", "y"],
+        ["line 20002", "column 1", "'x'", "not a number", "'oops'"],
+    ),
+    "bad --missing": ({}, ["train", "xor", "--missing", "guess"], ["--missing", "'guess'"]),
+    "bad --sep": ({}, ["train", "xor", "--sep", "ab"], ["--sep", "'ab'"]),
+    "bad --patience": ({}, ["train", "xor", "--patience", "0"], ["--patience", "positive"]),
+    "bad --dtype": ({}, ["train", "xor", "--dtype", "float16"], ["--dtype", "'float16'"]),
+    "--save-split is a file": (
+        {"afile": "x"},
+        ["train", "xor", "--save-split", "afile"],
+        ["'afile'", "not a directory"],
     ),
 }
 

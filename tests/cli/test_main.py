@@ -137,8 +137,11 @@ def run_in_terminal(args: list[str], cwd) -> str:
 
 def test_progress_bar_on_a_terminal(tmp_path):
     pytest.importorskip("tqdm")
-    shown = run_in_terminal(["train", "moons", "--epochs", "40"], tmp_path)
-    assert "train:" in shown and "epoch/s" in shown  # tqdm's bar
+    rows = "".join(f"{i % 13},{(i * 7) % 11},{i % 2}\n" for i in range(3000))
+    (tmp_path / "d.csv").write_text("a,b,y\n" + rows)
+    shown = run_in_terminal(["train", "d.csv", "--target", "y", "--epochs", "20"], tmp_path)
+    assert "train:" in shown and "row/s" in shown  # tqdm's bar: rows per second
+    assert "read:" in shown and "B/s" in shown  # reading: bytes of the file
     assert "final: train loss" in shown
     shown = run_in_terminal(["train", "moons", "--epochs", "40", "--quiet"], tmp_path)
-    assert "epoch/s" not in shown and "final: train loss" in shown
+    assert "row/s" not in shown and "final: train loss" in shown

@@ -119,7 +119,7 @@ def test_train_then_predict_reproduces_the_model(cli, tmp_path, blobs):
     np.testing.assert_allclose(arrays["input_mean"], X.mean(axis=0), rtol=1e-12)
     np.testing.assert_allclose(arrays["input_std"], X.std(axis=0), rtol=1e-12)
 
-    res = cli("predict", "m.npz", path, "--out", "p.csv")
+    res = cli("predict", "m.npz", path, "--out", "p.csv", "--digits", "17")
     assert res.rc == 0, res.err
     header, rows = read_csv((tmp_path / "p.csv").read_text())
     assert header == ["prediction", "p_no", "p_yes"]
@@ -151,7 +151,7 @@ def test_predict_reads_features_by_name_and_writes_stdout(cli, tmp_path, blobs):
     shuffled = tmp_path / "shuffled.csv"
     rows = [[repr(float(b)), "z", repr(float(a))] for a, b in X]
     write_csv(shuffled, ["x2", "extra", "x1"], rows)
-    res = cli("predict", "m.npz", shuffled)
+    res = cli("predict", "m.npz", shuffled, "--digits", "17")
     assert res.rc == 0, res.err
     _, rows = read_csv(res.out)
     _, _, predict = numpy_model(tmp_path / "m.npz")
@@ -186,7 +186,7 @@ def test_regression_is_learnt_and_reproduced(cli, tmp_path):
     m = final_metrics(res.out)
     assert m["val rmse"] < 0.6 * y.std()  # learnt something real: y has std ~4.3
 
-    res = cli("predict", "r.npz", "r.csv")
+    res = cli("predict", "r.npz", "r.csv", "--digits", "17")
     assert res.rc == 0, res.err
     header, rows = read_csv(res.out)
     assert header == ["prediction"]
@@ -296,9 +296,12 @@ def test_task_inference(cli, tmp_path):
 def test_predict_refuses_bad_data_and_bad_models(cli, tmp_path):
     import gradsight as gs
 
-    assert cli("train", "xor", "--epochs", "2", "--save", "m.npz", "-q").rc == 0
+    args = ("train", "xor", "--epochs", "2", "--save", "m.npz", "-q", "--missing", "error")
+    assert cli(*args).rc == 0
     (tmp_path / "nan.csv").write_text("x1,x2\n0,1\n1,nan\n")
-    assert_bad_input(cli("predict", "m.npz", "nan.csv"), "nan.csv", "line 3", "column 2", "NaN")
+    assert_bad_input(
+        cli("predict", "m.npz", "nan.csv"), "nan.csv", "line 3", "column 2", "--missing error"
+    )
     assert not (tmp_path / "p.csv").exists()
 
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
@@ -312,6 +315,9 @@ def test_predict_refuses_bad_data_and_bad_models(cli, tmp_path):
         ({"task": "cluster"}, "task 'cluster'"),
         ({"classes": ["only"]}, "classes"),
         ({"activation": "gelu"}, "activation 'gelu'"),
+        ({"version": 99}, "version 99"),  # a newer format: refused, saying why
+        ({"columns": [{"name": "x1", "kind": "number"}]}, "columns"),
+        ({"dtype": "int8"}, "dtype 'int8'"),
     ):
         meta = json.loads(arrays["meta_json"].tobytes())
         meta.update(change)

@@ -15,6 +15,7 @@ import sys
 import traceback
 
 from .errors import EXIT_BAD_INPUT, EXIT_INTERNAL, CliError, one_line
+from .options import show_defaults
 
 __all__ = ["main", "build_parser"]
 
@@ -67,6 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     common = _common(argparse.SUPPRESS)
     for module in (demo, train, predict, graph, check, bench):
         module.add_parser(sub, [common])
+    show_defaults(parser)  # every --help states each option's default
     return parser
 
 

@@ -1,262 +1,296 @@
-"""Data for the command line: strict CSV reading and the built-in data sets.
+"""Data for the command line: a CSV read into one feature matrix, and the built-in sets.
 
-Every problem in a file is reported as a CliError naming the file, the line
+``load`` (train) reads the feature and target columns with the chunked reader
+of ``table``, one-hot encodes text feature columns and marks missing cells
+as NaN; ``features_for`` (predict) reads the same columns with a saved
+encoding. Every problem in a file is a CliError naming the file, the line
 (1-based, the header is line 1), the column (number and name) and the value.
 """
 
 from __future__ import annotations
 
-import csv
-import math
 import os
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from .errors import CliError, input_file, short
+from . import table as tables
+from .errors import CliError
 
 BUILTIN = ("xor", "moons", "digits")
 MAX_AUTO_CLASSES = 20  # --task auto: integer targets with at most this many values classify
-
-
-@dataclass
-class Table:
-    """A CSV file as text: the header and the data rows with their line numbers."""
-
-    source: str
-    columns: list[str]
-    rows: list[list[str]]
-    lines: list[int]
-
-    def index(self, name: str, role: str = "column") -> int:
-        if name in self.columns:
-            return self.columns.index(name)
-        hint = ""
-        if all(_number(c) is not None for c in self.columns):
-            hint = " (the first line looks like data: the file needs a header row naming columns)"
-        raise CliError(
-            f"{role} '{name}' not found in {self.source}; available columns: "
-            + ", ".join(repr(c) for c in self.columns)
-            + hint
-        )
-
-    def where(self, i: int, j: int) -> str:
-        return f"{self.source}, line {self.lines[i]}, column {j + 1} ({self.columns[j]!r})"
+MAX_CATEGORIES = 100  # distinct values a text feature column may have (one-hot columns)
+MISSING_HINT = "choose --missing drop or --missing mean to train anyway"
 
 
 @dataclass
 class Dataset:
-    """Features as a float64 matrix, plus the target (raw text or numbers) if any."""
+    """Features as an (n, d) float matrix (NaN: missing), plus the target if any.
+
+    ``columns`` is the encoding: per file column used as input, ``{"name",
+    "kind": "number"}`` or ``{"name", "kind": "category", "values": [...]}``
+    (one input per value, named ``name=value``).
+    """
 
     source: str
-    X: np.ndarray  # (n, d) float64, finite
+    X: np.ndarray  # (n, d) float64 or float32
     features: list[str]
     target_name: str | None = None
-    target: list | None = None  # per row: text from a CSV, or a number for built-ins
-    table: Table | None = field(default=None, repr=False)
-    target_col: int | None = None
+    target: object = None  # tables.Column (CSV) or a list of numbers (built-in)
     task: str | None = None  # fixed by a built-in data set
+    columns: list[dict] = field(default_factory=list)
+    frame: tables.Frame | None = field(default=None, repr=False)
+    rows: np.ndarray | None = None  # the file's data rows kept (None: all, in order)
+    notes: list[str] = field(default_factory=list)  # what preparation did
 
 
-def read_csv(path: str) -> Table:
-    """Read a comma-separated file with a header row; blank lines are skipped."""
-    p = input_file(path, "data file")
-    source = str(p)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        with open(p, encoding="utf-8-sig", newline="") as f:
-            reader = csv.reader(f)
-            try:
-                for row in reader:
-                    if not any(cell.strip() for cell in row):
-                        continue
-                    if header is None:
-                        header = _header(row, source)
-                    elif len(row) != len(header):
-                        raise CliError(
-                            f"{source}, line {reader.line_num}: {len(row)} fields, "
-                            f"but the header has {len(header)} columns"
-                        )
-                    else:
-                        rows.append(row)
-                        lines.append(reader.line_num)
-            except csv.Error as err:
-                raise CliError(f"{source}, line {reader.line_num}: not valid CSV ({err})") from None
-    except UnicodeDecodeError as err:
+def is_builtin(spec: str) -> bool:
+    """A file named like a built-in set (``xor``) wins over the built-in."""
+    return spec in BUILTIN and not os.path.exists(spec)
+
+
+def header(spec: str, sep: str | None = None) -> list[str]:
+    return tables.read_header(spec, sep)[1]
+
+
+def find(columns: list[str], name: str, source: str, role: str, sep: str) -> None:
+    """Raise a CliError if ``name`` is not a column (with a separator hint)."""
+    if name in columns:
+        return
+    hint = ""
+    if all(tables.number(c) is not None for c in columns):
+        hint = " (the first line looks like data: the file needs a header row naming columns)"
+    elif len(columns) == 1 and any(s in columns[0] for s in tables.SEPARATORS if s != sep):
+        other = next(s for s in tables.SEPARATORS if s != sep and s in columns[0])
+        hint = f" (one column only: is the separator {other!r}? use --sep {other!r})"
+    raise CliError(
+        f"{role} '{name}' not found in {source}; available columns: "
+        + ", ".join(repr(c) for c in columns)
+        + hint
+    )
+
+
+def load(
+    spec: str,
+    target: str,
+    ignore: list[str] | None = None,
+    *,
+    sep: str | None = None,
+    missing: str = "mean",
+    dtype=np.float64,
+    check_memory=None,
+    progress=None,
+) -> Dataset:
+    """A built-in data set by name, or a CSV file whose columns other than
+    ``target`` and ``ignore`` are the features (text columns one-hot encoded)."""
+    if is_builtin(spec):
+        data = builtin(spec)
+        data.X = data.X.astype(dtype)
+        data.columns = [{"name": n, "kind": "number"} for n in data.features]
+        return data
+    source, names, sep = tables.read_header(spec, sep)
+    ignore = ignore or []
+    for name in ignore:
+        find(names, name, source, "--ignore column", sep)
+    find(names, target, source, "target column", sep)
+    use = [c for c in names if c != target and c not in ignore]
+    if not use:
+        raise CliError(f"{source} has no feature columns besides the target {target!r}")
+    frame = tables.read(
+        spec,
+        [*use, target],
+        sep=sep,
+        dtype=dtype,
+        missing_ok=missing != "error",
+        missing_hint=MISSING_HINT,
+        check_memory=check_memory,
+        progress=progress,
+        target=target,
+    )
+    columns = [_encoding(frame.columns[n]) for n in use]
+    X = assemble(frame, columns, dtype, check_memory)
+    data = Dataset(source, X, input_names(columns), target, frame.columns[target])
+    data.columns, data.frame = columns, frame
+    return data
+
+
+def _encoding(col: tables.Column) -> dict:
+    if col.kind == "number":
+        return {"name": col.name, "kind": "number"}
+    values = sorted(col.vocab)
+    if len(values) > MAX_CATEGORIES:
         raise CliError(
-            f"{source} is not UTF-8 text (undecodable byte at offset {err.start})"
-        ) from None
-    except OSError as err:
-        raise CliError(f"cannot read {source}: {err.strerror or err}") from None
-    if header is None:
-        raise CliError(f"empty CSV file: {source} has no header row and no data")
-    if not rows:
-        raise CliError(f"empty CSV file: {source} has a header but no data rows")
-    return Table(source, header, rows, lines)
+            f"column {col.name!r} holds {len(values):,} distinct text values, too many to "
+            f"one-hot encode (at most {MAX_CATEGORIES}); leave it out with --ignore {col.name}"
+        )
+    return {"name": col.name, "kind": "category", "values": values}
 
 
-def _header(row: list[str], source: str) -> list[str]:
-    names = [cell.strip() for cell in row]
-    for j, name in enumerate(names):
-        if not name:
-            raise CliError(f"{source}, line 1: column {j + 1} has an empty name in the header")
-    dupes = sorted({n for n in names if names.count(n) > 1})
-    if dupes:
-        raise CliError(f"{source}, line 1: duplicate column names: {', '.join(map(repr, dupes))}")
-    return names
-
-
-def _number(cell: str) -> float | None:
-    """The cell as a float (nan and inf included), or None if it is not a number."""
-    s = cell.strip()
-    if not s or "_" in s:  # float() accepts '1_000'; a data file should not
-        return None
-    try:
-        return float(s)
-    except ValueError:
-        return None
-
-
-def _cell_error(table: Table, i: int, j: int) -> str:
-    cell = table.rows[i][j]
-    value = _number(cell)
-    if not cell.strip():
-        what = "empty cell (missing value)"
-    elif value is None:
-        what = f"not a number: {short(cell)}"
-    elif math.isnan(value):
-        what = f"NaN value {short(cell.strip())}; remove or fill missing values"
-    else:
-        what = f"infinite value {short(cell.strip())}"
-    return f"{table.where(i, j)}: {what}"
-
-
-def numeric_columns(table: Table, cols: list[int]) -> np.ndarray:
-    """The given columns as an (n, len(cols)) float64 matrix of finite numbers."""
-    out = np.empty((len(table.rows), len(cols)))
-    for i, row in enumerate(table.rows):
-        for k, j in enumerate(cols):
-            value = _number(row[j])
-            if value is None or not math.isfinite(value):
-                raise CliError(_cell_error(table, i, j) + _more_bad(table, i, cols))
-            out[i, k] = value
+def input_names(columns: list[dict]) -> list[str]:
+    """The model's inputs: a number column's name, or ``name=value`` per category."""
+    out = []
+    for c in columns:
+        out += [c["name"]] if c["kind"] == "number" else [f"{c['name']}={v}" for v in c["values"]]
     return out
 
 
-def _more_bad(table: Table, first: int, cols: list[int]) -> str:
-    bad = sum(
-        1
-        for row in table.rows[first:]
-        for j in cols
-        if (v := _number(row[j])) is None or not math.isfinite(v)
-    )
-    return f" (and {bad - 1} more bad cells)" if bad > 1 else ""
+def assemble(frame: tables.Frame, columns: list[dict], dtype, check_memory=None) -> np.ndarray:
+    """The (n, d) feature matrix, filled chunk by chunk while the chunk arrays are freed.
+
+    A category becomes one 0/1 column per value; a missing cell is NaN (in
+    every column of its category), an unknown value all zeros.
+    """
+    width = len(input_names(columns))
+    if check_memory is not None:
+        check_memory(frame.n_rows, width)
+    X = np.empty((frame.n_rows, width), dtype=dtype)
+    cols = [frame.columns[c["name"]] for c in columns]
+    remaps = [_remap(col, c) for col, c in zip(cols, columns)]
+    start = 0
+    for i, n in enumerate(frame.chunk_rows):
+        block, k = X[start : start + n], 0
+        for col, c, remap in zip(cols, columns, remaps):
+            part, col.parts[i] = col.parts[i], None
+            if c["kind"] == "number":
+                block[:, k] = part
+                k += 1
+                continue
+            K = len(c["values"])
+            _one_hot(block[:, k : k + K], part, remap)
+            k += K
+        start += n
+    return X
 
 
-def load(spec: str, target: str | None, ignore: list[str] | None = None) -> Dataset:
-    """A built-in data set by name, or a CSV file whose columns other than
-    ``target`` and ``ignore`` are the features. ``target`` may be None (predict)."""
-    if spec in BUILTIN and not _exists(spec):
-        return builtin(spec)
-    table = read_csv(spec)
-    ignore = ignore or []
-    for name in ignore:
-        table.index(name, "--ignore column")
-    tcol = table.index(target, "target column") if target is not None else None
-    cols = [j for j, c in enumerate(table.columns) if j != tcol and c not in ignore]
-    if not cols:
-        raise CliError(f"{table.source} has no feature columns besides the target {target!r}")
-    X = numeric_columns(table, cols)
-    y = [row[tcol] for row in table.rows] if tcol is not None else None
-    names = [table.columns[j] for j in cols]
-    return Dataset(table.source, X, names, target, y, table, tcol)
+def _remap(col: tables.Column, c: dict) -> np.ndarray | None:
+    """Code (order of first appearance) -> position among the sorted values."""
+    if c["kind"] == "number":
+        return None
+    position = {v: k for k, v in enumerate(c["values"])}
+    return np.array([position[v] for v in col.values()], dtype=np.int64)
 
 
-def features_for(spec: str, names: list[str]) -> Dataset:
-    """The named feature columns of a CSV (any order, other columns ignored) or built-in."""
-    if spec in BUILTIN and not _exists(spec):
+def _one_hot(block: np.ndarray, codes: np.ndarray, remap: np.ndarray) -> None:
+    block[:] = 0
+    known = np.flatnonzero(codes >= 0)
+    if len(remap):
+        block[known, remap[codes[known]]] = 1
+    block[codes == -1] = np.nan
+
+
+def features_for(
+    spec: str, meta: dict, dtype=np.float64, progress=None, sep: str | None = None
+) -> Dataset:
+    """The model's input columns of a CSV (any order, other columns ignored) or built-in;
+    the target column too when the file has it (for scoring)."""
+    columns = meta["columns"]
+    if is_builtin(spec):
         data = builtin(spec)
-        if data.features != names:
+        if data.features != meta["features"]:
             raise CliError(
-                f"the model expects features {names}, but the built-in '{spec}' has {data.features}"
+                f"the model expects features {meta['features']}, "
+                f"but the built-in '{spec}' has {data.features}"
             )
+        data.X = data.X.astype(dtype)
+        data.columns = columns
         return data
-    table = read_csv(spec)
-    missing = [n for n in names if n not in table.columns]
-    if missing:
+    source, names, sep = tables.read_header(spec, sep)
+    lacking = [c["name"] for c in columns if c["name"] not in names]
+    if lacking:
         raise CliError(
-            f"{table.source} lacks the model's feature column(s) "
-            + ", ".join(map(repr, missing))
+            f"{source} lacks the model's feature column(s) "
+            + ", ".join(map(repr, lacking))
             + "; available columns: "
-            + ", ".join(map(repr, table.columns))
+            + ", ".join(map(repr, names))
         )
-    cols = [table.columns.index(n) for n in names]
-    return Dataset(table.source, numeric_columns(table, cols), list(names), table=table)
-
-
-def _exists(spec: str) -> bool:
-    """A file named like a built-in set (``xor``) wins over the built-in."""
-    return os.path.exists(spec)
+    use = [c["name"] for c in columns]
+    target = meta.get("target")
+    has_target = target in names and target not in use
+    kinds = {c["name"]: "number" if c["kind"] == "number" else "text" for c in columns}
+    vocab = {c["name"]: c["values"] for c in columns if c["kind"] == "category"}
+    if has_target:
+        kinds[target] = "text"  # scored by label text; numbers are compared as numbers
+    frame = tables.read(
+        spec,
+        use + ([target] if has_target else []),
+        sep=sep,
+        kinds=kinds,
+        vocab=vocab,
+        dtype=dtype,
+        missing_ok=meta.get("missing") != "error",
+        missing_hint="the model was trained with --missing error",
+        progress=progress,
+    )
+    X = assemble(frame, columns, dtype)
+    data = Dataset(source, X, input_names(columns), target if has_target else None)
+    data.target = frame.columns[target] if has_target else None
+    data.columns, data.frame = columns, frame
+    return data
 
 
 # ------------------------------------------------------------------ targets
 @dataclass
 class Target:
-    """The encoded target: class indices (classify) or numbers (regress)."""
+    """The encoded target: class indices (classify) or numbers (regress); -1 / NaN: missing."""
 
     task: str  # "classify" | "regress"
     y: np.ndarray  # (n,) int64 class indices, or (n,) float64 values
     classes: list[str] | None  # class labels, in index order (classify only)
 
+    def present(self) -> np.ndarray:
+        """(n,) bool: rows whose target is known."""
+        return self.y >= 0 if self.task == "classify" else ~np.isnan(self.y)
+
 
 def encode_target(data: Dataset, task: str = "auto") -> Target:
-    """Turn the raw target into class indices or numbers, checking every cell."""
-    if data.target is None:
-        raise CliError(f"{data.source}: no target column given (use --target COLUMN)")
+    """Turn the target column into class indices or numbers."""
     if data.task is not None:  # a built-in data set: numbers, already clean
         task = data.task if task == "auto" else task
         values = np.asarray(data.target, dtype=np.float64)
         return _classify_numbers(data, values) if task == "classify" else Target(task, values, None)
-    table, j = data.table, data.target_col
-    numbers = [_number(c) for c in data.target]
-    all_numbers = all(v is not None and math.isfinite(v) for v in numbers)
-    mostly_numbers = sum(v is not None for v in numbers) * 2 > len(numbers)
-    if task == "regress" or (task == "auto" and mostly_numbers):
-        values = numeric_columns(table, [j])[:, 0]  # strict: names the first bad cell
-        if task == "regress" or not _few_integers(values):
-            return Target("regress", values, None)
+    col: tables.Column = data.target
+    if col.kind == "number":
+        values = col.parts[0] if len(col.parts) == 1 else np.concatenate(col.parts)
+        col.parts = []
+        if task == "regress" or (task == "auto" and not _few_integers(values)):
+            return Target("regress", values.astype(np.float64, copy=False), None)
         return _classify_numbers(data, values)
-    if all_numbers:
-        return _classify_numbers(data, np.array(numbers))
-    for i, cell in enumerate(data.target):  # text class labels
-        if not cell.strip():
-            raise CliError(f"{table.where(i, j)}: empty cell (missing class label)")
-    labels = [c.strip() for c in data.target]
-    return _classes(data, sorted(set(labels)), labels)
+    codes = col.parts[0] if len(col.parts) == 1 else np.concatenate(col.parts)
+    col.parts = []
+    if task == "regress":
+        line, value = col.first_text
+        raise CliError(
+            f"{data.source}, line {line}, column {col.index + 1} ({col.name!r}): "
+            f"not a number: {value!r} (--task regress needs a numeric target)"
+        )
+    classes = sorted(col.vocab)
+    position = np.array([classes.index(v) for v in col.values()] + [-1], dtype=np.int64)
+    y = position[codes]  # code -1 (missing) picks the trailing -1
+    return _classes(data, classes, y)
 
 
 def _few_integers(values: np.ndarray) -> bool:
-    return bool(np.all(values == np.round(values))) and len(np.unique(values)) <= MAX_AUTO_CLASSES
+    v = values[~np.isnan(values)]
+    return bool(np.all(v == np.round(v))) and len(np.unique(v)) <= MAX_AUTO_CLASSES
 
 
 def _classify_numbers(data: Dataset, values: np.ndarray) -> Target:
-    distinct = np.unique(values)
-    classes = [label_text(v) for v in distinct]
-    lookup = {label_text(v): k for k, v in enumerate(distinct)}
-    return _classes(data, classes, [label_text(v) for v in values], lookup)
+    known = ~np.isnan(values)
+    distinct, inverse = np.unique(values[known], return_inverse=True)
+    y = np.full(len(values), -1, dtype=np.int64)
+    y[known] = inverse.reshape(-1)
+    return _classes(data, [label_text(v) for v in distinct], y)
 
 
-def _classes(data: Dataset, classes: list[str], labels: list[str], lookup=None) -> Target:
+def _classes(data: Dataset, classes: list[str], y: np.ndarray) -> Target:
     if len(classes) < 2:
         shown = repr(classes[0]) if classes else "none"
         raise CliError(
             f"target column {data.target_name!r} in {data.source} has only one class "
-            f"({shown}) in {len(labels)} rows; classification needs at least two"
+            f"({shown}) in {int(np.count_nonzero(y >= 0))} rows; "
+            "classification needs at least two"
         )
-    lookup = lookup or {c: k for k, c in enumerate(classes)}
-    return Target("classify", np.array([lookup[s] for s in labels], dtype=np.int64), classes)
+    return Target("classify", y, classes)
 
 
 def label_text(v: float) -> str:

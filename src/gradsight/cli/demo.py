@@ -134,7 +134,7 @@ def first_step(net: ArticleNet) -> dict:
         graph = ("graph.dot", drawing.source.encode("utf-8"))
     with tempfile.TemporaryDirectory() as tmp:
         page = Path(tmp) / "backprop.html"
-        backprop_steps(loss, page)
+        backprop_steps(loss, page, params=params)  # steps name W, b, V, c as graph.svg does
         html = page.read_bytes()
     return dict(report=report, graph=graph, html=html, loss=loss.item())
 

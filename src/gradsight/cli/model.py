@@ -2,9 +2,14 @@
 reproduce the outputs, all as arrays in one ``.npz`` (``gs.save``; never pickle).
 
 Keys: ``model.<param>`` (the MLP's state_dict), ``input_mean`` and
-``input_std`` (d,), ``target_mean`` and ``target_std`` (1,), and ``meta_json``
-(UTF-8 JSON as uint8: format, version, sizes, activation, task, features,
-target, classes).
+``input_std`` (d,), ``target_mean`` and ``target_std`` (1,), ``train_rows``
+(sorted uint64 fingerprints of the training rows' inputs, see
+``prepare.row_hashes``) and ``meta_json`` (UTF-8 JSON as uint8: format,
+version, sizes, activation, task, features, target, classes, and since
+version 2 columns (the encoding of the file's columns), dtype, missing, sep).
+
+A version 1 file (before one-hot encoding and fingerprints) still loads:
+its features are all numeric columns and it has no fingerprint.
 """
 
 from __future__ import annotations
@@ -20,7 +25,8 @@ from .errors import CliError, input_file, one_line, write_atomic_with
 from .options import check_model_size
 
 FORMAT = "gradsight-cli-model"
-VERSION = 1
+VERSION = 2
+READS = (1, 2)  # versions this gradsight loads
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "leaky_relu")
 
 
@@ -34,17 +40,31 @@ class Trained:
     std: np.ndarray  # (d,) input standard deviation (1 for constant columns)
     target_mean: float = 0.0  # regression targets are standardised too
     target_std: float = 1.0
+    train_rows: np.ndarray | None = None  # (n_train,) sorted uint64 row fingerprints
 
     def outputs(self, X: np.ndarray) -> np.ndarray:
         """Class probabilities (n, C) for classification, values (n,) for regression."""
+        dtype = np.dtype(self.meta.get("dtype", "float64"))
+        parts = [
+            self.scaled_outputs(((X[s] - self.mean) / self.std).astype(dtype, copy=False))
+            for s in _blocks(len(X))
+        ]
+        return np.concatenate(parts) if parts else self.scaled_outputs(X[:0].astype(dtype))
+
+    def scaled_outputs(self, Xs: np.ndarray) -> np.ndarray:
+        """``outputs`` for inputs already standardised."""
         with gs.no_grad():
-            z = self.model(gs.tensor((X - self.mean) / self.std)).numpy()
+            z = self.model(gs.tensor(Xs)).numpy().astype(np.float64, copy=False)
         if self.meta["task"] == "regress":
             return z[:, 0] * self.target_std + self.target_mean
         if z.shape[1] == 1:  # two classes, one logit: p(second class) = sigmoid(z)
             p = gs.tensor(z[:, 0]).sigmoid().numpy()
             return np.stack([1.0 - p, p], axis=1)
         return gs.tensor(z).softmax(axis=1).numpy()
+
+
+def _blocks(n: int, size: int = 65536):
+    return [slice(a, min(a + size, n)) for a in range(0, n, size)]
 
 
 def output_size(task: str, classes: list[str] | None) -> int:
@@ -59,6 +79,8 @@ def save(path, trained: Trained) -> None:
     arrays["input_std"] = trained.std
     arrays["target_mean"] = np.array([trained.target_mean])
     arrays["target_std"] = np.array([trained.target_std])
+    if trained.train_rows is not None:
+        arrays["train_rows"] = trained.train_rows
     meta = dict(trained.meta, format=FORMAT, version=VERSION)
     arrays["meta_json"] = np.frombuffer(json.dumps(meta).encode("utf-8"), dtype=np.uint8)
     write_atomic_with(path, lambda tmp: gs.save(arrays, tmp))
@@ -74,7 +96,7 @@ def load(path) -> Trained:
     meta = _meta(arrays, p)
     sizes = meta["sizes"]
     check_model_size(sizes, f"model file '{p}' describes ", fix="")  # before allocating
-    model = gs.nn.MLP(sizes, activation=meta["activation"])
+    model = gs.nn.MLP(sizes, activation=meta["activation"], dtype=meta["dtype"])
     state = {k[len("model.") :]: v for k, v in arrays.items() if k.startswith("model.")}
     try:
         model.load_state_dict(state)
@@ -90,7 +112,10 @@ def load(path) -> Trained:
     if np.any(std <= 0):
         raise CliError(f"model file '{p}': 'input_std' must be positive")
     tm, ts = _scalar(arrays, "target_mean", p), _scalar(arrays, "target_std", p)
-    return Trained(model, meta, mean, std, tm, ts)
+    rows = arrays.get("train_rows")
+    if rows is not None and (rows.dtype != np.uint64 or rows.ndim != 1):
+        raise CliError(f"model file '{p}': 'train_rows' must be a 1-d uint64 array")
+    return Trained(model, meta, mean, std, tm, ts, rows)
 
 
 def _scalar(arrays: dict, name: str, p) -> float:
@@ -115,8 +140,16 @@ def _meta(arrays: dict, p) -> dict:
     problems = []
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CliError(f"'{p}' is not a gradsight command-line model (format field)")
-    if meta.get("version") != VERSION:
-        problems.append(f"version {meta.get('version')!r} (this gradsight reads {VERSION})")
+    if meta.get("version") not in READS:
+        raise CliError(
+            f"model file '{p}' is format version {meta.get('version')!r}; this gradsight "
+            f"reads versions {', '.join(map(str, READS))}: train it again with this version"
+        )
+    if meta["version"] == 1:  # before encodings: every feature a number column
+        feats = meta.get("features") if isinstance(meta.get("features"), list) else []
+        meta.setdefault("columns", [{"name": f, "kind": "number"} for f in feats])
+        meta.setdefault("dtype", "float64")
+        meta.setdefault("missing", "error")
     sizes = meta.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_pos_int(n) for n in sizes)):
         problems.append(f"sizes {sizes!r}")
@@ -127,6 +160,10 @@ def _meta(arrays: dict, p) -> dict:
         problems.append("features")
     elif not problems and len(feats) != sizes[0]:
         problems.append(f"{len(feats)} features for {sizes[0]} inputs")
+    elif not _columns_ok(meta.get("columns"), feats):
+        problems.append("columns (the encoding does not give the features)")
+    if meta.get("dtype") not in ("float64", "float32"):
+        problems.append(f"dtype {meta.get('dtype')!r}")
     task, classes = meta.get("task"), meta.get("classes")
     if task == "classify":
         ok = isinstance(classes, list) and len(classes) >= 2
@@ -146,3 +183,20 @@ def _meta(arrays: dict, p) -> dict:
 
 def _pos_int(n) -> bool:
     return isinstance(n, int) and not isinstance(n, bool) and n >= 1
+
+
+def _columns_ok(columns, features) -> bool:
+    from .data import input_names
+
+    if not isinstance(columns, list):
+        return False
+    for c in columns:
+        if not (isinstance(c, dict) and isinstance(c.get("name"), str)):
+            return False
+        if c.get("kind") == "category":
+            values = c.get("values")
+            if not (isinstance(values, list) and all(isinstance(v, str) for v in values)):
+                return False
+        elif c.get("kind") != "number":
+            return False
+    return input_names(columns) == features

@@ -47,6 +47,14 @@ def positive_float(text: str) -> float:
     return x
 
 
+def significant_digits(text: str) -> int:
+    """--digits: 1 to 17 significant digits (17 round-trips any float64)."""
+    n = _int(text, "expected a number of significant digits (1 to 17)")
+    if not 1 <= n <= 17:
+        raise argparse.ArgumentTypeError(f"significant digits must be 1 to 17, got {n}")
+    return n
+
+
 def non_negative_float(text: str) -> float:
     x = _float(text, "expected a number >= 0")
     if x < 0:
@@ -84,14 +92,23 @@ def sizes_list(text: str, minimum: int, example: str) -> list[int]:
 
 
 def hidden_layers(text: str) -> list[int]:
-    """``--layers`` of train: hidden sizes only ('16,16'); 'none' for no hidden layer."""
+    """``--layers`` of every command: hidden sizes only ('16,16'); 'none' or '0' for
+    no hidden layer. Input and output sizes are never part of it."""
     if text.strip().lower() in ("none", "0"):
         return []
-    return sizes_list(text, 1, "16,16 (or 'none')")
+    return sizes_list(text, 1, "16,16 (hidden sizes only; 'none' for no hidden layer)")
+
+
+def layer_size(text: str) -> int:
+    """One layer's width (--inputs, --outputs): a positive integer up to MAX_WIDTH."""
+    n = _int(text, "expected a layer size (a positive integer)")
+    if not 1 <= n <= MAX_WIDTH:
+        raise argparse.ArgumentTypeError(f"layer size {n} is out of range (1 to {MAX_WIDTH:,})")
+    return n
 
 
 def all_layers(text: str) -> list[int]:
-    """``--layers``/``--sizes`` with the input and output sizes: '2,4,1'."""
+    """``--sizes`` of check, with the input and output sizes: '2,4,1'."""
     return sizes_list(text, 2, "2,4,1 (inputs, hidden..., outputs)")
 
 
@@ -119,3 +136,33 @@ def names(text: str) -> list[str]:
     if not out:
         raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated column names")
     return out
+
+
+def show_defaults(parser: argparse.ArgumentParser) -> None:
+    """Append ``(default: X)`` to the help of every option (of ``parser`` and its
+    subcommands) that has a default its help does not already state.
+
+    Flags (store_true) and options without a default are left as they are;
+    a list default reads like the command line: ``16,16``.
+    """
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                show_defaults(sub)
+            continue
+        default = action.default
+        if (
+            not action.option_strings
+            or action.help == argparse.SUPPRESS
+            or default is None
+            or default is argparse.SUPPRESS
+            or isinstance(default, bool)
+            or "default" in (action.help or "").lower()
+        ):
+            continue
+        if isinstance(default, (list, tuple)):
+            shown = ",".join(map(str, default)) or "none"
+        else:
+            shown = str(default)
+        shown = shown.replace("%", "%%")  # argparse expands %(...)s in help text
+        action.help = f"{action.help} (default: {shown})" if action.help else f"default: {shown}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 import numpy as np
 
@@ -11,8 +12,10 @@ import gradsight as gs
 from . import data as datasets
 from . import model as model_file
 from . import options as opt
-from .errors import CliError, output_file
-from .progress import Progress
+from . import prepare, torch_export
+from . import table as tables
+from .errors import CliError, output_dir, output_file
+from .progress import ByteBar, Progress
 
 EXAMPLES = """\
 examples:
@@ -21,8 +24,16 @@ examples:
   gradsight train iris.csv --target species --ignore id --optimizer sgd --lr 0.1
   gradsight predict price.npz new_houses.csv --out predictions.csv
 
-Inputs are standardised with the training rows' mean and standard deviation;
-both are saved with the weights, so predict reproduces train's outputs.
+Data preparation: text feature columns are one-hot encoded; missing cells
+('', NA, N/A, NaN, null, ?) are filled with the training rows' mean
+(--missing mean, the default), or their rows dropped (drop), or refused
+(error); rows without a target are always dropped. Inputs are standardised
+with the training rows' mean and standard deviation; the encoding and the
+scaling are saved with the weights, so predict reproduces train's outputs.
+
+Evaluation: classification holds out a stratified --val-split of each class,
+drawn from --seed (which also seeds the weights and the shuffling); the
+weights of the epoch with the lowest validation loss are kept.
 """
 
 DEFAULT_LR = {"adam": 0.01, "sgd": 0.1}
@@ -49,7 +60,8 @@ def add_parser(sub, parents) -> None:
         type=opt.hidden_layers,
         default=[16, 16],
         metavar="SIZES",
-        help="hidden layer sizes (default 16,16; inputs and outputs come from the data)",
+        help="hidden layer sizes only, e.g. 16,16 (the default); 'none' (or 0) for no hidden "
+        "layer; the input and output sizes come from the data",
     )
     p.add_argument("--activation", choices=model_file.ACTIVATIONS, default="tanh")
     p.add_argument(
@@ -73,63 +85,197 @@ def add_parser(sub, parents) -> None:
         default=0.2,
         help="fraction of rows held out for validation (default 0.2)",
     )
-    p.add_argument("--seed", type=opt.seed, default=0, help="weights, split and shuffling")
+    p.add_argument(
+        "--seed",
+        type=opt.seed,
+        default=0,
+        help="seeds the weights, the (stratified) split and the shuffling (default 0)",
+    )
+    p.add_argument(
+        "--patience",
+        type=opt.positive_int,
+        metavar="N",
+        help="stop when the validation loss has not improved for N epochs",
+    )
+    p.add_argument(
+        "--missing",
+        choices=("mean", "drop", "error"),
+        default="mean",
+        help="missing feature cells: fill with the training mean (default), drop the row, "
+        "or stop with an error",
+    )
+    p.add_argument("--sep", type=separator, help="the column separator (default: sniffed)")
+    p.add_argument(
+        "--dtype",
+        choices=("float64", "float32"),
+        default="float64",
+        help="float type of the data and the model; float32 halves the memory (default float64)",
+    )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
+    p.add_argument("--export-torch", metavar="FILE.pt", help=torch_export.HELP)
+    p.add_argument(
+        "--save-split", metavar="DIR", help="write the training and validation rows to DIR"
+    )
     p.add_argument("--log-every", type=opt.positive_int, metavar="N", help="print every N epochs")
     p.set_defaults(run=run)
 
 
+MEMORY_FACTOR = 2.5  # peak bytes while reading, per byte of the final feature matrix
+
+
+def separator(text: str) -> str:
+    """``--sep``: one character; 'tab' (or '\\t'), 'comma', 'semicolon' by name."""
+    named = {"tab": "\t", "\\t": "\t", "comma": ",", "semicolon": ";", "pipe": "|"}
+    sep = named.get(text.lower(), text)
+    if len(sep) != 1 or sep in '"\r\n' or sep.isalnum():
+        raise argparse.ArgumentTypeError(
+            f"expected one separator character like ';' or 'tab', got {text!r}"
+        )
+    return sep
+
+
+def memory_check(source: str, dtype: str):
+    """A ``check(rows, width)`` that refuses data whose matrix would not fit in memory."""
+    itemsize = np.dtype(dtype).itemsize
+
+    def check(rows: int, width: int) -> None:
+        need = int(rows * width * itemsize * MEMORY_FACTOR)
+        have = tables.available_memory()
+        if have is not None and need > have:
+            hint = "; --dtype float32 halves it" if itemsize == 8 else ""
+            raise CliError(
+                f"{source} needs about {tables.gib(need)} of memory to load ({rows:,} rows x "
+                f"{width} inputs as {dtype}) but {tables.gib(have)} is available{hint}"
+            )
+
+    return check
+
+
 def run(args) -> int:
     save_to = output_file(args.save) if args.save else None  # refuse before any work
-    data = datasets.load(args.data, args.target, args.ignore)
-    if data.table is not None and args.target is None:
+    export_torch = torch_export.prepare(args.export_torch)  # None without --export-torch
+    split_dir = output_dir(args.save_split) if args.save_split else None
+    if not datasets.is_builtin(args.data) and args.target is None:
+        source, names, _ = tables.read_header(args.data, args.sep)
         raise CliError(
-            f"train needs --target COL for a CSV file; columns of {data.source}: "
-            + ", ".join(map(repr, data.table.columns))
+            f"train needs --target COL for a CSV file; columns of {source}: "
+            + ", ".join(map(repr, names))
         )
+    data = _read(args)
     target = datasets.encode_target(data, args.task)
-    train_idx, val_idx = split(len(data.X), args.val_split, args.seed)
-    trained = fit(data, target, train_idx, val_idx, args)
+    _drop_rows(data, target, args.missing)
+    train_idx, val_idx = prepare.split(
+        target.y, target.task == "classify", args.val_split, args.seed
+    )
+    if split_dir is not None:
+        _save_split(split_dir, data, target, train_idx, val_idx)
+    fingerprint = np.sort(prepare.row_hashes(data.X, train_idx))  # before filling
+    mean, std = _fill_and_scale(data, train_idx)
+    trained = fit(data, target, train_idx, val_idx, args, mean, std)
+    trained.train_rows = fingerprint
     if save_to is not None:
         model_file.save(save_to, trained)
         print(f"saved the model to {save_to} (use: gradsight predict {save_to} DATA.csv)")
+    if split_dir is not None:
+        print(
+            f"wrote {len(train_idx)} training rows to {split_dir / 'train.csv'} and "
+            f"{len(val_idx)} validation rows to {split_dir / 'val.csv'}"
+        )
+    if export_torch is not None:
+        export_torch(trained)
     return 0
 
 
-def split(n: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shuffled row indices: (train, validation), floor(n * val_split) held out."""
-    order = np.random.default_rng(seed).permutation(n)
-    n_val = int(n * val_split)
-    if n - n_val < 1:
-        raise CliError(f"--val-split {val_split} leaves no training rows out of {n}")
-    return np.sort(order[n_val:]), np.sort(order[:n_val])
+def _read(args) -> datasets.Dataset:
+    """Load DATA with a byte progress bar on a terminal and a one-line summary."""
+    if datasets.is_builtin(args.data):
+        return datasets.load(args.data, args.target, dtype=args.dtype)
+    size = tables.input_file(args.data, "data file").stat().st_size
+    bar = ByteBar(size, "read", args.quiet)
+    try:
+        data = datasets.load(
+            args.data,
+            args.target,
+            args.ignore,
+            sep=args.sep,
+            missing=args.missing,
+            dtype=args.dtype,
+            check_memory=memory_check(args.data, args.dtype),
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    f = data.frame
+    rate = f.n_bytes / max(f.seconds, 1e-9) / 2**20
+    print(
+        f"read {data.source}: {f.n_rows:,} rows, {len(f.header)} columns in "
+        f"{f.seconds:.2f} s ({rate:.0f} MiB/s)"
+    )
+    return data
 
 
-def standardiser(X: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Column mean and standard deviation; a constant column gets std 1 (no scaling)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        mean = X.mean(axis=0)
-        std = X.std(axis=0)
-    bad = [n for n, m, s in zip(names, mean, std) if not (np.isfinite(m) and np.isfinite(s))]
-    if bad:
-        raise CliError(f"column(s) {', '.join(map(repr, bad))} hold values too large to scale")
-    std[~(std > 1e-12 * np.maximum(1.0, np.abs(mean)))] = 1.0
+def _drop_rows(data, target, policy: str) -> None:
+    """Drop rows without a target, and with --missing drop rows with a missing cell."""
+    keep = target.present()
+    no_target = int(np.count_nonzero(~keep))
+    if no_target:
+        data.notes.append(f"dropped {no_target} row(s) without a target value")
+    if policy == "drop":
+        complete = prepare.rows_complete(data.X)
+        incomplete = int(np.count_nonzero(keep & ~complete))
+        if incomplete:
+            data.notes.append(f"dropped {incomplete} row(s) with missing cells (--missing drop)")
+        keep &= complete
+    if keep.all():
+        return
+    rows = np.flatnonzero(keep)
+    if len(rows) == 0:
+        raise CliError(f"{data.source}: no rows left after dropping rows with missing values")
+    data.X, target.y, data.rows = data.X[rows], target.y[rows], rows
+
+
+def _fill_and_scale(data, train_idx) -> tuple[np.ndarray, np.ndarray]:
+    """Fill missing cells with the training means, then standardise X in place."""
+    for c in data.columns:
+        if c["kind"] == "category":
+            shown = ", ".join(c["values"][:5]) + (", ..." if len(c["values"]) > 5 else "")
+            data.notes.append(f"one-hot encoded {c['name']!r} ({len(c['values'])} values: {shown})")
+    holes = prepare.missing_per_column(data.X)
+    if holes.any():
+        fill = prepare.column_means(data.X, train_idx)
+        prepare.fill_missing(data.X, fill)
+        k, parts = 0, []
+        for c in data.columns:
+            width = 1 if c["kind"] == "number" else len(c["values"])
+            if holes[k]:
+                how = f"mean {fill[k]:.4g}" if width == 1 else "value frequencies"
+                parts.append(f"{holes[k]} in {c['name']!r} (training {how})")
+            k += width
+        data.notes.append("filled missing cells: " + ", ".join(parts))
+    mean, std = prepare.standardiser(data.X, train_idx, data.features)
+    prepare.scale(data.X, mean, std)
     return mean, std
 
 
-def fit(data, target, train_idx, val_idx, args) -> model_file.Trained:
-    """Train and report per epoch; returns the model with its scaling and description."""
+def _save_split(folder, data, target, train_idx, val_idx) -> None:
+    """DIR/train.csv and DIR/val.csv: the original rows (the file's own text)."""
+    from .splitfiles import write_split
+
+    write_split(folder, data, target, train_idx, val_idx)
+
+
+def fit(data, target, train_idx, val_idx, args, mean, std) -> model_file.Trained:
+    """Train on standardised ``data.X``; keep the epoch with the lowest validation loss."""
     X, y = data.X, target.y
-    mean, std = standardiser(X[train_idx], data.features)
     t_mean, t_std = 0.0, 1.0
     if target.task == "regress":
-        t_mean, t_std = standardiser(y[train_idx, None], [data.target_name])
+        t_mean, t_std = prepare.standardiser(y[:, None], train_idx, [data.target_name])
         t_mean, t_std = float(t_mean[0]), float(t_std[0])
     n_out = model_file.output_size(target.task, target.classes)
     sizes = [X.shape[1], *args.layers, n_out]
     opt.check_model_size(sizes)
     gs.manual_seed(args.seed)
-    net = gs.nn.MLP(sizes, activation=args.activation)
+    net = gs.nn.MLP(sizes, activation=args.activation, dtype=args.dtype)
     meta = dict(
         sizes=sizes,
         activation=args.activation,
@@ -137,43 +283,114 @@ def fit(data, target, train_idx, val_idx, args) -> model_file.Trained:
         features=data.features,
         target=data.target_name,
         classes=target.classes,
+        columns=data.columns,
+        dtype=args.dtype,
+        missing=args.missing,
+        sep=data.frame.sep if data.frame is not None else None,
+        train_rows=len(train_idx),
     )
     trained = model_file.Trained(net, meta, mean, std, t_mean, t_std)
     lr = args.lr or DEFAULT_LR[args.optimizer]
     _describe(data, target, trained, args, lr, len(train_idx), len(val_idx))
-
-    Xs = (X - mean) / std
-    ys = (y - t_mean) / t_std if target.task == "regress" else y
+    ys = ((y - t_mean) / t_std).astype(args.dtype) if target.task == "regress" else y
     optimizer = (
         gs.optim.Adam(net.parameters(), lr=lr)
         if args.optimizer == "adam"
         else gs.optim.SGD(net.parameters(), lr=lr, momentum=args.momentum)
     )
-    loss_fn = _loss(target)
-    rng = np.random.default_rng(args.seed + 1)
-    bar = Progress(args.epochs, "train", args.quiet, args.log_every)
-    # overflow shows up as a non-finite loss, reported below as one line, not as warnings
-    with np.errstate(all="ignore"):
-        try:
-            for epoch in range(1, args.epochs + 1):
-                order = train_idx[rng.permutation(len(train_idx))]
-                for start in range(0, len(order), args.batch_size):
-                    rows = order[start : start + args.batch_size]
-                    loss = loss_fn(net(gs.tensor(Xs[rows])), ys[rows])
-                    _check_finite(loss.item(), epoch, lr)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
-                metrics = _metrics_text(trained, X, y, train_idx, val_idx)
-                line = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  {metrics}"
-                bar.update(epoch, line, postfix=metrics)
-            # the last step's update may have overflowed too
-            _check_finite(evaluate(trained, X[train_idx], y[train_idx])[0], args.epochs, lr)
-            final = _metrics_text(trained, X, y, train_idx, val_idx)
-        finally:
-            bar.close()
-    print("final: " + final)
+    run = _Loop(trained, X, y, ys, train_idx, val_idx, args, lr, optimizer)
+    run.train()
+    run.report()
     return trained
+
+
+class _Loop:
+    """The epochs: mini-batches drawn by index from X, shuffled per epoch from --seed."""
+
+    def __init__(self, trained, X, y, ys, train_idx, val_idx, args, lr, optimizer):
+        self.trained, self.X, self.y, self.ys = trained, X, y, ys
+        self.train_idx, self.val_idx, self.args, self.lr = train_idx, val_idx, args, lr
+        self.optimizer, self.loss_fn = optimizer, _loss(trained.meta)
+        self.best = (np.inf, 0, None)  # (validation loss, epoch, weights)
+        self.epochs_run, self.stopped_early, self.seconds = 0, False, 0.0
+        self.step_seconds = 0.0  # in the mini-batch steps (the rest: per-epoch metrics)
+
+    def train(self) -> None:
+        args, net = self.args, self.trained.model
+        rng = np.random.default_rng(args.seed + 1)
+        bar = Progress(args.epochs, "train", args.quiet, args.log_every, len(self.train_idx))
+        start, wait = time.perf_counter(), 0
+        # overflow shows up as a non-finite loss, reported below as one line, not as warnings
+        with np.errstate(all="ignore"):
+            try:
+                for epoch in range(1, args.epochs + 1):
+                    t0 = time.perf_counter()
+                    self._epoch(rng, epoch, bar)
+                    self.step_seconds += time.perf_counter() - t0
+                    tr = evaluate(self.trained, self.X, self.y, self.train_idx)
+                    _check_finite(tr["loss"], epoch, self.lr)  # the last step may overflow
+                    va = evaluate(self.trained, self.X, self.y, self.val_idx)
+                    self.epochs_run = epoch
+                    wait = 0 if va is None or va["loss"] < self.best[0] else wait + 1
+                    if va is not None and wait == 0:
+                        state = {k: np.array(v) for k, v in net.state_dict().items()}
+                        self.best = (va["loss"], epoch, state)
+                    text = _metrics_text(self.trained, tr, va)
+                    line = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  {text}"
+                    bar.update(epoch, line, postfix=text)
+                    if args.patience and wait >= args.patience:
+                        self.stopped_early = True
+                        break
+            finally:
+                bar.close()
+        self.seconds = time.perf_counter() - start
+        if self.best[2] is not None:
+            net.load_state_dict(self.best[2])
+
+    def _epoch(self, rng, epoch: int, bar) -> None:
+        net, opt_, batch = self.trained.model, self.optimizer, self.args.batch_size
+        order = self.train_idx[rng.permutation(len(self.train_idx))]
+        for start in range(0, len(order), batch):
+            rows = order[start : start + batch]
+            loss = self.loss_fn(net(gs.from_numpy(self.X[rows])), self.ys[rows])
+            _check_finite(loss.item(), epoch, self.lr)
+            opt_.zero_grad()
+            loss.backward()
+            opt_.step()
+            bar.step(len(rows))
+
+    def report(self) -> None:
+        args, (best_loss, best_epoch, _) = self.args, self.best
+        if self.stopped_early:
+            print(
+                f"stopped after epoch {self.epochs_run}: no better validation loss for "
+                f"{args.patience} epochs (--patience {args.patience})"
+            )
+        if best_epoch:
+            print(
+                f"kept the weights of epoch {best_epoch} of {self.epochs_run}, the lowest "
+                f"validation loss ({best_loss:.4f})"
+            )
+        else:
+            print(f"no validation rows: kept the weights of the last epoch ({self.epochs_run})")
+        tr = evaluate(self.trained, self.X, self.y, self.train_idx)
+        va = evaluate(self.trained, self.X, self.y, self.val_idx)
+        print("final: " + _metrics_text(self.trained, tr, va))
+        if self.trained.meta["task"] == "classify":
+            for name, m in (("train", tr), ("val", va)):
+                if m is not None:
+                    counts = ", ".join(
+                        f"{c} {r}/{t}"
+                        for c, r, t in zip(self.trained.meta["classes"], m["right"], m["rows"])
+                    )
+                    print(f"{name} per class (right/rows): {counts}")
+        rows = self.epochs_run * len(self.train_idx)
+        print(
+            f"trained {self.epochs_run} epoch{'s' if self.epochs_run != 1 else ''} x "
+            f"{len(self.train_idx):,} rows in {self.step_seconds:.2f} s "
+            f"({rows / max(self.step_seconds, 1e-9):,.0f} rows/s), "
+            f"plus {self.seconds - self.step_seconds:.2f} s for the per-epoch metrics"
+        )
 
 
 def _check_finite(loss: float, epoch: int, lr: float) -> None:
@@ -184,39 +401,63 @@ def _check_finite(loss: float, epoch: int, lr: float) -> None:
         )
 
 
-def _loss(target):
+def _loss(meta):
     """The training objective on standardised outputs, as loss(logits, targets)."""
     F = gs.nn.functional
-    if target.task == "regress":
+    if meta["task"] == "regress":
         return lambda z, t: F.mse_loss(z, t.reshape(-1, 1))
-    if len(target.classes) == 2:
+    if len(meta["classes"]) == 2:
         return lambda z, t: F.binary_cross_entropy_with_logits(z, t.reshape(-1, 1).astype(z.dtype))
     return lambda z, t: F.cross_entropy(z, t)
 
 
-def evaluate(trained, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """(loss, score): score is accuracy for classification, RMSE (target units) for regression.
+def evaluate(trained, Xs: np.ndarray, y: np.ndarray, idx: np.ndarray) -> dict | None:
+    """Metrics of rows ``idx`` of the standardised ``Xs`` (None for no rows).
 
-    The loss is the training objective: cross-entropy, or the MSE of the
-    standardised target.
+    loss: the training objective (cross-entropy, or the MSE of the
+    standardised target); classification: acc, and per class the rows and
+    right counts; regression (target units): rmse, mae, r2 = 1 - SS_res/SS_tot.
     """
-    out = trained.outputs(X)
-    if trained.meta["task"] == "regress":
-        err = out - y
-        return float(np.mean((err / trained.target_std) ** 2)), float(np.sqrt(np.mean(err**2)))
-    p = np.clip(out[np.arange(len(y)), y], 1e-300, None)
-    return float(-np.mean(np.log(p))), float(np.mean(out.argmax(axis=1) == y))
-
-
-def _metrics_text(trained, X, y, train_idx, val_idx) -> str:
-    parts = [("train", train_idx)] + ([("val", val_idx)] if len(val_idx) else [])
-    texts = []
-    for name, idx in parts:
-        loss, score = evaluate(trained, X[idx], y[idx])
-        if trained.meta["task"] == "regress":
-            texts.append(f"{name} loss {loss:.4f} rmse {score:.4g}")
+    if len(idx) == 0:
+        return None
+    regress = trained.meta["task"] == "regress"
+    sums = np.zeros(3)  # classify: nll, right; regress: squared, absolute error
+    n_classes = 0 if regress else len(trained.meta["classes"])
+    right = np.zeros(n_classes, dtype=np.int64)
+    for s in prepare.blocks(len(idx)):
+        rows = idx[s]
+        out, t = trained.scaled_outputs(Xs[rows]), y[rows]
+        if regress:
+            err = out - t
+            sums += [np.sum(err**2), np.sum(np.abs(err)), 0.0]
         else:
-            texts.append(f"{name} loss {loss:.4f} acc {100 * score:.1f}%")
+            p = np.clip(out[np.arange(len(t)), t], 1e-300, None)
+            hit = out.argmax(axis=1) == t
+            sums += [-np.sum(np.log(p)), np.count_nonzero(hit), 0.0]
+            right += np.bincount(t[hit], minlength=n_classes)
+    n = len(idx)
+    if not regress:
+        rows = np.bincount(y[idx], minlength=n_classes)
+        return {"loss": sums[0] / n, "acc": sums[1] / n, "right": right, "rows": rows}
+    mse = sums[0] / n
+    ss_tot = float(np.sum((y[idx] - y[idx].mean()) ** 2))
+    r2 = 1.0 - sums[0] / ss_tot if ss_tot > 0 else float("nan")
+    loss = mse / trained.target_std**2
+    return {"loss": loss, "rmse": np.sqrt(mse), "mae": sums[1] / n, "r2": r2}
+
+
+def _metrics_text(trained, tr: dict, va: dict | None) -> str:
+    texts = []
+    for name, m in (("train", tr), ("val", va)):
+        if m is None:
+            continue
+        if trained.meta["task"] == "regress":
+            texts.append(
+                f"{name} loss {m['loss']:.4f} rmse {m['rmse']:.4g} mae {m['mae']:.4g} "
+                f"r2 {m['r2']:.3f}"
+            )
+        else:
+            texts.append(f"{name} loss {m['loss']:.4f} acc {100 * m['acc']:.1f}%")
     return "  ".join(texts)
 
 
@@ -225,15 +466,23 @@ def _describe(data, target, trained, args, lr, n_train, n_val) -> None:
     feats = ", ".join(data.features[:6]) + (", ..." if len(data.features) > 6 else "")
     sizes = trained.meta["sizes"]
     n_params = opt.parameter_count(sizes)
+    built = (
+        f"{args.activation} MLP"
+        if len(sizes) > 2
+        else "linear model without hidden layer or activation"
+    )
     print(
         f"data: {data.source}: {len(data.X)} rows, {len(data.features)} features ({feats}); "
         f"target {data.target_name!r}: {what}"
     )
+    for note in data.notes:
+        print(f"prepared: {note}")
     optim = f"{args.optimizer} lr {lr:g}" + (
         f" momentum {args.momentum:g}" if args.optimizer == "sgd" else ""
     )
+    split = "stratified split" if target.task == "classify" else "shuffled split"
     print(
-        f"model: {'-'.join(map(str, sizes))} {args.activation} MLP ({n_params:,} parameters), "
+        f"model: {'-'.join(map(str, sizes))} {built} ({n_params:,} parameters), "
         f"{optim}, batch {args.batch_size}, {args.epochs} epoch{'s' if args.epochs != 1 else ''}; "
-        f"{n_train} training rows, {n_val} validation rows"
+        f"{n_train} training rows, {n_val} validation rows ({split}, seed {args.seed})"
     )

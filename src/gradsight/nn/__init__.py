@@ -13,6 +13,7 @@ from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
 from .layers import MLP, Linear, Sequential
 from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
+from .torch_bridge import from_torch, load_torch_state_dict, to_torch
 
 __all__ = [
     "BCELoss",
@@ -32,6 +33,9 @@ __all__ = [
     "Softmax",
     "StateDictError",
     "Tanh",
+    "from_torch",
     "functional",
     "init",
+    "load_torch_state_dict",
+    "to_torch",
 ]

@@ -17,6 +17,7 @@ modules holding drawn nodes get a box; such a box inside another one nests.
 from __future__ import annotations
 
 import math
+from collections import Counter
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from .params import Names, highlight_names, resolve_highlight
 from .render import Drawing
 
 DEFAULT_MAX_NODES = 500
+RANKDIRS = ("auto", "LR", "RL", "TB", "BT")
+RANK_WIDTH = 110  # points one rank takes across, labels and spacing included (measured)
+SCREEN_WIDTH = 900  # points: a laptop browser window's width, about 1,200 px
 FONT = "Helvetica"
 HOT = "#d62728"
 
@@ -63,7 +67,7 @@ def draw_graph(
     show_data: bool = False,
     show_grad: bool = True,
     direction: str = "forward",
-    rankdir: str = "LR",
+    rankdir: str = "auto",
     max_nodes: int = DEFAULT_MAX_NODES,
     highlight=None,
     color_by_grad: bool = False,
@@ -86,8 +90,12 @@ def draw_graph(
     direction : "forward" or "backward"
         ``backward`` reverses the edges and labels each with the gradient
         that op's backward sends to that input.
-    rankdir : "LR", "RL", "TB" or "BT"
-        Graphviz layout direction.
+    rankdir : "LR", "RL", "TB", "BT" or "auto"
+        Graphviz layout direction. ``auto`` estimates the drawing's size from
+        the graph's shape (ranks along the longest path, nodes per rank) and
+        draws left to right when that fits a laptop screen's width (about
+        900 pt), else in whichever direction is narrower (usually top to
+        bottom for a long chain of layers).
     max_nodes : int
         Graphs with more autograd nodes get long chains collapsed into one
         "… N more nodes …" node; if that is still too many, ValueError.
@@ -104,19 +112,66 @@ def draw_graph(
     """
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
-    if rankdir not in ("LR", "RL", "TB", "BT"):
-        raise ValueError(f"rankdir must be one of 'LR', 'RL', 'TB', 'BT', got {rankdir!r}")
+    if rankdir not in RANKDIRS:
+        raise ValueError(
+            f"rankdir must be one of {', '.join(map(repr, RANKDIRS))}, got {rankdir!r}"
+        )
     names = Names(params)
     hot_tensors = resolve_highlight(highlight, names)
     backward = direction == "backward"
     want_grads = show_grad or backward or color_by_grad
     model = build(root, names, max_nodes, want_grads, hot_tensors)
+    if rankdir == "auto":
+        rankdir = choose_rankdir(model, backward)
     g = new_drawing("gradsight", rankdir)
     _emit(g, model, show_data, show_grad, backward, color_by_grad)
     notes = _notes(model, want_grads, highlight, color_by_grad, max_nodes)
     if notes:
         g.attr(label=notes, labelloc="b", labeljust="l")
     return g
+
+
+def choose_rankdir(model: Model, backward: bool = False) -> str:
+    """``"LR"`` when a left-to-right drawing fits a laptop screen's width, else
+    whichever of ``"LR"`` and ``"TB"`` gives the narrower drawing.
+
+    The size is estimated from the shape: ``depth`` ranks along the longest
+    path, at most ``breadth`` nodes in one rank. Left to right, ranks are
+    columns (width ≈ depth · column, height ≈ breadth · row); top to bottom,
+    ranks are rows (width ≈ breadth · column).
+    """
+    depth, breadth = graph_shape(model, backward)
+    lr_width = depth * RANK_WIDTH
+    tb_width = breadth * RANK_WIDTH
+    if lr_width <= SCREEN_WIDTH or lr_width <= tb_width:
+        return "LR"
+    return "TB"
+
+
+def graph_shape(model: Model, backward: bool = False) -> tuple[int, int]:
+    """(depth, breadth) of the drawn graph: the number of ranks on its longest
+    path, and the most nodes in one rank (longest-path ranking, without recursion)."""
+    nodes = [t.id for t in model.tensors.values() if not (backward and t.role == "const")]
+    nodes += list(model.ops) + list(model.summaries)
+    rank = dict.fromkeys(nodes, 0)
+    indegree = dict.fromkeys(nodes, 0)
+    out: dict[str, list[str]] = {n: [] for n in nodes}
+    for e in model.edges:
+        if e.src in rank and e.dst in rank:
+            out[e.src].append(e.dst)
+            indegree[e.dst] += 1
+    ready = [n for n in nodes if indegree[n] == 0]
+    while ready:
+        n = ready.pop()
+        for m in out[n]:
+            rank[m] = max(rank[m], rank[n] + 1)
+            indegree[m] -= 1
+            if indegree[m] == 0:
+                ready.append(m)
+    if not rank:
+        return 0, 0
+    per_rank = Counter(rank.values())
+    return max(per_rank) + 1, max(per_rank.values())
 
 
 def new_drawing(name: str, rankdir: str) -> Drawing:

@@ -1,6 +1,10 @@
 """The step-through page: one self-contained HTML template (inline CSS and JS,
 no network). ``steps.py`` fills in the title, the SVG and the steps' JSON.
 
+The graph keeps its natural size (its 10 pt labels are never shrunk) in a
+box that scrolls to the current node; the controls and the step's panel sit
+beside it on a wide window, below it on a narrow one.
+
 The page reads ``#step=N`` or ``#step=last`` from the URL on load and on
 hash changes, and updates the hash as you step; every piece of text is put in
 with ``textContent``, never parsed as HTML.
@@ -16,11 +20,18 @@ TEMPLATE = """<!DOCTYPE html>
 <style>
 body { font-family: Helvetica, Arial, sans-serif; margin: 1em 2em; color: #222; }
 h1 { font-size: 1.3em; margin: 0 0 .4em; }
-#graph { overflow: auto; border: 1px solid #ddd; border-radius: 6px; padding: 4px; }
-#graph svg { max-width: 100%; height: auto; }
-#controls { margin: .8em 0; display: flex; gap: .5em; align-items: center; flex-wrap: wrap; }
+/* graph on the left at its natural size (10 pt labels stay readable: never shrunk),
+   scrolling inside its box; controls and the step panel on the right, in view */
+#layout { display: grid; grid-template-columns: minmax(0, 1fr) minmax(18em, 30em);
+          gap: 1em; align-items: start; }
+@media (max-width: 60em) { #layout { grid-template-columns: minmax(0, 1fr); } }
+#graph { overflow: auto; max-height: calc(100vh - 8em); border: 1px solid #ddd;
+         border-radius: 6px; padding: 4px; }
+#graph svg { display: block; }
+#side { position: sticky; top: .5em; }
+#controls { margin: 0 0 .8em; display: flex; gap: .5em; align-items: center; flex-wrap: wrap; }
 #controls button { font-size: 1em; padding: .25em .8em; }
-#slider { flex: 1 1 20em; }
+#slider { flex: 1 1 10em; }
 #panel { border-left: 4px solid #d62728; padding: .3em 1em; background: #fafafa; }
 #panel h2 { font-size: 1.1em; margin: .2em 0; }
 #panel pre { background: #fff; border: 1px solid #eee; padding: .4em; margin: .2em 0 .6em;
@@ -42,7 +53,9 @@ h1 { font-size: 1.3em; margin: 0 0 .4em; }
 <p class="hint">Step through the backward pass: buttons, the slider, or the arrow keys
 (&larr; &rarr;, Home, End). Red: the node whose backward runs now and the edges its
 gradients go along; orange: the gradient it received; green: nodes already done.</p>
+<div id="layout">
 <div id="graph">__SVG__</div>
+<div id="side">
 <div id="controls">
   <button id="first" type="button" title="first (Home)">First</button>
   <button id="prev" type="button" title="previous (&larr;)">&#x25C0; Prev</button>
@@ -54,6 +67,8 @@ gradients go along; orange: the gradient it received; green: nodes already done.
 <div id="panel">
   <h2 id="step-title"></h2>
   <div id="step-body"></div>
+</div>
+</div>
 </div>
 <script type="application/json" id="gs-data">__DATA__</script>
 <script>
@@ -69,6 +84,17 @@ gradients go along; orange: the gradient it received; green: nodes already done.
   function el(id) { return id ? document.getElementById(id) : null; }
   function mark(ids, cls) {
     ids.forEach(function (id) { var e = el(id); if (e) { e.classList.add(cls); } });
+  }
+  function reveal(node) {  // scroll the graph box (only) so the current node is in view
+    var box = document.getElementById("graph");
+    if (!node || !node.getBoundingClientRect) { return; }
+    var r = node.getBoundingClientRect(), b = box.getBoundingClientRect();
+    if (r.left < b.left || r.right > b.right) {
+      box.scrollLeft += (r.left + r.right) / 2 - (b.left + b.right) / 2;
+    }
+    if (r.top < b.top || r.bottom > b.bottom) {
+      box.scrollTop += (r.top + r.bottom) / 2 - (b.top + b.bottom) / 2;
+    }
   }
   function add(parent, tag, text) {
     var e = document.createElement(tag);
@@ -100,6 +126,7 @@ gradients go along; orange: the gradient it received; green: nodes already done.
       mark(s.received_ids, "received");
       mark(s.targets, "target");
       mark(s.edges, "sent");
+      reveal(el(s.nodes[0]));
       title.textContent = "Step " + k + " of " + n + ": " + s.title;
       add(body, "p", s.received_text);
       add(body, "pre", s.received);

@@ -23,13 +23,15 @@ from gradsight._core.tensor import Tensor
 from gradsight.autograd import graph_nodes
 
 from . import labels as L
-from .graph import _emit, new_drawing
+from .graph import _emit, choose_rankdir, new_drawing
 from .model import Model, build
 from .page import TEMPLATE
 from .params import Names
 from .render import INSTALL_HELP
 
 MAX_VALUES = 64  # arrays up to this size are printed in full on the page
+# how a tensor without a name is called (names come from params=)
+UNNAMED = {"leaf": "unnamed leaf (pass params= to name it)", "const": "constant"}
 
 # what each backward rule computes, for the teaching panel (g: incoming gradient)
 RULES = {
@@ -78,7 +80,7 @@ def _describe(model: Model, tid: str) -> str:
     for op in model.ops.values():
         if op.out == tid:
             return f"output of {op.title}{shape}"
-    return f"{t.role}{shape}"
+    return f"{UNNAMED.get(t.role, t.role)}{shape}"
 
 
 def _step_record(model: Model, step, loss_name: str) -> dict:
@@ -123,7 +125,7 @@ def _step_record(model: Model, step, loss_name: str) -> dict:
 
 def _svg(model: Model) -> str:
     """The forward graph as inline SVG (no XML prolog), or a notice when dot is missing."""
-    g = new_drawing("backprop", "LR")
+    g = new_drawing("backprop", choose_rankdir(model))
     _emit(g, model, show_data=False, show_grad=False, backward=False, color_by_grad=False)
     try:
         svg = g.pipe(format="svg", encoding="utf-8")
