@@ -8,7 +8,7 @@ x.grad  # tensor([2., 4.])
 
 from __future__ import annotations
 
-from . import autograd, check, nn, ops, optim, reference, viz
+from . import autograd, check, nn, ops, optim, reference, testing, viz
 from ._core.grad_mode import enable_grad, is_grad_enabled, no_grad
 from ._core.tensor import Tensor
 from .creation import (
@@ -61,6 +61,65 @@ from .ops.api import (
     transpose,
     var,
     where,
+)
+from .ops.api import abs as absolute
+from .ops.api import max as amax
+from .ops.api import min as amin
+from .ops.more import (
+    add,
+    array_split,
+    atleast_1d,
+    atleast_2d,
+    copy,
+    cos,
+    cumsum,
+    diag,
+    diagonal,
+    divide,
+    dot,
+    einsum,
+    equal,
+    expm1,
+    flip,
+    fmax,
+    fmin,
+    full_like,
+    greater,
+    greater_equal,
+    hstack,
+    inner,
+    isfinite,
+    isnan,
+    less,
+    less_equal,
+    log1p,
+    log2,
+    moveaxis,
+    multiply,
+    negative,
+    norm,
+    not_equal,
+    outer,
+    pad,
+    positive,
+    prod,
+    ravel,
+    repeat,
+    sign,
+    sin,
+    split,
+    square,
+    std,
+    subtract,
+    swapaxes,
+    tensordot,
+    tile,
+    trace,
+    tril,
+    triu,
+    true_divide,
+    vdot,
+    vstack,
 )
 
 __version__ = "0.1.0"

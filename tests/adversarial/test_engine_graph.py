@@ -49,7 +49,7 @@ def test_writing_into_an_input_after_forward_is_refused(write):
     """MulBackward saved x itself; writing into x.data after forward is refused."""
     x = leaf([1.0, 2.0, 3.0])
     y = (x * x).sum()
-    for array in (x.data, x.numpy(), np.asarray(x)):
+    for array in (x.data, x.numpy(), np.asarray(x.detach())):
         with pytest.raises(ValueError, match="read-only"):
             write(array)
     y.backward()

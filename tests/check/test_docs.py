@@ -11,12 +11,20 @@ CHECK_DOC = Path(__file__).resolve().parents[2] / "docs" / "check.md"
 def test_check_doc_examples_run_in_order(capsys):
     text = CHECK_DOC.read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
-    assert len(blocks) == 2
+    assert len(blocks) == 4
     namespace: dict = {}
-    for block in blocks:
-        exec(compile(block, str(CHECK_DOC), "exec"), namespace)
+    exec(compile(blocks[0], str(CHECK_DOC), "exec"), namespace)  # the NumPy way, as printed
     printed = capsys.readouterr().out.splitlines()
     shown = re.search(r"prints\n\n```\n(.*?)```", text, re.S)[1].splitlines()
-    assert printed[0] == shown[0]
-    assert [line.split()[:2] for line in printed[3:]] == [line.split()[:2] for line in shown[3:]]
+    assert printed == shown
+    assert not namespace["report"].ok
+    exec(compile(blocks[1], str(CHECK_DOC), "exec"), namespace)  # the pytest helper fails on it
+    try:
+        namespace["test_my_backprop"]()
+    except AssertionError as err:
+        assert "your gradient for Z1 differs" in str(err)
+    else:
+        raise AssertionError("assert_gradients_close passed a wrong backward")
+    for block in blocks[2:]:  # the second way: gs ops
+        exec(compile(block, str(CHECK_DOC), "exec"), namespace)
     assert namespace["report"].ok

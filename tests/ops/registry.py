@@ -848,6 +848,10 @@ REGISTRY.append(
     )
 )
 
+from .registry_numpy import entries as _numpy_entries  # noqa: E402 - issue 13's NumPy ops
+
+REGISTRY.extend(_numpy_entries(OpInfo))
+
 BY_NAME = {info.name: info for info in REGISTRY}
 
 

@@ -33,7 +33,8 @@ def test_doc_shows_the_fixed_listing_verbatim():
 def test_every_listing_fix_has_an_errata_row():
     rows = _errata_rows(ARTICLE_DOC.read_text(encoding="utf-8"))
     keys = {re.match(r"\| B\d+ \| `([^`]+)` \|", r)[1] for r in rows if r.startswith("| B")}
-    assert keys == {fix.key for fix in listing.FIXES}
+    # every fix has a row; the one more row is a defect the fixed listing repairs by use (B10)
+    assert keys == {fix.key for fix in listing.FIXES} | {"output_layer_delta"}
 
 
 def test_every_errata_row_names_existing_tests():

@@ -51,7 +51,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad_fn", "requires_grad", "__dict__", "__weakref__")
-    __array_ufunc__ = None  # ndarray (op) Tensor defers to Tensor's reflected operator
+    __array_ufunc__ = None  # until gradsight.ops binds NEP 13/18 (ops/numpy_protocol.py)
     grad = None  # rare attributes default here and live in __dict__ once set
     _acc = None  # weakref to the leaf's AccumulateGrad node
     _hooks = None  # hooks of a leaf tensor
@@ -91,7 +91,7 @@ class Tensor:
         """The underlying (read-only) array, without copying."""
         return self.data
 
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype=None, copy=None):  # replaced by ops/numpy_protocol.as_array
         if dtype is not None and dtype != self.data.dtype:
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data

@@ -4,12 +4,23 @@
 >>> print(report)             # a table: max abs/rel error and worst index per parameter
 >>> report.ok, report.mismatched_names
 
+``backprop(forward, backward, params, *data)`` checks unchanged NumPy code:
+your forward as written, your hand backward, autograd and finite differences.
 ``autograd_gradients(loss_fn, params)`` gives the autograd side for a model
 written as a function of named arrays. See docs/check.md.
 """
 
 from __future__ import annotations
 
+from .backprop import BackpropReport, BackpropRow, backprop
 from .compare import GradientReport, GradientRow, autograd_gradients, compare_gradients
 
-__all__ = ["GradientReport", "GradientRow", "autograd_gradients", "compare_gradients"]
+__all__ = [
+    "BackpropReport",
+    "BackpropRow",
+    "GradientReport",
+    "GradientRow",
+    "autograd_gradients",
+    "backprop",
+    "compare_gradients",
+]

@@ -21,6 +21,10 @@ examples:
   gradsight check                                  # the article's 2-4-1 network on XOR
   gradsight check --sizes 5,16,3 --batch 32 --activation tanh
   gradsight check --break V                        # what a wrong formula looks like (exit 1)
+  gradsight check --file my_net.py                 # your NumPy forward/backward, unchanged
+
+--file: the file defines forward(params, *data), backward(params, *data),
+init_params() and make_data() in plain NumPy (see docs/check.md).
 
 Manual: gs.reference.backward (the article's formulas, corrected; NumPy only).
 Automatic: the same network as gs.nn.MLP, loss.backward().
@@ -58,10 +62,21 @@ def add_parser(sub, parents) -> None:
         help="flip the sign of one manual gradient, to see a failing check",
     )
     p.add_argument("--markdown", action="store_true", help="print the table as Markdown")
+    p.add_argument(
+        "--file",
+        metavar="PY",
+        help="check your own NumPy forward/backward (exit 1 mismatch, 2 bad file)",
+    )
     p.set_defaults(run=run)
 
 
 def run(args) -> int:
+    if getattr(args, "file", None):
+        from .check_file import run_file
+
+        if args.broken:
+            raise CliError("--break applies to the article's network; it cannot go with --file")
+        return run_file(args)
     if len(args.sizes) != 3:
         raise CliError(
             f"--sizes {','.join(map(str, args.sizes))}: the article's network has exactly "

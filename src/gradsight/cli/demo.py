@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 import gradsight as gs
+from gradsight.reference import listing_check
 
 from . import options as opt
 from .errors import EXIT_MISMATCH, CliError, output_dir, write_atomic
@@ -88,6 +89,9 @@ def run(args) -> int:
     first = first_step(net)
     print("Step 1: hand-derived gradients (gs.reference) vs autograd")
     print(first["report"].to_text() + "\n")
+    listing = listing_check.check()  # the article's own NumPy code, as written (issue 13)
+    print("The article's fixed listing, its NumPy forward differentiated as written")
+    print(listing.to_text() + "\n")
 
     losses = train(net, args)
     outputs = predictions(net)
@@ -99,7 +103,8 @@ def run(args) -> int:
     files.update(loss_curve(losses))
     settings = dict(epochs=args.epochs, lr=args.lr, momentum=args.momentum, seed=args.seed)
     report = demo_report(settings, first["report"], losses, final, X, T, outputs, list(files))
-    files["report.md"] = report.encode("utf-8")
+    report += f"\n## The article's listing, differentiated as written\n\n{listing_check.DOC}\n\n"
+    files["report.md"] = (report + listing.to_markdown() + "\n").encode("utf-8")
     for name, content in files.items():  # everything was made in memory: now write it all
         write_atomic(out / name, content)
     elapsed = time.perf_counter() - start

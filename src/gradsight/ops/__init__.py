@@ -158,3 +158,7 @@ _METHODS = {
 for _name, _fn in _METHODS.items():
     setattr(Tensor, _name, _fn)
 Tensor.T = property(lambda self: api.transpose(self))
+
+from . import numpy_protocol as _numpy_protocol  # noqa: E402 - NEP 13/18 and NumPy methods
+
+_numpy_protocol.bind()

@@ -17,6 +17,7 @@ from gradsight._core.tensor import Tensor, new_tensor
 
 from . import elementwise as ew
 from . import fused, linalg, reduce, shape
+from ._util import kept_shape
 
 
 def as_tensor(x) -> Tensor:
@@ -150,11 +151,17 @@ def min(x, axis=None, keepdims: bool = False) -> Tensor:  # noqa: A001
     return apply1(reduce.min_, as_tensor(x), _axis(axis), keepdims)
 
 
-def var(x, axis=None, keepdims: bool = False) -> Tensor:
-    """Population variance (ddof=0, as np.var): mean((x - mean(x))**2)."""
+def var(x, axis=None, keepdims: bool = False, ddof=0) -> Tensor:
+    """Variance as np.var: sum((x - mean(x))**2) / (N - ddof); ddof=0 (the
+    default) is the population variance mean((x - mean(x))**2)."""
     x = as_tensor(x)
     d = x - mean(x, axis, True)
-    return mean(d * d, axis, keepdims)
+    if not ddof:
+        return mean(d * d, axis, keepdims)
+    kept = kept_shape(x.shape, _axis(axis))
+    n = int(np.prod([s for s, k in zip(x.shape, kept) if k == 1 and s != 1] or [1]))
+    with np.errstate(divide="ignore", invalid="ignore"):  # NumPy: inf or nan when N <= ddof
+        return sum(d * d, axis, keepdims) / float(n - ddof if n > ddof else 0)
 
 
 def logsumexp(x, axis=None, keepdims: bool = False) -> Tensor:
