@@ -29,6 +29,7 @@ from .creation import (
 from .functional import grad, hessian, jacobian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
+from .tracing import TraceError, trace
 from .ops.api import (
     abs,
     argmax,

@@ -1,0 +1,599 @@
+"""``gs.trace``: record a training step once, replay it as generated NumPy code.
+
+The first call (and any call whose guards fail) runs the step eagerly on
+traced arrays (see recorder.py), which writes down every NumPy call the
+forward, the VJP rules and the optimizer make. The calls become one Python
+function of straight-line NumPy code (codegen.py); later calls check the
+guards (guards.py) and run that function on the current arrays.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import threading
+import warnings
+
+import numpy as np
+
+from gradsight._core import engine as _engine
+from gradsight._core import node as _node
+from gradsight._core.grad_mode import mode
+from gradsight._core.tensor import Tensor, new_tensor
+
+from . import codegen
+from .guards import Guard, StateSlot, discover, slot_name, slots_for
+from .recorder import Const, Recorder, Sym, TraceError
+
+MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
+_lock = threading.RLock()  # one trace at a time: tracing patches module globals
+_tracing = threading.local()
+
+
+class Program:
+    """A compiled trace: ``fn(*inputs) -> outputs`` and the source it came from."""
+
+    def __init__(self, source: str, fn, inputs: list, outputs: list, template, consts: dict):
+        self.source = source
+        self.fn = fn
+        self.inputs = inputs  # ("arg", i) | ("slot", slot)
+        self.outputs = outputs  # ("slot", slot) | ("ret", k)
+        self.template = template
+        self.consts = consts
+
+
+class Traced:
+    """A traced step: call it like the step; ``source`` is the recorded program."""
+
+    def __init__(self, step, allow_value_reads: bool = False, max_traces: int = MAX_TRACES):
+        self.step = step
+        self.allow_value_reads = allow_value_reads
+        self.max_traces = max_traces
+        self.entries: list = []  # (Guard, Program), most recent first
+        self.traces = 0
+        self.replays = 0
+        self.gave_up = False
+        self.last_retrace_reason = None
+
+    def __repr__(self) -> str:
+        name = getattr(self.step, "__qualname__", type(self.step).__name__)
+        return f"<gs.trace of {name}: {self.traces} trace(s), {self.replays} replay(s)>"
+
+    @property
+    def source(self) -> str:
+        """The most recent program as a standalone NumPy-only module."""
+        if not self.entries:
+            raise TraceError("nothing traced yet: call the traced step once first")
+        return self.entries[0][1].source
+
+    def __call__(self, *args):
+        if mode.anomaly:
+            raise TraceError(
+                "gs.trace does not run under detect_anomaly: a replay makes no per-op checks. "
+                "Call the untraced step (traced.step) to debug it"
+            )
+        reason = None
+        for guard, program in self.entries:
+            reason = guard.why_not(args)
+            if reason is None:
+                self.replays += 1
+                return _replay(program, args)
+        if self.gave_up:
+            return self.step(*args)
+        if self.traces >= self.max_traces:
+            self.gave_up = True
+            warnings.warn(
+                f"gs.trace: {self._name()} was traced {self.traces} times (last change: "
+                f"{reason}); it now runs eagerly. Steps whose shapes or settings change on every "
+                "call gain nothing from tracing",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return self.step(*args)
+        self.last_retrace_reason = reason
+        result, guard, program = _trace(self.step, args, self.allow_value_reads)
+        self.traces += 1
+        self.entries.insert(0, (guard, program))
+        return result
+
+    def _name(self) -> str:
+        return getattr(self.step, "__qualname__", "the step")
+
+
+def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES):
+    """Trace a training step: ``traced = gs.trace(step)``; also a decorator.
+
+    ``step(*args)`` does forward, loss, ``backward()`` and an optimizer update
+    (or returns gradients). The first call runs it and records its NumPy
+    calls; later calls replay them while the guards hold, and retrace when
+    they don't (at most ``max_traces`` programs, then it runs eagerly with a
+    warning). ``traced.source`` is the program. ``allow_value_reads=True``
+    lets the step read traced values (``float(loss)``): you promise that they
+    never change which operations run.
+    """
+    if step is None:
+        return lambda f: trace(f, allow_value_reads=allow_value_reads, max_traces=max_traces)
+    if not callable(step):
+        raise TypeError(f"gs.trace needs a callable step, got {type(step).__name__}")
+    if inspect.isgeneratorfunction(step) or inspect.isasyncgenfunction(step):
+        raise TypeError(
+            f"gs.trace cannot trace the generator function {step.__qualname__}: a trace is one "
+            "straight run from call to return, and a generator pauses in the middle"
+        )
+    if inspect.iscoroutinefunction(step):
+        raise TypeError(f"gs.trace cannot trace the coroutine function {step.__qualname__}")
+    if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
+        raise ValueError(f"max_traces must be a positive int, got {max_traces!r}")
+    return Traced(step, allow_value_reads, max_traces)
+
+
+# ------------------------------------------------------------------ replay
+def _replay(program: Program, args):
+    inputs = []
+    for kind, ref in program.inputs:
+        if kind == "arg":
+            a = args[ref]
+            inputs.append(a.data if isinstance(a, Tensor) else a)
+        elif kind == "arggrad":
+            inputs.append(args[ref].grad.data)
+        else:
+            inputs.append(ref.get())
+    values = program.fn(*inputs)
+    rets = []
+    for (kind, ref), v in zip(program.outputs, values):
+        if kind == "slot":
+            ref.put(v)
+        elif kind == "arggrad":
+            if v is None:
+                args[ref].grad = None
+            else:
+                v.setflags(False)
+                args[ref].grad = new_tensor(v, None, False)
+        else:
+            rets.append(v)
+    return _rebuild(program.template, rets)
+
+
+def _rebuild(template, rets):
+    kind = template[0]
+    if kind == "tensor":
+        v = rets[template[1]]
+        if isinstance(v, np.ndarray):
+            v.setflags(False)
+        return new_tensor(v if isinstance(v, np.ndarray) else np.asarray(v), None, False)
+    if kind == "const":
+        return template[1]
+    if kind == "seq":
+        return template[1](_rebuild(t, rets) for t in template[2])
+    if kind == "dict":
+        return {k: _rebuild(t, rets) for k, t in template[1]}
+    raise AssertionError(kind)
+
+
+# ------------------------------------------------------------------ trace
+def _trace(step, args, allow_value_reads):
+    with _lock:
+        found = discover(step, args)
+        arg_ids = {id(a) for a in args}
+        slots = slots_for(found, arg_ids)
+        guard = Guard(args, found, slots)
+        rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
+        session = _Session(rec, found, slots, args, step)
+        try:
+            with _patched(session):
+                result = step(*session.call_args)
+            if inspect.isgenerator(result):
+                raise TypeError(
+                    "gs.trace cannot trace a step that returns a generator: the work would run "
+                    "after the trace ended"
+                )
+            program = session.finish(result)
+        finally:
+            session.restore()
+            rec.active = False
+        return session.result, guard, program
+
+
+class _Session:
+    """One trace in progress: the Syms standing in for state, and the way back."""
+
+    def __init__(self, rec: Recorder, found, slots, args, step):
+        self.rec, self.found, self.slots, self.step = rec, found, slots, step
+        self.args = args
+        self.inputs = []  # (("arg", i) | ("slot", slot), Sym)
+        self.start = {}  # slot -> value at the start
+        self.swapped_args = []  # (Tensor, real array)
+        self.swapped_grads = []  # (Tensor, real gradient array)
+        self.known = {id(t) for t, _ in found.tensors}
+        self.result = None
+        names = _arg_names(step, len(args))
+        call_args = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                s = rec.sym(a.data, names[i])
+                self.swapped_args.append((a, a.data))
+                a.data = s
+                self.inputs.append((("arg", i), s))
+                self.known.add(id(a))
+                call_args.append(a)
+                if a.grad is not None:
+                    gs_ = rec.sym(a.grad.data, names[i] + "_grad")
+                    self.swapped_grads.append((a, a.grad.data))
+                    a.grad.data = gs_
+                    self.inputs.append((("arggrad", i), gs_))
+            elif isinstance(a, np.ndarray):
+                s = rec.sym(a, names[i])
+                self.inputs.append((("arg", i), s))
+                call_args.append(s)
+            else:
+                call_args.append(a)
+        self.call_args = call_args
+        for slot in slots:
+            v = slot.get()
+            self.start[slot] = v
+            if isinstance(v, np.ndarray) or (slot.kind == "state" and isinstance(v, int)):
+                s = rec.sym(np.asarray(v) if isinstance(v, int) else v, slot_name(slot))
+                s.is_int = isinstance(v, int)
+                slot.set(s)
+                self.inputs.append((("slot", slot), s))
+
+    def finish(self, result) -> Program:
+        """Read the outputs, check the step did something, build the program."""
+        rec = self.rec
+        for opt in self.found.optimizers:  # state entries the step created
+            have = {(id(s.p), s.key) for s in self.slots if isinstance(s, StateSlot)}
+            for p, st in opt.state.items():
+                for key in st:
+                    if (id(p), key) not in have:
+                        name = next((n for t, n in self.found.tensors if t is p), "param")
+                        slot = StateSlot(opt, p, key, name)
+                        self.slots.append(slot)
+                        self.start[slot] = None
+        outputs = []
+        changed = False
+        for slot in self.slots:
+            v = slot.get()
+            if v is self.start[slot] or (isinstance(v, Sym) and v is self._input_sym(slot)):
+                continue
+            changed = True
+            outputs.append((("slot", slot), v))
+        for i, a in enumerate(self.args):
+            if isinstance(a, Tensor) and a.requires_grad:
+                g = a.grad
+                v = None if g is None else g.data
+                before = next((s for (k, j), s in self.inputs if k == "arggrad" and j == i), None)
+                if v is not before:
+                    changed = True
+                    outputs.append((("arggrad", i), v))
+        rets = []
+        template = _template(result, rets, rec)
+        if not changed and not rets:
+            raise TraceError(
+                f"gs.trace: {getattr(self.step, '__qualname__', 'the step')} neither changed a "
+                "gradient, parameter or optimizer state nor returned a tensor computed from its "
+                "inputs: there is nothing to replay (does it call backward()?)"
+            )
+        for k, v in enumerate(rets):
+            outputs.append((("ret", k), v))
+        self.result = _real(result)
+        return _build(rec, self.inputs, outputs, template, self.step)
+
+    def _input_sym(self, slot):
+        for (kind, ref), s in self.inputs:
+            if kind == "slot" and ref is slot:
+                return s
+        return None
+
+    def restore(self) -> None:
+        """Put real arrays back wherever a Sym stands (the step's effects are kept)."""
+        for t, _ in self.swapped_args:
+            if isinstance(t.data, Sym):
+                t.data = t.data.value
+            if t.grad is not None and isinstance(t.grad.data, Sym):
+                t.grad.data = _frozen(t.grad.data.value)
+        for slot in self.slots:
+            v = slot.get()
+            if isinstance(v, Sym):
+                slot.put(v.value)
+        for t in _stray:
+            if isinstance(t.data, Sym):
+                t.data = t.data.value
+        _stray.clear()
+
+
+_stray: list = []  # tensors given traced gradients outside the found state (restored after)
+
+
+def _frozen(v):
+    if isinstance(v, np.ndarray):
+        v.setflags(False)
+    return v
+
+
+def _arg_names(step, n):
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(step).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        names = []
+    return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
+
+
+def _template(result, rets, rec):
+    """The shape of the step's return value, with traced tensors numbered into ``rets``."""
+    if isinstance(result, Tensor):
+        if isinstance(result.data, Sym):
+            rets.append(result.data)
+            return ("tensor", len(rets) - 1)
+        return ("const", result)
+    if isinstance(result, (tuple, list)):
+        return ("seq", type(result), [_template(r, rets, rec) for r in result])
+    if isinstance(result, dict):
+        return ("dict", [(k, _template(v, rets, rec)) for k, v in result.items()])
+    if isinstance(result, Sym):
+        raise TraceError("the step returned a traced array: return Tensors (or nothing)")
+    return ("const", result)
+
+
+def _real(result):
+    """The step's return value with real arrays in its tensors (as the eager step gives)."""
+    if isinstance(result, Tensor):
+        if isinstance(result.data, Sym):
+            result.data = _frozen(result.data.value)
+        return result
+    if isinstance(result, (tuple, list)):
+        for r in result:
+            _real(r)
+    elif isinstance(result, dict):
+        for r in result.values():
+            _real(r)
+    return result
+
+
+# ------------------------------------------------------------------ program
+def _build(rec, inputs, outputs, template, step) -> Program:
+    namer = codegen.Namer()
+    names = {}
+    ops = codegen.live_ops(rec.ops, outputs)
+    used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
+    used |= {id(v) for _, v in outputs}
+    inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
+    for _, s in inputs:
+        names[id(s)] = namer.reserve(s.name or "x")
+    consts = {}
+    for c in rec.consts:
+        c.name = namer.reserve(f"c{c.index}")
+        names[id(c)] = c.name
+        consts[c.name] = c.value
+    out_names = []
+    for (kind, ref), v in outputs:
+        if isinstance(v, Sym) and id(v) not in names:
+            if kind == "slot":
+                label = ref.name + "_new" if ref.kind == "data" else ref.name
+            elif kind == "arggrad":
+                label = _arg_names(step, ref + 1)[ref] + "_grad"
+            else:
+                label = "result" if ref == 0 else f"result{ref}"
+            names[id(v)] = namer.reserve(label)
+        out_names.append(v)
+    writer = codegen.Writer(namer, names)
+    lines = codegen.body(ops, writer)
+    params = [names[id(s)] for _, s in inputs]
+    used_consts = sorted(
+        {writer.name(c) for c in _consts_in(ops)}
+        | {writer.name(v) for v in out_names if isinstance(v, Const)}
+    )
+    rets = ", ".join(writer.value(v) if v is not None else "None" for v in out_names)
+    ret_line = f"    return ({rets},)" if len(out_names) == 1 else f"    return ({rets})"
+    func = [f"def step({', '.join(params)}):"] + lines + ["", ret_line]
+    runnable = "\n".join(func) + "\n"
+    namespace = {"np": np}
+    namespace.update({k: consts[k] for k in used_consts})
+    code = compile(runnable, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
+    exec(code, namespace)  # noqa: S102 - our own generated code
+    source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step)
+    return Program(
+        source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
+    )
+
+
+def _consts_in(ops):
+    for op in ops:
+        yield from _walk_consts((op.args, op.kwargs))
+
+
+def _walk_consts(x):
+    if isinstance(x, Const):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _walk_consts(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _walk_consts(v)
+
+
+def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
+    """``runnable`` as a module: constants written out, a docstring naming inputs/outputs."""
+    title = getattr(step, "__qualname__", "step")
+    ins = [
+        f"    {names[id(s)]}: {_role(k)} {tuple(np.shape(s.value))} {s.value.dtype}"
+        for k, s in inputs
+    ]
+    outs = [
+        f"    {names.get(id(v), 'None')}: "
+        + ("new " if k[0] == "slot" and k[1].kind == "data" else "")
+        + _role(k)
+        for k, v in outputs
+    ]
+    head = [
+        f'"""The program gs.trace recorded for {title}: forward, backward and update as NumPy.',
+        "",
+        "Generated by gradsight; runs on its own (it imports NumPy only). step() takes:",
+        *ins,
+        "and returns, in order:",
+        *outs,
+        '"""',
+        "",
+        "import numpy as np",
+        "",
+    ]
+    big = []
+    for name in used:
+        v = consts[name]
+        if np.size(v) <= codegen.INLINE_CONST_SIZE:
+            head.append(f"{name} = np.array({np.asarray(v).tolist()!r}, dtype=np.{v.dtype.name})")
+        else:
+            big.append(name)
+            head.append(
+                f"{name} = None  # a {v.shape} {v.dtype} array recorded at trace time: "
+                f"set {name} before calling step()"
+            )
+    return "\n".join(head) + "\n\n\n" + runnable
+
+
+def _role(kind) -> str:
+    what, ref = kind
+    if what == "arg":
+        return f"argument {ref}"
+    if what == "ret":
+        return f"returned value {ref}"
+    if what == "arggrad":
+        return f"gradient of argument {ref}"
+    return (
+        {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "") + ref.name
+        if what == "slot"
+        else str(kind)
+    )
+
+
+# ------------------------------------------------------------------ patches
+_RULE_CODES: dict = {}
+
+
+def _rule_codes() -> dict:
+    """Code object of every VJP rule -> its primitive's name (for comments)."""
+    if not _RULE_CODES:
+        from gradsight._core.node import Primitive
+        from gradsight.ops import elementwise, fused, linalg, reduce, shape
+
+        for mod in (elementwise, fused, linalg, reduce, shape):
+            for obj in vars(mod).values():
+                if isinstance(obj, Primitive) and isinstance(obj.vjps, (tuple, list)):
+                    for rule in obj.vjps:
+                        code = getattr(rule, "__code__", None)
+                        if code is not None:
+                            _RULE_CODES.setdefault(code, obj.name)
+    return _RULE_CODES
+
+
+class _NumPyProxy:
+    """``np`` for the optimizer modules while tracing: np.array copies a traced array."""
+
+    def __getattr__(self, name):
+        return getattr(np, name)
+
+    @staticmethod
+    def array(x, *args, **kwargs):
+        if isinstance(x, Sym) and not args and not kwargs:
+            return x.copy()
+        return np.array(x, *args, **kwargs)
+
+
+class _MathProxy:
+    """``math`` for the optimizer modules while tracing: sqrt of a traced scalar is traced."""
+
+    def __getattr__(self, name):
+        return getattr(math, name)
+
+    @staticmethod
+    def sqrt(x):
+        return np.sqrt(x) if isinstance(x, Sym) else math.sqrt(x)
+
+
+class _NoRandom:
+    def __getattr__(self, name):
+        raise TraceError(
+            f"the step draws random numbers (generator.{name}) while being traced: a replay "
+            "would repeat the same draw. Draw outside the step and pass the result in"
+        )
+
+
+class _patched:
+    """Module globals swapped for trace-aware ones, for the duration of one trace."""
+
+    def __init__(self, session: _Session):
+        self.session = session
+        self.saved = []
+
+    def __enter__(self):
+        from gradsight import creation
+        from gradsight.optim import adam, sgd
+
+        session = self.session
+        original_acc = _engine._accumulate_leaf
+        asarray = _node._asarray
+
+        def traced_asarray(x):
+            return x if isinstance(x, Sym) else asarray(x)
+
+        def accumulate(var, g, is_owned, create_graph):
+            if not isinstance(g, Sym) and not isinstance(getattr(var.grad, "data", None), Sym):
+                return original_acc(var, g, is_owned, create_graph)
+            _accumulate_traced(session, var, g, create_graph)
+
+        def no_hooks(node, g, create_graph):
+            raise TraceError(
+                f"a hook on {node.name} would run during a traced backward: gs.trace does not "
+                "record hooks (they run arbitrary Python). Remove the hook or run untraced"
+            )
+
+        def numpy_refused(t):
+            if isinstance(t.data, Sym):
+                return session.rec.read(t.data, ".numpy()")
+            return t.data
+
+        self._set(_node, "_asarray", traced_asarray)
+        self._set(_engine, "_accumulate_leaf", accumulate)
+        self._set(_engine, "_run_hooks", no_hooks)
+        self._set(creation, "_generator", _NoRandom())
+        self._set(sgd, "np", _NumPyProxy())
+        self._set(adam, "math", _MathProxy())
+        self._set(Tensor, "numpy", numpy_refused)
+        return self
+
+    def _set(self, obj, name, value):
+        self.saved.append((obj, name, getattr(obj, name)))
+        setattr(obj, name, value)
+
+    def __exit__(self, *exc):
+        for obj, name, value in reversed(self.saved):
+            setattr(obj, name, value)
+
+
+def _accumulate_traced(session: _Session, var, g, create_graph) -> None:
+    """engine._accumulate_leaf for traced gradients: same arithmetic, recorded."""
+    if create_graph:
+        raise TraceError("gs.trace does not trace backward(create_graph=True)")
+    if id(var) not in session.known:
+        raise TraceError(
+            f"the step computes a gradient for a tensor of shape {var.shape} that gs.trace did "
+            "not find in the step's arguments, closure, globals, modules or optimizers; pass "
+            "it (or its module) to the step as an argument"
+        )
+    dtype = var.data.dtype
+    if not isinstance(g, Sym):
+        g = session.rec.const(g)
+        g = session.rec.sym(np.array(g.value))
+    if g.dtype != dtype:
+        g = g.astype(dtype)
+    elif g.claimed or not g.fresh:
+        g = g.copy()  # a private copy: no .grad aliases other memory (as the engine does)
+    g.claimed = True
+    if var.grad is not None:
+        g = np.add(var.grad.data, g, dtype=dtype)
+        g.claimed = True
+    var.grad = new_tensor(g, None, False)
