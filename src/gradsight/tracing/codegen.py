@@ -62,14 +62,119 @@ def live_ops(ops: list, outputs: list) -> list:
     live = {id(s) for _, s in outputs if isinstance(s, Sym)}
     kept = []
     for op in reversed(ops):
-        targets = _targets(op) if op.inplace else op.outs
-        if not any(id(t) in live for t in targets):
+        targets = _targets(op) if op.inplace and op.kind != "check" else op.outs
+        if op.kind != "check" and not any(id(t) in live for t in targets):
             continue
         kept.append(op)
         for x in _syms_in((op.args, op.kwargs)):
             live.add(id(x))
     kept.reverse()
     return kept
+
+
+def fuse_copies(ops: list) -> list:
+    """``A = B.copy(); A op= C`` (copy-on-write, then an in-place update) as ``A = B op C``:
+    the same ufunc on the same operands, one pass over memory instead of two."""
+    fused = []
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        nxt = ops[i + 1] if i + 1 < len(ops) else None
+        if (
+            nxt is not None
+            and op.kind == "method"
+            and op.method == "copy"
+            and len(op.args) == 1
+            and nxt.kind == "ufunc"
+            and nxt.method == "__call__"
+            and nxt.inplace
+            and len(nxt.args) == 2
+            and set(nxt.kwargs) == {"out"}
+            and len(nxt.kwargs["out"]) == 1
+            and nxt.kwargs["out"][0] is op.outs[0]
+            and nxt.args[0] is op.outs[0]
+            and nxt.args[1] is not op.outs[0]
+        ):
+            fused.append(
+                Op(
+                    "ufunc",
+                    nxt.fn,
+                    "__call__",
+                    (op.args[0], nxt.args[1]),
+                    {},
+                    op.outs,
+                    nxt.context,
+                    nxt.errstate,
+                )
+            )
+            i += 2
+            continue
+        fused.append(op)
+        i += 1
+    return fused
+
+
+_COPYING = {"copy", "astype", "sum", "any", "all", "max", "min", "mean", "fill", "__setitem__"}
+
+
+def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
+    """Write an elementwise result into an operand that dies there: ``t2 = t1 * c`` becomes
+    ``t1 *= c`` with t2 an alias of t1 (the same ufunc call, one allocation fewer).
+
+    Only arrays this program allocated (results of ufunc calls) that nothing views
+    (no reshape, transpose, index or NumPy function took them), of the result's
+    shape and dtype, not in ``keep`` (ids of inputs and outputs). Returns the new
+    ops and {id(alias): operand} for naming.
+    """
+    last = {}
+    viewed = set()
+    for i, op in enumerate(ops):
+        for x in _syms_in((op.args, op.kwargs)):
+            last[id(x)] = i
+        if op.kind == "func" or (op.kind == "method" and op.method not in _COPYING):
+            viewed.update(id(x) for x in _syms_in(op.args))
+    owned = set()
+    alias: dict = {}
+    out_ops = []
+    for i, op in enumerate(ops):
+        if op.kind == "ufunc" and op.method == "__call__" and not op.inplace and not op.kwargs:
+            res = op.outs[0] if len(op.outs) == 1 else None
+            target = None
+            if res is not None and op.fn.signature is None:
+                for a in op.args:
+                    if (
+                        isinstance(a, Sym)
+                        and id(a) in owned
+                        and id(a) not in viewed
+                        and id(a) not in keep
+                        and last.get(id(a)) == i
+                        and np.shape(a.value) == np.shape(res.value)
+                        and a.value.dtype == res.value.dtype
+                    ):
+                        target = a
+                        break
+            if target is not None and id(res) not in keep and id(res) not in viewed:
+                base = alias.get(id(target), target)
+                alias[id(res)] = base
+                out_ops.append(
+                    Op(
+                        "ufunc",
+                        op.fn,
+                        "__call__",
+                        op.args,
+                        {"out": (target,)},
+                        (),
+                        op.context,
+                        op.errstate,
+                        True,
+                    )
+                )
+                owned.add(id(res))
+                continue
+            if res is not None:
+                owned.add(id(res))
+        out_ops.append(op)
+    return out_ops, alias
 
 
 def _targets(op: Op) -> tuple:
@@ -118,11 +223,15 @@ class Namer:
 class Writer:
     """Renders ops; ``names`` maps id(Sym) and id(Const) to identifiers."""
 
-    def __init__(self, namer: Namer, names: dict):
+    def __init__(self, namer: Namer, names: dict, alias: dict | None = None):
         self.namer = namer
         self.names = names
+        self.alias = alias
 
     def name(self, x) -> str:
+        base = self.alias.get(id(x)) if self.alias else None
+        if base is not None:
+            return self.name(base)
         n = self.names.get(id(x))
         if n is None:
             n = self.names[id(x)] = self.namer.temp()
@@ -206,6 +315,13 @@ class Writer:
         return f"{target}.{op.method}({self.call_args(a[1:], kw)})"
 
     def statement(self, op: Op) -> str:
+        if op.kind == "check":
+            v = self.value(op.args[0])
+            return (
+                f"if bool({v}) is not {op.kwargs['expected']}:  # a check the step made\n"
+                f"    raise ValueError('gs.trace: an input check that passed when the step "
+                f"was traced fails now; run the step untraced to see which')"
+            )
         rhs = self.expression(op)
         if op.inplace or not op.outs:
             return rhs
@@ -240,12 +356,12 @@ def _where(rest: str) -> str:
     return f" ({shown}): {text}" if text else f" ({shown})"
 
 
-def _errstate_args(errs: tuple) -> str:
+def errstate_args(errs: tuple) -> str:
     default = dict(_DEFAULT_ERR)
     return ", ".join(f"{k}={v!r}" for k, v in errs if default.get(k) != v)
 
 
-def body(ops: list, writer: Writer, indent: str = "    ") -> list:
+def body(ops: list, writer: Writer, indent: str = "    ", errstate=None) -> list:
     """Statement lines (with comment lines and errstate blocks) for ``ops``."""
     lines = []
     context = None
@@ -259,10 +375,11 @@ def body(ops: list, writer: Writer, indent: str = "    ") -> list:
             lines.append(indent + comment(context))
         if op.errstate != errs:
             errs = op.errstate
-            if errs and _errstate_args(errs):
-                lines.append(f"{indent}with np.errstate({_errstate_args(errs)}):")
+            if errs and errstate_args(errs):
+                expr = errstate(errs) if errstate else f"np.errstate({errstate_args(errs)})"
+                lines.append(f"{indent}with {expr}:")
             else:
                 errs = ()
         inner = indent + ("    " if errs else "")
-        lines.append(inner + writer.statement(op))
+        lines.extend(inner + line for line in writer.statement(op).split("\n"))
     return lines

@@ -182,6 +182,15 @@ class Recorder:
         where = self.contexts.get(id(out), "") if out is not None else ""
         return "|" + where.split(":", 1)[1] if where.startswith("forward:") else ""
 
+    def check(self, s: Sym) -> bool:
+        """bool() of a traced value inside gradsight (an input check): the replay
+        re-checks it and raises if it goes the other way."""
+        value = bool(s.value)
+        self.ops.append(
+            Op("check", None, "bool", (s,), {"expected": value}, (), self._context(), (), True)
+        )
+        return value
+
     def read(self, s: Sym, how: str):
         """A traced value read as a plain value: refused unless allowed."""
         if not self.active:
@@ -207,6 +216,13 @@ def _unwrap(x):
     if isinstance(x, dict):
         return {k: _unwrap(v) for k, v in x.items()}
     return x
+
+
+def _from_library() -> bool:
+    """Whether the bool() being taken comes from gradsight's own code (not the user's)."""
+    frame = sys._getframe(2)
+    name = frame.f_code.co_filename
+    return name.startswith(_PACKAGE) and not name.startswith(_TRACE)
 
 
 def _has_array(x) -> bool:
@@ -376,7 +392,16 @@ class Sym:
         return value if dtype is None else value.astype(dtype)
 
     def __bool__(self):
-        return bool(self.rec.read(self, "bool()"))
+        rec = self.rec
+        if rec.active and _from_library():
+            return rec.check(self)
+        return bool(rec.read(self, "bool()"))
+
+    def any(self, *args, **kwargs):
+        return self._method("any", *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        return self._method("all", *args, **kwargs)
 
     def __float__(self):
         return float(self.rec.read(self, "float()"))

@@ -24,6 +24,7 @@ from gradsight._core.tensor import Tensor, new_tensor
 from . import codegen
 from .guards import Guard, StateSlot, discover, slot_name, slots_for
 from .recorder import Const, Recorder, Sym, TraceError
+from .replay import MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
 _lock = threading.RLock()  # one trace at a time: tracing patches module globals
@@ -72,12 +73,12 @@ class Traced:
                 "gs.trace does not run under detect_anomaly: a replay makes no per-op checks. "
                 "Call the untraced step (traced.step) to debug it"
             )
-        reason = None
-        for guard, program in self.entries:
-            reason = guard.why_not(args)
-            if reason is None:
+        for entry in self.entries:
+            result = entry[2](args)
+            if result is not MISS:
                 self.replays += 1
-                return _replay(program, args)
+                return result
+        reason = self.entries[0][0].why_not(args) if self.entries else None
         if self.gave_up:
             return self.step(*args)
         if self.traces >= self.max_traces:
@@ -93,7 +94,7 @@ class Traced:
         self.last_retrace_reason = reason
         result, guard, program = _trace(self.step, args, self.allow_value_reads)
         self.traces += 1
-        self.entries.insert(0, (guard, program))
+        self.entries.insert(0, (guard, program, compile_replay(program, guard)))
         return result
 
     def _name(self) -> str:
@@ -125,49 +126,6 @@ def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_T
     if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
         raise ValueError(f"max_traces must be a positive int, got {max_traces!r}")
     return Traced(step, allow_value_reads, max_traces)
-
-
-# ------------------------------------------------------------------ replay
-def _replay(program: Program, args):
-    inputs = []
-    for kind, ref in program.inputs:
-        if kind == "arg":
-            a = args[ref]
-            inputs.append(a.data if isinstance(a, Tensor) else a)
-        elif kind == "arggrad":
-            inputs.append(args[ref].grad.data)
-        else:
-            inputs.append(ref.get())
-    values = program.fn(*inputs)
-    rets = []
-    for (kind, ref), v in zip(program.outputs, values):
-        if kind == "slot":
-            ref.put(v)
-        elif kind == "arggrad":
-            if v is None:
-                args[ref].grad = None
-            else:
-                v.setflags(False)
-                args[ref].grad = new_tensor(v, None, False)
-        else:
-            rets.append(v)
-    return _rebuild(program.template, rets)
-
-
-def _rebuild(template, rets):
-    kind = template[0]
-    if kind == "tensor":
-        v = rets[template[1]]
-        if isinstance(v, np.ndarray):
-            v.setflags(False)
-        return new_tensor(v if isinstance(v, np.ndarray) else np.asarray(v), None, False)
-    if kind == "const":
-        return template[1]
-    if kind == "seq":
-        return template[1](_rebuild(t, rets) for t in template[2])
-    if kind == "dict":
-        return {k: _rebuild(t, rets) for k, t in template[1]}
-    raise AssertionError(kind)
 
 
 # ------------------------------------------------------------------ trace
@@ -357,7 +315,7 @@ def _real(result):
 def _build(rec, inputs, outputs, template, step) -> Program:
     namer = codegen.Namer()
     names = {}
-    ops = codegen.live_ops(rec.ops, outputs)
+    ops = codegen.fuse_copies(codegen.live_ops(rec.ops, outputs))
     used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
     used |= {id(v) for _, v in outputs}
     inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
@@ -381,6 +339,13 @@ def _build(rec, inputs, outputs, template, step) -> Program:
         out_names.append(v)
     writer = codegen.Writer(namer, names)
     lines = codegen.body(ops, writer)
+    fast = {}
+    keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
+    fast_ops, alias = codegen.reuse_dead_operands(ops, keep)
+    fast_writer = codegen.Writer(namer, dict(names), alias)
+    fast_lines = codegen.body(
+        fast_ops, fast_writer, errstate=lambda e: fast.setdefault(e, f"_E{len(fast)}")
+    )
     params = [names[id(s)] for _, s in inputs]
     used_consts = sorted(
         {writer.name(c) for c in _consts_in(ops)}
@@ -390,14 +355,47 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     ret_line = f"    return ({rets},)" if len(out_names) == 1 else f"    return ({rets})"
     func = [f"def step({', '.join(params)}):"] + lines + ["", ret_line]
     runnable = "\n".join(func) + "\n"
+    fast_source = "\n".join([func[0]] + fast_lines + ["", ret_line]) + "\n"
     namespace = {"np": np}
+    namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
     namespace.update({k: consts[k] for k in used_consts})
-    code = compile(runnable, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
+    code = compile(fast_source, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated code
     source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step)
     return Program(
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
+
+
+try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it
+    from numpy._core._ufunc_config import _extobj_contextvar as _fp_errors
+except (ImportError, AttributeError):  # pragma: no cover - NumPy 1.26
+    _fp_errors = None
+
+
+class _FastErrstate:
+    """``with np.errstate(**errs)`` for the replay, at a tenth of its cost (NumPy >= 2)."""
+
+    def __init__(self, errs: tuple):
+        self.kwargs = dict(errs)
+        self.token = None
+        self.cm = None
+        if _fp_errors is not None:
+            with np.errstate(**self.kwargs):
+                self.state = _fp_errors.get()
+
+    def __enter__(self):
+        if _fp_errors is None:  # pragma: no cover - NumPy 1.26
+            self.cm = np.errstate(**self.kwargs)
+            self.cm.__enter__()
+        else:
+            self.token = _fp_errors.set(self.state)
+
+    def __exit__(self, *exc):
+        if _fp_errors is None:  # pragma: no cover - NumPy 1.26
+            self.cm.__exit__(*exc)
+        else:
+            _fp_errors.reset(self.token)
 
 
 def _consts_in(ops):
@@ -444,7 +442,12 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
     big = []
     for name in used:
         v = consts[name]
-        if np.size(v) <= codegen.INLINE_CONST_SIZE:
+        flat = np.asarray(v).ravel()
+        if flat.size and (flat == flat[0]).all() and np.size(v) > 1:
+            head.append(
+                f"{name} = np.full({v.shape!r}, {flat[0].item()!r}, dtype=np.{v.dtype.name})"
+            )
+        elif np.size(v) <= codegen.INLINE_CONST_SIZE:
             head.append(f"{name} = np.array({np.asarray(v).tolist()!r}, dtype=np.{v.dtype.name})")
         else:
             big.append(name)
