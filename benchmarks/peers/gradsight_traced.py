@@ -80,6 +80,5 @@ def _chain(w: Workload, data: dict) -> Runner:
         return out
 
     info: dict = {}
-    runner = Runner(_timed_first(gs.trace(chain_step), info), lambda: [x.grad.numpy()])
-    runner.info = info
+    runner = Runner(_timed_first(gs.trace(chain_step), info), lambda: [x.grad.numpy()], info)
     return runner
