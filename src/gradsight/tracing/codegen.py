@@ -144,6 +144,8 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
                 for a in op.args:
                     if (
                         isinstance(a, Sym)
+                        and isinstance(a.value, np.ndarray)
+                        and isinstance(res.value, np.ndarray)
                         and id(a) in owned
                         and id(a) not in viewed
                         and id(a) not in keep

@@ -18,6 +18,8 @@ no hooks are registered. ``Guard.holds(args)`` is checked before a replay.
 from __future__ import annotations
 
 import inspect
+import os
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -28,6 +30,8 @@ from gradsight.nn.module import Module
 from gradsight.optim.optimizer import Optimizer
 
 from .codegen import identifier
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 # ------------------------------------------------------------------ slots
@@ -162,7 +166,18 @@ def discover(step, args) -> Found:
     """Modules, optimizers and tensors reachable from the step (see module docstring)."""
     tensors, modules, optimizers = {}, {}, {}
 
+    seen_fns = set()
+
     def visit(name, obj, depth):
+        if isinstance(obj, (types.FunctionType, types.MethodType)):
+            fn = getattr(obj, "__func__", obj)
+            code = fn.__code__
+            if id(fn) in seen_fns or len(seen_fns) > 50 or code.co_filename.startswith(_PACKAGE):
+                return
+            seen_fns.add(id(fn))
+            for sub_name, sub in _places(obj, ()):  # a helper the step calls: its state too
+                visit(sub_name, sub, 0)
+            return
         if isinstance(obj, Tensor):
             tensors.setdefault(id(obj), (obj, name))
         elif isinstance(obj, Module):
@@ -179,6 +194,7 @@ def discover(step, args) -> Found:
 
     for name, obj in _places(step, args):
         visit(name, obj, 0)
+    seen_fns.add(id(getattr(step, "__func__", step)))
     named = {}
     mods = list(modules.values())
     for m, mname in mods:

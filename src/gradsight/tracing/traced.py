@@ -46,8 +46,11 @@ class Program:
 class Traced:
     """A traced step: call it like the step; ``source`` is the recorded program."""
 
-    def __init__(self, step, allow_value_reads: bool = False, max_traces: int = MAX_TRACES):
+    def __init__(
+        self, step, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None
+    ):
         self.step = step
+        self.names = dict(names or {})
         self.allow_value_reads = allow_value_reads
         self.max_traces = max_traces
         self.entries: list = []  # (Guard, Program), most recent first
@@ -92,7 +95,7 @@ class Traced:
             )
             return self.step(*args)
         self.last_retrace_reason = reason
-        result, guard, program = _trace(self.step, args, self.allow_value_reads)
+        result, guard, program = _trace(self.step, args, self.allow_value_reads, self.names)
         self.traces += 1
         self.entries.insert(0, (guard, program, compile_replay(program, guard)))
         return result
@@ -101,7 +104,7 @@ class Traced:
         return getattr(self.step, "__qualname__", "the step")
 
 
-def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES):
+def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None):
     """Trace a training step: ``traced = gs.trace(step)``; also a decorator.
 
     ``step(*args)`` does forward, loss, ``backward()`` and an optimizer update
@@ -110,10 +113,13 @@ def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_T
     they don't (at most ``max_traces`` programs, then it runs eagerly with a
     warning). ``traced.source`` is the program. ``allow_value_reads=True``
     lets the step read traced values (``float(loss)``): you promise that they
-    never change which operations run.
+    never change which operations run. ``names`` ({name: Tensor}) names tensors in
+    the source (default: their module path, ``hidden.weight`` -> ``hidden_weight``).
     """
     if step is None:
-        return lambda f: trace(f, allow_value_reads=allow_value_reads, max_traces=max_traces)
+        return lambda f: trace(
+            f, allow_value_reads=allow_value_reads, max_traces=max_traces, names=names
+        )
     if not callable(step):
         raise TypeError(f"gs.trace needs a callable step, got {type(step).__name__}")
     if inspect.isgeneratorfunction(step) or inspect.isasyncgenfunction(step):
@@ -125,13 +131,18 @@ def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_T
         raise TypeError(f"gs.trace cannot trace the coroutine function {step.__qualname__}")
     if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
         raise ValueError(f"max_traces must be a positive int, got {max_traces!r}")
-    return Traced(step, allow_value_reads, max_traces)
+    for key, value in (names or {}).items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            raise TypeError(f"names must map str to Tensor, got {key!r}: {type(value).__name__}")
+    return Traced(step, allow_value_reads, max_traces, names)
 
 
 # ------------------------------------------------------------------ trace
-def _trace(step, args, allow_value_reads):
+def _trace(step, args, allow_value_reads, names):
     with _lock:
         found = discover(step, args)
+        given = {id(t): n for n, t in names.items()}
+        found.tensors = [(t, given.get(id(t), n)) for t, n in found.tensors]
         arg_ids = {id(a) for a in args}
         slots = slots_for(found, arg_ids)
         guard = Guard(args, found, slots)
@@ -501,8 +512,9 @@ class _NumPyProxy:
 
     @staticmethod
     def array(x, *args, **kwargs):
-        if isinstance(x, Sym) and not args and not kwargs:
-            return x.copy()
+        if isinstance(x, Sym) and not args and set(kwargs) <= {"dtype"}:
+            dtype = kwargs.get("dtype")
+            return x.copy() if dtype is None else x.astype(dtype)  # astype copies too
         return np.array(x, *args, **kwargs)
 
 
@@ -533,7 +545,7 @@ class _patched:
         self.saved = []
 
     def __enter__(self):
-        from gradsight import creation
+        from gradsight import autograd, creation
         from gradsight.optim import adam, sgd
 
         session = self.session
@@ -559,11 +571,17 @@ class _patched:
                 return session.rec.read(t.data, ".numpy()")
             return t.data
 
+        from gradsight.ops import _util
+        from gradsight.ops.namespaces import ARRAY
+
+        self._set(ARRAY, "broadcast_to", _traced_expand(_util.expand))
+        self._set(ARRAY, "index_add", _traced_index_add(_util.index_add))
         self._set(_node, "_asarray", traced_asarray)
         self._set(_engine, "_accumulate_leaf", accumulate)
         self._set(_engine, "_run_hooks", no_hooks)
         self._set(creation, "_generator", _NoRandom())
         self._set(sgd, "np", _NumPyProxy())
+        self._set(autograd, "np", _NumPyProxy())
         self._set(adam, "math", _MathProxy())
         self._set(Tensor, "numpy", numpy_refused)
         return self
@@ -575,6 +593,37 @@ class _patched:
     def __exit__(self, *exc):
         for obj, name, value in reversed(self.saved):
             setattr(obj, name, value)
+
+
+def _traced_expand(expand):
+    """_util.expand for traced arrays (it writes into a fresh np.empty: not recordable)."""
+
+    def traced(a, shape):
+        if isinstance(a, Sym):
+            return np.broadcast_to(a, shape).copy()  # the same values, one recorded copy
+        return expand(a, shape)
+
+    return traced
+
+
+def _traced_index_add(index_add):
+    def traced(g, shape, index):
+        if isinstance(g, Sym):
+            z = np.zeros_like(g, shape=shape)
+            if _util_basic(index):
+                z[index] = g
+            else:
+                np.add.at(z, index, g)
+            return z
+        return index_add(g, shape, index)
+
+    return traced
+
+
+def _util_basic(index) -> bool:
+    from gradsight.ops._util import is_basic_index
+
+    return is_basic_index(index)
 
 
 def _accumulate_traced(session: _Session, var, g, create_graph) -> None:
