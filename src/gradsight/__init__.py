@@ -29,7 +29,6 @@ from .creation import (
 from .functional import grad, hessian, jacobian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save
-from .tracing import TraceError, trace
 from .ops.api import (
     abs,
     argmax,
@@ -63,6 +62,7 @@ from .ops.api import (
     var,
     where,
 )
+from .tracing import TraceError, trace
 
 __version__ = "0.1.0"
 

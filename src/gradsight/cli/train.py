@@ -7,6 +7,7 @@ import argparse
 import numpy as np
 
 import gradsight as gs
+from gradsight.tracing import training_step
 
 from . import data as datasets
 from . import model as model_file
@@ -74,6 +75,12 @@ def add_parser(sub, parents) -> None:
         help="fraction of rows held out for validation (default 0.2)",
     )
     p.add_argument("--seed", type=opt.seed, default=0, help="weights, split and shuffling")
+    p.add_argument(
+        "--trace",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replay the training step as generated NumPy code (gs.trace; same results)",
+    )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.add_argument("--log-every", type=opt.positive_int, metavar="N", help="print every N epochs")
     p.set_defaults(run=run)
@@ -150,6 +157,7 @@ def fit(data, target, train_idx, val_idx, args) -> model_file.Trained:
         else gs.optim.SGD(net.parameters(), lr=lr, momentum=args.momentum)
     )
     loss_fn = _loss(target)
+    step = training_step(net, loss_fn, optimizer, args.trace)  # traced unless --no-trace
     rng = np.random.default_rng(args.seed + 1)
     bar = Progress(args.epochs, "train", args.quiet, args.log_every)
     # overflow shows up as a non-finite loss, reported below as one line, not as warnings
@@ -159,11 +167,8 @@ def fit(data, target, train_idx, val_idx, args) -> model_file.Trained:
                 order = train_idx[rng.permutation(len(train_idx))]
                 for start in range(0, len(order), args.batch_size):
                     rows = order[start : start + args.batch_size]
-                    loss = loss_fn(net(gs.tensor(Xs[rows])), ys[rows])
+                    loss = step(gs.tensor(Xs[rows]), ys[rows])
                     _check_finite(loss.item(), epoch, lr)
-                    optimizer.zero_grad()
-                    loss.backward()
-                    optimizer.step()
                 metrics = _metrics_text(trained, X, y, train_idx, val_idx)
                 line = f"epoch {epoch:>{len(str(args.epochs))}}/{args.epochs}  {metrics}"
                 bar.update(epoch, line, postfix=metrics)

@@ -83,7 +83,7 @@ def _target_array(target, dtype, what: str) -> np.ndarray:
                 "target; pass target.detach()"
             )
         target = target.data
-    arr = np.asarray(target)
+    arr = target if hasattr(target, "__array_function__") else np.asarray(target)  # duck arrays
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what}: target must be numeric, got dtype {arr.dtype}")
     return arr.astype(dtype, copy=False)

@@ -8,6 +8,6 @@ step touches and the assumptions a replay checks; traced.py: gs.trace itself.
 from __future__ import annotations
 
 from .recorder import TraceError
-from .traced import MAX_TRACES, Traced, trace
+from .traced import MAX_TRACES, Traced, trace, training_step
 
-__all__ = ["MAX_TRACES", "TraceError", "Traced", "trace"]
+__all__ = ["MAX_TRACES", "TraceError", "Traced", "trace", "training_step"]

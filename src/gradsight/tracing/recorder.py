@@ -32,6 +32,12 @@ _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ENGINE = os.path.join(_PACKAGE, "_core", "engine.py")
 _OPTIM = os.path.join(_PACKAGE, "optim") + os.sep
 _TRACE = os.path.join(_PACKAGE, "tracing") + os.sep
+# gradsight's own machinery; anything else (user code, the CLI, examples) is "user code"
+# whose lines name the forward blocks of a trace
+_LIBRARY = tuple(
+    [os.path.join(_PACKAGE, d) + os.sep for d in ("_core", "ops", "nn", "optim", "tracing")]
+    + [os.path.join(_PACKAGE, f) for f in ("autograd.py", "functional.py", "creation.py")]
+)
 
 
 @dataclass
@@ -165,7 +171,7 @@ class Recorder:
             if fname.startswith(_OPTIM):
                 qual = getattr(code, "co_qualname", code.co_name)
                 return "update:" + qual
-            if not fname.startswith(_PACKAGE):
+            if not fname.startswith(_LIBRARY):
                 return f"forward:{fname}:{frame.f_lineno}"
             frame = frame.f_back
         return "forward:"
@@ -222,7 +228,7 @@ def _from_library() -> bool:
     """Whether the bool() being taken comes from gradsight's own code (not the user's)."""
     frame = sys._getframe(2)
     name = frame.f_code.co_filename
-    return name.startswith(_PACKAGE) and not name.startswith(_TRACE)
+    return name.startswith(_LIBRARY) and not name.startswith(_TRACE)
 
 
 def _has_array(x) -> bool:

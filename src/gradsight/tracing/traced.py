@@ -571,12 +571,19 @@ class _patched:
                 return session.rec.read(t.data, ".numpy()")
             return t.data
 
-        from gradsight.ops import _util
+        from gradsight.ops import _util, api
         from gradsight.ops.namespaces import ARRAY
 
         self._set(ARRAY, "broadcast_to", _traced_expand(_util.expand))
         self._set(ARRAY, "index_add", _traced_index_add(_util.index_add))
         self._set(_node, "_asarray", traced_asarray)
+        lift, as_tensor = _node.lift, api.as_tensor
+        self._set(_node, "lift", lambda x: x if isinstance(x, Sym) else lift(x))
+        self._set(
+            api,
+            "as_tensor",
+            lambda x: new_tensor(x, None, False) if isinstance(x, Sym) else as_tensor(x),
+        )
         self._set(_engine, "_accumulate_leaf", accumulate)
         self._set(_engine, "_run_hooks", no_hooks)
         self._set(creation, "_generator", _NoRandom())
@@ -649,3 +656,33 @@ def _accumulate_traced(session: _Session, var, g, create_graph) -> None:
         g = np.add(var.grad.data, g, dtype=dtype)
         g.claimed = True
     var.grad = new_tensor(g, None, False)
+
+
+def training_step(model, loss_fn, optimizer, trace_it: bool = True):
+    """``step(x, y) -> loss``: zero_grad, loss_fn(model(x), y), backward, optimizer.step(),
+    traced with gs.trace unless ``trace_it`` is False (the CLI's ``train --no-trace``)."""
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if not trace_it:
+        return step
+    traced = trace(step)
+    fallback = []
+
+    def run(x, y):
+        if fallback:
+            return step(x, y)
+        try:
+            return traced(x, y)
+        except TraceError as err:  # refused (a hook, a value read ...): eager from now on
+            warnings.warn(f"gs.trace: running the step untraced: {err}", RuntimeWarning, 2)
+            fallback.append(err)
+            return step(x, y)  # the step starts with zero_grad: nothing is counted twice
+
+    run.traced = traced
+    return run
