@@ -363,12 +363,28 @@ def errstate_args(errs: tuple) -> str:
     return ", ".join(f"{k}={v!r}" for k, v in errs if default.get(k) != v)
 
 
-def body(ops: list, writer: Writer, indent: str = "    ", errstate=None) -> list:
-    """Statement lines (with comment lines and errstate blocks) for ``ops``."""
+def last_uses(ops: list, writer: Writer, keep: set) -> dict:
+    """{op index: names last used there}: the replay deletes them at once, so an
+    intermediate array is freed when dead (as the eager engine frees saved arrays),
+    not when the function returns. Names in ``keep`` (inputs, outputs) stay."""
+    last = {}
+    for i, op in enumerate(ops):
+        for x in list(_syms_in((op.args, op.kwargs))) + list(op.outs):
+            last[writer.name(x)] = i
+    dels: dict = {}
+    for name, i in last.items():
+        if name not in keep:
+            dels.setdefault(i, []).append(name)
+    return dels
+
+
+def body(ops: list, writer: Writer, indent: str = "    ", errstate=None, dels=None) -> list:
+    """Statement lines (with comment lines and errstate blocks) for ``ops``; ``dels``
+    (see last_uses) adds ``del`` statements after the ops that last use a name."""
     lines = []
     context = None
     errs = ()
-    for op in ops:
+    for i, op in enumerate(ops):
         if op.context != context:
             if errs:
                 errs = ()
@@ -384,4 +400,6 @@ def body(ops: list, writer: Writer, indent: str = "    ", errstate=None) -> list
                 errs = ()
         inner = indent + ("    " if errs else "")
         lines.extend(inner + line for line in writer.statement(op).split("\n"))
+        if dels and i in dels:
+            lines.append(inner + "del " + ", ".join(sorted(dels[i])))
     return lines

@@ -354,8 +354,15 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
     fast_ops, alias = codegen.reuse_dead_operands(ops, keep)
     fast_writer = codegen.Writer(namer, dict(names), alias)
+    kept = {names[id(s)] for _, s in inputs} | {
+        fast_writer.name(v) for _, v in outputs if isinstance(v, (Sym, Const))
+    }
+    kept |= {c.name for c in rec.consts}
     fast_lines = codegen.body(
-        fast_ops, fast_writer, errstate=lambda e: fast.setdefault(e, f"_E{len(fast)}")
+        fast_ops,
+        fast_writer,
+        errstate=lambda e: fast.setdefault(e, f"_E{len(fast)}"),
+        dels=codegen.last_uses(fast_ops, fast_writer, kept),
     )
     params = [names[id(s)] for _, s in inputs]
     used_consts = sorted(
@@ -373,9 +380,11 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     code = compile(fast_source, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated code
     source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step)
-    return Program(
+    program = Program(
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
+    program.replay_source = fast_source  # what runs: the source with buffers reused and freed
+    return program
 
 
 try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it
