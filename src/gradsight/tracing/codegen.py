@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from .recorder import _DEFAULT_ERR, Const, Op, Sym
+from .recorder import _DEFAULT_ERR, Const, Op, Var
 
 _BINARY = {
     "add": "+",
@@ -59,7 +59,7 @@ def identifier(name: str) -> str:
 
 def live_ops(ops: list, outputs: list) -> list:
     """The ops an output depends on (dead ones dropped), in their order."""
-    live = {id(s) for _, s in outputs if isinstance(s, Sym)}
+    live = {id(s) for _, s in outputs if isinstance(s, Var)}
     kept = []
     for op in reversed(ops):
         targets = _targets(op) if op.inplace and op.kind != "check" else op.outs
@@ -143,15 +143,15 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
             if res is not None and op.fn.signature is None:
                 for a in op.args:
                     if (
-                        isinstance(a, Sym)
-                        and isinstance(a.value, np.ndarray)
-                        and isinstance(res.value, np.ndarray)
+                        isinstance(a, Var)
+                        and a.is_array
+                        and res.is_array
                         and id(a) in owned
                         and id(a) not in viewed
                         and id(a) not in keep
                         and last.get(id(a)) == i
-                        and np.shape(a.value) == np.shape(res.value)
-                        and a.value.dtype == res.value.dtype
+                        and a.shape == res.shape
+                        and a.dtype == res.dtype
                     ):
                         target = a
                         break
@@ -187,7 +187,7 @@ def _targets(op: Op) -> tuple:
 
 
 def _syms_in(x):
-    if isinstance(x, Sym):
+    if isinstance(x, Var):
         yield x
     elif isinstance(x, (tuple, list)):
         for v in x:
@@ -240,7 +240,7 @@ class Writer:
         return n
 
     def value(self, x) -> str:
-        if isinstance(x, (Sym, Const)):
+        if isinstance(x, (Var, Const)):
             return self.name(x)
         if isinstance(x, tuple):
             inner = ", ".join(self.value(v) for v in x)

@@ -61,6 +61,27 @@ class Op:
     inplace: bool = False
 
 
+class Var:
+    """What the program knows of a traced array: a name and static metadata, never
+    the array itself, so an intermediate the step drops is freed during the trace
+    as in an eager step (the tracing call's peak memory is the eager one)."""
+
+    __slots__ = ("index", "name", "shape", "dtype", "is_array", "fresh", "claimed", "is_int")
+
+    def __init__(self, index: int, value, name: str = ""):
+        self.index = index
+        self.name = name
+        self.shape = np.shape(value)
+        self.dtype = getattr(value, "dtype", None)
+        self.is_array = isinstance(value, np.ndarray)
+        self.fresh = False
+        self.claimed = False
+        self.is_int = False
+
+    def __repr__(self) -> str:
+        return f"<var {self.name or self.index} {self.shape} {self.dtype}>"
+
+
 @dataclass
 class Const:
     """An array that entered the trace without being traced (baked into the program)."""
@@ -79,7 +100,7 @@ class Recorder:
 
     allow_value_reads: bool = False
     ops: list = field(default_factory=list)
-    syms: list = field(default_factory=list)
+    count: int = 0
     consts: list = field(default_factory=list)
     const_ids: dict = field(default_factory=dict)
     active: bool = True
@@ -89,10 +110,9 @@ class Recorder:
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
-        s = Sym(self, value, len(self.syms))
-        s.name = name
-        self.syms.append(s)
-        return s
+        var = Var(self.count, value, name)
+        self.count += 1
+        return Sym(self, value, var)
 
     def const(self, value) -> Const:
         """The Const for an untraced array (snapshot copy: later writes don't change it)."""
@@ -109,7 +129,7 @@ class Recorder:
     def _ref(self, x):
         """An argument as the op stores it: Sym, Const, or a literal (nested)."""
         if isinstance(x, Sym):
-            return x
+            return x.var
         if isinstance(x, np.ndarray):
             return self.const(x)
         if isinstance(x, (tuple, list)):
@@ -130,9 +150,8 @@ class Recorder:
             ret = outs[0]
         context = self._context()
         for o in outs:
-            if isinstance(o, Sym):
-                o.fresh = kind == "ufunc" or method in ("copy", "astype")
-                self.contexts.setdefault(id(o), context)
+            o.var.fresh = kind == "ufunc" or method in ("copy", "astype")
+            self.contexts.setdefault(id(o.var), context)
         errs = tuple(sorted(np.geterr().items()))
         op = Op(
             kind,
@@ -140,7 +159,7 @@ class Recorder:
             method,
             self._ref(args),
             {k: self._ref(v) for k, v in kwargs.items()},
-            outs,
+            tuple(o.var for o in outs),
             context,
             () if errs == _DEFAULT_ERR else errs,
             inplace,
@@ -185,7 +204,7 @@ class Recorder:
             return ""
         node = back.f_locals.get("node")
         out = getattr(node, "out", None)
-        where = self.contexts.get(id(out), "") if out is not None else ""
+        where = self.contexts.get(id(out.var), "") if isinstance(out, Sym) else ""
         return "|" + where.split(":", 1)[1] if where.startswith("forward:") else ""
 
     def check(self, s: Sym) -> bool:
@@ -193,7 +212,7 @@ class Recorder:
         re-checks it and raises if it goes the other way."""
         value = bool(s.value)
         self.ops.append(
-            Op("check", None, "bool", (s,), {"expected": value}, (), self._context(), (), True)
+            Op("check", None, "bool", (s.var,), {"expected": value}, (), self._context(), (), True)
         )
         return value
 
@@ -269,19 +288,15 @@ def _binary(ufunc):
 class Sym:
     """A traced array: the real ``value`` plus the recorder its NumPy calls go to."""
 
-    __slots__ = ("rec", "value", "index", "name", "fresh", "claimed", "is_int")
+    __slots__ = ("rec", "value", "var")
     __array_priority__ = 1000.0
     flags = _Flags()
     base = None
 
-    def __init__(self, rec: Recorder, value, index: int):
+    def __init__(self, rec: Recorder, value, var: Var):
         self.rec = rec
         self.value = value
-        self.index = index
-        self.name = ""
-        self.fresh = False
-        self.claimed = False
-        self.is_int = False
+        self.var = var
 
     # ------------------------------------------------------------ metadata (static)
     shape = property(lambda self: self.value.shape)
@@ -481,8 +496,8 @@ def _writable(rec: Recorder, x):
     if isinstance(x, np.ndarray):
         c = rec.const(x)
         s = rec.sym(c.value.copy())
-        rec.ops.append(Op("method", None, "copy", (c,), {}, (s,), rec._context()))
-        s.fresh = True
+        rec.ops.append(Op("method", None, "copy", (c,), {}, (s.var,), rec._context()))
+        s.var.fresh = True
         c.value_promoted = s
         return s
     raise TraceError(f"cannot write into {type(x).__name__} during tracing")

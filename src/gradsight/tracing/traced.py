@@ -23,7 +23,7 @@ from gradsight._core.tensor import Tensor, new_tensor
 
 from . import codegen
 from .guards import Guard, StateSlot, discover, slot_name, slots_for
-from .recorder import Const, Recorder, Sym, TraceError
+from .recorder import Const, Recorder, Sym, TraceError, Var, _writable
 from .replay import MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
@@ -202,7 +202,7 @@ class _Session:
             self.start[slot] = v
             if isinstance(v, np.ndarray) or (slot.kind == "state" and isinstance(v, int)):
                 s = rec.sym(np.asarray(v) if isinstance(v, int) else v, slot_name(slot))
-                s.is_int = isinstance(v, int)
+                s.var.is_int = isinstance(v, int)
                 slot.set(s)
                 self.inputs.append((("slot", slot), s))
 
@@ -225,7 +225,7 @@ class _Session:
             if v is self.start[slot] or (isinstance(v, Sym) and v is self._input_sym(slot)):
                 continue
             changed = True
-            outputs.append((("slot", slot), v))
+            outputs.append((("slot", slot), self._ref(v)))
         for i, a in enumerate(self.args):
             if isinstance(a, Tensor) and a.requires_grad:
                 g = a.grad
@@ -233,7 +233,7 @@ class _Session:
                 before = next((s for (k, j), s in self.inputs if k == "arggrad" and j == i), None)
                 if v is not before:
                     changed = True
-                    outputs.append((("arggrad", i), v))
+                    outputs.append((("arggrad", i), self._ref(v)))
         rets = []
         template = _template(result, rets, rec)
         if not changed and not rets:
@@ -245,7 +245,16 @@ class _Session:
         for k, v in enumerate(rets):
             outputs.append((("ret", k), v))
         self.result = _real(result)
-        return _build(rec, self.inputs, outputs, template, self.step)
+        inputs = [(k, s.var) for k, s in self.inputs]
+        return _build(rec, inputs, outputs, template, self.step)
+
+    def _ref(self, v):
+        """An output value as the program names it: a Var, a Const, or None."""
+        if isinstance(v, Sym):
+            return v.var
+        if isinstance(v, np.ndarray):
+            return self.rec.const(v)
+        return v
 
     def _input_sym(self, slot):
         for (kind, ref), s in self.inputs:
@@ -295,7 +304,7 @@ def _template(result, rets, rec):
     """The shape of the step's return value, with traced tensors numbered into ``rets``."""
     if isinstance(result, Tensor):
         if isinstance(result.data, Sym):
-            rets.append(result.data)
+            rets.append(result.data.var)
             return ("tensor", len(rets) - 1)
         return ("const", result)
     if isinstance(result, (tuple, list)):
@@ -339,7 +348,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
         consts[c.name] = c.value
     out_names = []
     for (kind, ref), v in outputs:
-        if isinstance(v, Sym) and id(v) not in names:
+        if isinstance(v, Var) and id(v) not in names:
             if kind == "slot":
                 label = ref.name + "_new" if ref.kind == "data" else ref.name
             elif kind == "arggrad":
@@ -355,7 +364,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     fast_ops, alias = codegen.reuse_dead_operands(ops, keep)
     fast_writer = codegen.Writer(namer, dict(names), alias)
     kept = {names[id(s)] for _, s in inputs} | {
-        fast_writer.name(v) for _, v in outputs if isinstance(v, (Sym, Const))
+        fast_writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
     }
     kept |= {c.name for c in rec.consts}
     fast_lines = codegen.body(
@@ -437,10 +446,7 @@ def _walk_consts(x):
 def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
     """``runnable`` as a module: constants written out, a docstring naming inputs/outputs."""
     title = getattr(step, "__qualname__", "step")
-    ins = [
-        f"    {names[id(s)]}: {_role(k)} {tuple(np.shape(s.value))} {s.value.dtype}"
-        for k, s in inputs
-    ]
+    ins = [f"    {names[id(s)]}: {_role(k)} {tuple(s.shape)} {s.dtype}" for k, s in inputs]
     outs = [
         f"    {names.get(id(v), 'None')}: "
         + ("new " if k[0] == "slot" and k[1].kind == "data" else "")
@@ -654,16 +660,15 @@ def _accumulate_traced(session: _Session, var, g, create_graph) -> None:
         )
     dtype = var.data.dtype
     if not isinstance(g, Sym):
-        g = session.rec.const(g)
-        g = session.rec.sym(np.array(g.value))
+        g = _writable(session.rec, np.asarray(g))  # an untraced gradient: a recorded copy
     if g.dtype != dtype:
         g = g.astype(dtype)
-    elif g.claimed or not g.fresh:
+    elif g.var.claimed or not g.var.fresh:
         g = g.copy()  # a private copy: no .grad aliases other memory (as the engine does)
-    g.claimed = True
+    g.var.claimed = True
     if var.grad is not None:
         g = np.add(var.grad.data, g, dtype=dtype)
-        g.claimed = True
+        g.var.claimed = True
     var.grad = new_tensor(g, None, False)
 
 
