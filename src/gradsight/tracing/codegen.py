@@ -73,8 +73,11 @@ def live_ops(ops: list, outputs: list) -> list:
 
 
 def fuse_copies(ops: list) -> list:
-    """``A = B.copy(); A op= C`` (copy-on-write, then an in-place update) as ``A = B op C``:
-    the same ufunc on the same operands, one pass over memory instead of two."""
+    """A copy that an in-place ufunc call then overwrites, as one out-of-place call:
+    ``A = B.copy(); A op= C`` (copy-on-write, then an update) becomes ``A = B op C``, and
+    ``A = B.copy(); f(X, Y, out=A)`` with A not among X, Y (relu's zeros) becomes
+    ``A = f(X, Y)``. The same ufunc on the same operands: the same bits, one pass less.
+    A copy of a program input kept for an update is marked ``update_of`` (see replay)."""
     fused = []
     i = 0
     while i < len(ops):
@@ -88,27 +91,24 @@ def fuse_copies(ops: list) -> list:
             and nxt.kind == "ufunc"
             and nxt.method == "__call__"
             and nxt.inplace
-            and len(nxt.args) == 2
             and set(nxt.kwargs) == {"out"}
             and len(nxt.kwargs["out"]) == 1
             and nxt.kwargs["out"][0] is op.outs[0]
-            and nxt.args[0] is op.outs[0]
-            and nxt.args[1] is not op.outs[0]
         ):
-            fused.append(
-                Op(
-                    "ufunc",
-                    nxt.fn,
-                    "__call__",
-                    (op.args[0], nxt.args[1]),
-                    {},
-                    op.outs,
-                    nxt.context,
-                    nxt.errstate,
-                )
-            )
-            i += 2
-            continue
+            a = op.outs[0]
+            if len(nxt.args) == 2 and nxt.args[0] is a and nxt.args[1] is not a:
+                args = (op.args[0], nxt.args[1])
+            elif all(x is not a for x in nxt.args):
+                args = nxt.args
+            else:
+                args = None
+            if args is not None:
+                new = Op("ufunc", nxt.fn, "__call__", args, {}, op.outs, nxt.context, nxt.errstate)
+                if args[0] is op.args[0]:
+                    new.update_of = op.args[0]  # A = B op C where A replaces B (an update)
+                fused.append(new)
+                i += 2
+                continue
         fused.append(op)
         i += 1
     return fused
@@ -317,6 +317,16 @@ class Writer:
         return f"{target}.{op.method}({self.call_args(a[1:], kw)})"
 
     def statement(self, op: Op) -> str:
+        if op.kind == "update":  # see traced._updates_in_place
+            p, u = self.value(op.args[0]), self.value(op.args[1])
+            name = op.fn.__name__
+            return (
+                f"if own[{op.kwargs['own']}]:  # the tensor's array is ours: update in place\n"
+                f"    {p}.setflags(write=True)\n"
+                f"    {self.name(op.outs[0])} = np.{name}({p}, {u}, out={p})\n"
+                f"else:\n"
+                f"    {self.name(op.outs[0])} = np.{name}({p}, {u})"
+            )
         if op.kind == "check":
             v = self.value(op.args[0])
             return (

@@ -107,6 +107,7 @@ class Recorder:
     rule_codes: dict = field(default_factory=dict)  # code object -> primitive name
     contexts: dict = field(default_factory=dict)  # id(Sym) made in forward -> its context
     value_reads: list = field(default_factory=list)
+    promoted: dict = field(default_factory=dict)  # id(array) -> Sym that took it over
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
@@ -131,6 +132,9 @@ class Recorder:
         if isinstance(x, Sym):
             return x.var
         if isinstance(x, np.ndarray):
+            promoted = self.promoted.get(id(x))
+            if promoted is not None and promoted.value is x:
+                return promoted.var  # an untraced array the trace has written into
             return self.const(x)
         if isinstance(x, (tuple, list)):
             refs = [self._ref(v) for v in x]
@@ -494,8 +498,12 @@ def _writable(rec: Recorder, x):
     if isinstance(x, Sym):
         return x
     if isinstance(x, np.ndarray):
-        c = rec.const(x)
-        s = rec.sym(c.value.copy())
+        promoted = rec.promoted.get(id(x))
+        if promoted is not None and promoted.value is x:
+            return promoted
+        c = rec.const(x)  # its contents now: the program starts from a copy of them
+        s = rec.sym(x)  # and the trace writes into x itself, as the eager step does
+        rec.promoted[id(x)] = s
         rec.ops.append(Op("method", None, "copy", (c,), {}, (s.var,), rec._context()))
         s.var.fresh = True
         c.value_promoted = s

@@ -10,6 +10,8 @@ function's globals (``K0``, ``K1`` ...) and read as globals at call time.
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from gradsight._core.grad_mode import mode, plain
@@ -38,6 +40,7 @@ class _Gen:
             "mode": mode,
             "plain": plain,
             "np": np,
+            "getrefcount": sys.getrefcount,
         }
         self.lines = []
         self.count = 0
@@ -72,6 +75,15 @@ def compile_replay(program, guard, fn_name: str = "replay"):
     names = []
     for kind, ref in program.inputs:
         names.append(_read_input(g, kind, ref))
+    owns = []
+    for k, pos in enumerate(getattr(program, "ownable", ())):
+        # the rule of tensor._private_array: only the tensor (and these two names) hold it
+        g.lines.append(f"    i{k} = {names[pos]}")
+        g.lines.append(f"    o{k} = i{k}.flags.owndata and getrefcount(i{k}) <= 3")
+        names[pos] = f"i{k}"
+        owns.append(f"o{k}")
+    if owns:
+        names.append(f"own=({', '.join(owns)},)")
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
     rets = []
     for k, (kind, ref) in enumerate(program.outputs):

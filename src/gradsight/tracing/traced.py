@@ -23,7 +23,7 @@ from gradsight._core.tensor import Tensor, new_tensor
 
 from . import codegen
 from .guards import Guard, StateSlot, discover, slot_name, slots_for
-from .recorder import Const, Recorder, Sym, TraceError, Var, _writable
+from .recorder import Const, Op, Recorder, Sym, TraceError, Var, _writable
 from .replay import MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
@@ -362,6 +362,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     fast = {}
     keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
     fast_ops, alias = codegen.reuse_dead_operands(ops, keep)
+    fast_ops, ownable = _updates_in_place(fast_ops, inputs)
     fast_writer = codegen.Writer(namer, dict(names), alias)
     kept = {names[id(s)] for _, s in inputs} | {
         fast_writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
@@ -382,7 +383,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     ret_line = f"    return ({rets},)" if len(out_names) == 1 else f"    return ({rets})"
     func = [f"def step({', '.join(params)}):"] + lines + ["", ret_line]
     runnable = "\n".join(func) + "\n"
-    fast_source = "\n".join([func[0]] + fast_lines + ["", ret_line]) + "\n"
+    fast_head = f"def step({', '.join(params + ['own=()'])}):"
+    fast_source = "\n".join([fast_head] + fast_lines + ["", ret_line]) + "\n"
     namespace = {"np": np}
     namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
     namespace.update({k: consts[k] for k in used_consts})
@@ -393,7 +395,47 @@ def _build(rec, inputs, outputs, template, step) -> Program:
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
+    program.ownable = ownable  # input positions the replay may update in place (own=...)
     return program
+
+
+def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
+    """Parameter updates ``p_new = p - u`` (a fused copy-on-write) that may write into
+    p's array when the tensor is its only holder, as the eager update does.
+
+    Returns the ops with those updates as kind "update" (kwargs own=k: the k-th flag
+    of the program's ``own`` argument) and the input positions the flags are for.
+    """
+    position = {
+        id(v): i
+        for i, ((kind, ref), v) in enumerate(inputs)
+        if kind == "slot" and ref.kind == "data"
+    }
+    last = {}
+    for i, op in enumerate(ops):
+        for x in codegen._syms_in((op.args, op.kwargs)):
+            last[id(x)] = i
+    ownable = []
+    out = []
+    for i, op in enumerate(ops):
+        base = getattr(op, "update_of", None)
+        if base is not None and id(base) in position and last.get(id(base)) == i:
+            out.append(
+                Op(
+                    "update",
+                    op.fn,
+                    "__call__",
+                    op.args,
+                    {"own": len(ownable)},
+                    op.outs,
+                    op.context,
+                    op.errstate,
+                )
+            )
+            ownable.append(position[id(base)])
+            continue
+        out.append(op)
+    return out, ownable
 
 
 try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it
