@@ -359,3 +359,30 @@ def test_library_input_check_is_rechecked_on_replay():
     traced(x, gs.tensor([2, 3]))
     with pytest.raises(ValueError, match="check"):
         traced(x, gs.tensor([0, 7]))  # out of range: eager raises too
+
+
+def test_replay_updates_parameters_in_place_unless_their_array_is_held():
+    gs.manual_seed(0)
+    net = gs.nn.Linear(3, 2)
+    opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = net(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    traced = gs.trace(step)
+    x = gs.tensor(np.ones((4, 3)))
+    for _ in range(3):
+        traced(x)
+    first = net.weight.data
+    traced(x)
+    assert net.weight.data is first  # only the tensor held it: written in place, as eager
+    assert not net.weight.data.flags.writeable
+    held = net.weight.numpy()
+    kept = held.copy()
+    traced(x)
+    np.testing.assert_array_equal(held, kept)  # copy-on-write: a held array never changes
+    assert net.weight.data is not held
