@@ -70,7 +70,7 @@ class Settings:
                 time_cap_s=2.0,
                 min_samples=2,
                 settle_s=0.1,
-                memory_peers=("numpy", "gradsight"),
+                memory_peers=("numpy", "gradsight", "gradsight_traced"),
             )
         return cls()
 
@@ -86,6 +86,7 @@ class PeerResult:
     error: str | None = None
     memory_mib: float | None = None
     memory_error: str | None = None
+    trace_s: float | None = None  # gs.trace peer: the first (tracing) call
 
     @property
     def median(self) -> float | None:
@@ -104,6 +105,7 @@ class PeerResult:
             "error": self.error,
             "memory_mib": self.memory_mib,
             "memory_error": self.memory_error,
+            "trace_s": self.trace_s,
         }
 
 
@@ -156,6 +158,7 @@ def build_and_check(w: Workload, keys, steps: int = 2) -> tuple[dict, dict]:
             res.losses = [float(runner.step()) for _ in range(steps)]
             grads[key] = runner.grads()
             runners[key] = runner
+            res.trace_s = (runner.info or {}).get("trace_s")
         except Exception as err:  # a peer's failure (RecursionError too) is a result
             res.error = _describe(err)
     ref = "numpy" if "numpy" in runners else next(iter(runners), None)

@@ -41,6 +41,16 @@ TARGETS = (
     ("mlp_784", "mygrad", 1.0, "time"),
     ("mlp_1024", "mygrad", 1.0, "time"),
 )
+# gs.trace (issue 15): (workload, versus, largest allowed ratio gradsight traced / peer, what)
+TRACED = "gradsight_traced"
+TRACED_TARGETS = (
+    ("xor", "numpy", 1.2, "time"),
+    ("mlp_small", "numpy", 1.2, "time"),
+    ("mlp_784", "numpy", 1.0, "time"),
+    ("mlp_1024", "numpy", 1.0, "time"),
+    ("mlp_1024", "numpy", 1.0, "memory"),
+    ("chain_3k", "numpy", 1.3, "time"),
+)
 LINEAR_CHAINS = ("chain_3k", "chain_20k", "chain_100k")
 LINEAR_LIMIT = 1.5  # largest µs/op over smallest µs/op across the chain lengths
 
@@ -199,6 +209,11 @@ def evaluate_targets(results: dict) -> list:
         r = ratio(by_name[name], "gradsight", versus, what) if name in by_name else None
         verdict = "not measured" if r is None else ("met" if r <= limit else "**missed**")
         rows.append((desc, _x(r), f"≤ {limit:.2f}×", verdict))
+    for name, versus, limit, what in TRACED_TARGETS:
+        desc = f"{name}: gradsight traced / {peer_registry.label(versus)} ({what})"
+        r = ratio(by_name[name], TRACED, versus, what) if name in by_name else None
+        verdict = "not measured" if r is None else ("met" if r <= limit else "**missed**")
+        rows.append((desc, _x(r), f"≤ {limit:.2f}×", verdict))
     points, spread = linear_growth(results)
     if points:
         measured = ", ".join(f"{n:,}: {fmt_time(t)}/op" for n, t in points)
@@ -257,6 +272,8 @@ def markdown(results: dict) -> str:
         out += ["### Peak memory growth (peak RSS minus RSS after import, MiB)", ""]
         rows = [[w["title"]] + [_mem_cell(w["peers"].get(k)) for k in keys] for w in mem]
         out += [_table(["workload"] + labels, rows), ""]
+    if TRACED in keys:
+        out += [traced_markdown(results), ""]
     out += ["### Targets", ""]
     out += [_table(["target", "measured", "limit", "verdict"], evaluate_targets(results)), ""]
     out += ["### Spread (min – max per step; samples × steps per sample)", ""]
@@ -273,6 +290,28 @@ def markdown(results: dict) -> str:
     if results.get("scaling"):
         out += [scaling_markdown(results["scaling"]), ""]
     return "\n".join(out).rstrip() + "\n"
+
+
+def traced_markdown(results: dict) -> str:
+    """gs.trace's rows: eager and traced gradsight against NumPy by hand, and the cost
+    of the tracing call itself (the first step, once per row)."""
+    rows = []
+    for w in results["workloads"]:
+        p = w["peers"].get(TRACED)
+        if p is None:
+            continue
+        cost = p.get("trace_s")
+        rows.append(
+            [
+                w["title"],
+                _x(ratio(w, "gradsight", "numpy")),
+                _x(ratio(w, TRACED, "numpy")),
+                _x(ratio(w, "gradsight", TRACED)),
+                "–" if cost is None else fmt_time(cost),
+            ]
+        )
+    header = ["workload", "eager / NumPy", "traced / NumPy", "eager / traced", "tracing (once)"]
+    return "### gs.trace: eager → traced (medians of this run)\n\n" + _table(header, rows)
 
 
 def _load(meta: dict) -> str:

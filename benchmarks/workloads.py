@@ -33,7 +33,7 @@ CHAIN_OPS = ("mul", "add", "tanh")
 CHAIN_MUL = 1.0001
 CHAIN_ADD = 0.001
 
-ALL_PEERS = ("numpy", "gradsight", "torch", "mygrad", "autograd", "micrograd")
+ALL_PEERS = ("numpy", "gradsight", "gradsight_traced", "torch", "mygrad", "autograd", "micrograd")
 GRAPH_PEERS = ("numpy", "gradsight", "torch")
 
 
@@ -114,7 +114,7 @@ WORKLOADS = (
         "mlp_784",
         "784-256-256-10 relu + softmax CE, batch 128, float32",
         "mlp",
-        ALL_PEERS[:5],
+        ALL_PEERS[:6],
         dtype="float32",
         sizes=(784, 256, 256, 10),
         batch=128,
@@ -127,7 +127,7 @@ WORKLOADS = (
         "mlp_1024",
         "1024-1024-1024-10 relu + softmax CE, batch 512, float32",
         "mlp",
-        ALL_PEERS[:5],
+        ALL_PEERS[:6],
         dtype="float32",
         sizes=(1024, 1024, 1024, 10),
         batch=512,
@@ -150,7 +150,7 @@ WORKLOADS = (
         "chain_20k",
         "chain of 20,000 elementwise ops on 64 floats, fwd+bwd",
         "chain",
-        GRAPH_PEERS + ("mygrad", "autograd"),
+        ("numpy", "gradsight", "torch", "mygrad", "autograd"),
         n_ops=20_000,
         repeats=7,
         quick_repeats=3,
@@ -161,7 +161,7 @@ WORKLOADS = (
         "chain_100k",
         "chain of 100,000 elementwise ops on 64 floats, fwd+bwd",
         "chain",
-        GRAPH_PEERS,
+        ("numpy", "gradsight", "torch"),
         n_ops=100_000,
         repeats=5,
         quick_repeats=2,

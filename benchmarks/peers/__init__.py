@@ -18,6 +18,7 @@ import numpy as np
 PEERS = {
     "numpy": ("benchmarks.peers.numpy_hand", "NumPy by hand"),
     "gradsight": ("benchmarks.peers.gradsight_impl", "gradsight"),
+    "gradsight_traced": ("benchmarks.peers.gradsight_traced", "gradsight traced"),
     "torch": ("benchmarks.peers.torch_impl", "PyTorch"),
     "mygrad": ("benchmarks.peers.mygrad_impl", "MyGrad"),
     "autograd": ("benchmarks.peers.autograd_impl", "HIPS autograd"),
@@ -33,6 +34,7 @@ class Runner:
 
     step: Callable[[], float]
     grads: Callable[[], list[np.ndarray]]
+    info: dict | None = None  # extra figures a peer reports (gs.trace: "trace_s")
 
 
 def label(key: str) -> str:
@@ -43,7 +45,7 @@ def available(key: str) -> bool:
     """Whether the framework behind ``key`` is installed (without importing it)."""
     if key not in PEERS:
         raise KeyError(f"unknown peer {key!r}; known: {', '.join(PEERS)}")
-    return importlib.util.find_spec(key) is not None
+    return importlib.util.find_spec(key.removesuffix("_traced")) is not None
 
 
 def load(key: str):

@@ -114,13 +114,13 @@ from .ops.more import (
     swapaxes,
     tensordot,
     tile,
-    trace,
     tril,
     triu,
     true_divide,
     vdot,
     vstack,
 )
+from .tracing import TraceError, trace
 
 __version__ = "0.1.0"
 

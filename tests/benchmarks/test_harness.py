@@ -46,12 +46,12 @@ def test_gradsight_matches_numpy(w):
         assert losses[1] != losses[0]
 
 
-@pytest.mark.parametrize("key", ["torch", "mygrad", "autograd", "micrograd"])
+@pytest.mark.parametrize("key", ["gradsight_traced", "torch", "mygrad", "autograd", "micrograd"])
 @pytest.mark.parametrize("w", TINY, ids=IDS)
 def test_other_peers_match_numpy(key, w):
     if key not in w.peers:
         pytest.skip(f"{key} does not run {w.name}")
-    pytest.importorskip(key)
+    pytest.importorskip(key.removesuffix("_traced"))
     if key == "micrograd" and w.kind == "mlp" and w.loss == "ce":
         pytest.skip("micrograd only runs the MSE rows")
     losses, grads = _run(key, w)
@@ -302,3 +302,16 @@ def test_breakdown_reports_every_phase_with_the_collector_on_and_off(name, monke
     assert all(on >= 0 and off >= 0 for _, on, off in phases)
     assert sum(p[1] for p in phases) > 0 and sum(p[2] for p in phases) > 0
     assert gc.isenabled() == was_enabled and not gc.get_freeze_count()
+
+
+def test_traced_section_and_targets():
+    results = _fake_results()
+    results["workloads"][0]["peers"]["gradsight_traced"] = dict(
+        results["workloads"][0]["peers"]["numpy"], median_s=1.1e-5, trace_s=0.004
+    )
+    text = report.markdown(results)
+    assert "### gs.trace: eager → traced" in text
+    assert "| XOR | 2.00× | 1.10× | 1.82× | 4.000 ms |" in text
+    verdicts = {r[0]: (r[1], r[3]) for r in report.evaluate_targets(results)}
+    assert verdicts["xor: gradsight traced / NumPy by hand (time)"] == ("1.10×", "met")
+    assert verdicts["chain_3k: gradsight traced / NumPy by hand (time)"][1] == "not measured"

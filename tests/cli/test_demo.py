@@ -53,6 +53,7 @@ def test_demo_writes_four_valid_files(demo):
     res, out = demo
     assert sorted(p.name for p in out.iterdir()) == [
         "backprop.html",
+        "backprop.py",  # the traced step (tests/tracing/test_demo_program.py)
         "graph.svg",
         "loss.png",
         "report.md",
@@ -109,6 +110,7 @@ def test_loss_csv_without_matplotlib(cli, tmp_path, blocker):
     out = tmp_path / "d"
     assert sorted(p.name for p in out.iterdir()) == [
         "backprop.html",
+        "backprop.py",  # the traced step (tests/tracing/test_demo_program.py)
         "graph.svg",
         "loss.csv",
         "report.md",

@@ -363,7 +363,7 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
             lambda torch, x, offset=0: torch.diagonal(x, offset).sum(-1),
             _matrix_samples("offset", (0, 1, -2))[:3]
             + [Sample((S.normal((4, 4), 333),), {}, "square")],
-            ("gs.trace", "Tensor.trace"),
+            ("Tensor.trace",),  # gs.trace is the step tracer (API.md); np.trace(t) dispatches
         )
     )
     E.append(

@@ -22,7 +22,7 @@ NOT_OPS = {
         for n in (
             "tensor Tensor from_numpy zeros ones full empty zeros_like ones_like arange eye "
             "randn rand manual_seed grad value_and_grad jacobian hessian gradcheck "
-            "GradcheckError no_grad enable_grad is_grad_enabled save load"
+            "GradcheckError no_grad enable_grad is_grad_enabled save load trace TraceError"
         ).split()
     ),
     # Tensor: conversion, autograd plumbing, Python protocols

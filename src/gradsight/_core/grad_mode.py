@@ -35,19 +35,45 @@ _off_default = [0]  # threads not in the default state
 def set_mode(enabled: bool, anomaly: bool) -> None:
     """Set this thread's switches; the only way they change."""
     enabled, anomaly = bool(enabled), bool(anomaly)
-    was_default = mode.enabled and not mode.anomaly
-    mode.enabled = enabled
-    mode.anomaly = anomaly
+    m = mode  # one thread-local lookup per attribute below, not two
+    was_default = m.enabled and not m.anomaly
+    m.enabled = enabled
+    m.anomaly = anomaly
     now_default = enabled and not anomaly
     if was_default != now_default:
-        with _lock:
-            _off_default[0] += -1 if now_default else 1
-            plain.on = _off_default[0] == 0
+        _count_default(now_default)
+
+
+def _count_default(now_default: bool) -> None:
+    """This thread entered (True) or left (False) the default state: update ``plain``."""
+    _lock.acquire()
+    n = _off_default[0] + (-1 if now_default else 1)
+    _off_default[0] = n
+    plain.on = n == 0
+    _lock.release()
+
+
+def _set_enabled(enabled: bool) -> bool:
+    """Set this thread's grad mode, anomaly mode unchanged; returns the previous one.
+
+    set_mode for the grad-mode contexts, which run around every manual update
+    (``with no_grad(): p.sub_(...)``): one read of each switch, no argument checks.
+    """
+    m = mode
+    saved = m.enabled
+    if saved is not enabled:
+        m.enabled = enabled
+        if not m.anomaly:  # the default state is (enabled, no anomaly)
+            _count_default(enabled)
+    return saved
 
 
 def is_grad_enabled() -> bool:
     """True when operations are being recorded for backward in this thread."""
     return mode.enabled
+
+
+_new = object.__new__
 
 
 class _SetGradMode:
@@ -57,27 +83,25 @@ class _SetGradMode:
 
     def __new__(cls, func=None):
         """``@no_grad()`` and ``@no_grad`` both decorate; ``with no_grad():`` is a context."""
-        self = super().__new__(cls)
+        self = _new(cls)
         return self if func is None else self(func)
 
     def __enter__(self) -> None:
-        self._saved = mode.enabled
-        set_mode(self._target, mode.anomaly)
+        self._saved = _set_enabled(self._target)
 
     def __exit__(self, *exc) -> None:
-        set_mode(self._saved, mode.anomaly)
+        _set_enabled(self._saved)
 
     def __call__(self, fn):
         target = self._target
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            saved = mode.enabled
-            set_mode(target, mode.anomaly)
+            saved = _set_enabled(target)
             try:
                 return fn(*args, **kwargs)
             finally:
-                set_mode(saved, mode.anomaly)
+                _set_enabled(saved)
 
         return wrapper
 

@@ -349,13 +349,9 @@ def unary_method(prim):
 def binary_method(prim, reflected: bool = False):
     """``Tensor.__op__(self, other)`` (or ``__rop__`` when ``reflected``) for a
     two-input primitive."""
-    if reflected:
-
-        def method(self, other):
-            return apply2(prim, other, self)
-
-        return method
     forward = prim.forward
+    if reflected:
+        return _reflected_method(prim, forward)
 
     def method(self, other):
         if other.__class__ in _scalar_types:
@@ -399,4 +395,47 @@ def binary_method(prim, reflected: bool = False):
         t.requires_grad = False
         return t
 
+    return method
+
+
+def _reflected_method(prim, forward):
+    """``Tensor.__rop__(self, other)``: ``other op self`` where ``other`` is not a
+    Tensor (Python calls __rop__ only then), written out like binary_method's
+    forward case: ``0.5 * g`` is as cheap as ``g * 0.5``. Same node as apply2 builds."""
+
+    def method(self, other):
+        if other.__class__ in _scalar_types:
+            od = other
+        elif isinstance(other, Tensor):  # a direct call: the general path tracks both sides
+            return apply2(prim, other, self)
+        else:
+            od = lift(other)
+        sd = self.data
+        try:
+            out = forward(od, sd)
+        except (ValueError, TypeError) as err:
+            raise _bad_input(prim, (od, sd), err) from err
+        if out.__class__ is not ndarray:
+            out = _asarray(out)
+        out.setflags(False)
+        t = _new(Tensor)
+        t.data = out
+        if self.requires_grad:
+            if plain.on:
+                node = _new(Node)  # as in unary_method
+                node.prim = prim
+                node.p0 = None
+                node.p1 = self.grad_fn or parent_of(self)
+                node.args = (od, sd)
+                node.out = out
+                t.grad_fn = node
+                t.requires_grad = True
+                return t
+            if mode.enabled:  # recording, but some thread is not plain
+                return _finish(prim, out, (None, self.grad_fn or parent_of(self)), (od, sd))
+        t.grad_fn = None
+        t.requires_grad = False
+        return t
+
+    method.__name__ = f"r{prim.name}"
     return method

@@ -3,7 +3,8 @@
 The 2-4-1 sigmoid network h = sigmoid(W x + b), y = sigmoid(V h + c) with the
 loss L = 1/(2n) sum (y - target)^2: its first step's gradients by hand
 (gs.reference) next to autograd's, training with SGD + momentum, and four
-files: graph.svg, backprop.html, loss.png (loss.csv without matplotlib), report.md.
+files: graph.svg, backprop.html, backprop.py (the traced step as NumPy code, gs.trace),
+loss.png (loss.csv without matplotlib), report.md.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 import gradsight as gs
 from gradsight.reference import listing_check
+from gradsight.tracing.article import side_by_side
 
 from . import options as opt
 from .errors import EXIT_MISMATCH, CliError, output_dir, write_atomic
@@ -93,7 +95,7 @@ def run(args) -> int:
     print("The article's fixed listing, its NumPy forward differentiated as written")
     print(listing.to_text() + "\n")
 
-    losses = train(net, args)
+    losses, program = train(net, args)
     outputs = predictions(net)
     final = float(article_loss(outputs[:, None], T))
     print(f"\nloss after {args.epochs} steps: {final:.6g} (before the first: {losses[0]:.6g})")
@@ -101,10 +103,12 @@ def run(args) -> int:
 
     files = dict([first["graph"], ("backprop.html", first["html"])])
     files.update(loss_curve(losses))
+    files["backprop.py"] = program.encode("utf-8")  # the traced step (gs.trace)
     settings = dict(epochs=args.epochs, lr=args.lr, momentum=args.momentum, seed=args.seed)
     report = demo_report(settings, first["report"], losses, final, X, T, outputs, list(files))
     report += f"\n## The article's listing, differentiated as written\n\n{listing_check.DOC}\n\n"
-    files["report.md"] = (report + listing.to_markdown() + "\n").encode("utf-8")
+    report += listing.to_markdown() + "\n\n" + side_by_side(program)
+    files["report.md"] = report.encode("utf-8")
     for name, content in files.items():  # everything was made in memory: now write it all
         write_atomic(out / name, content)
     elapsed = time.perf_counter() - start
@@ -146,24 +150,30 @@ def manual_gradients(params: dict) -> dict:
     return reference.backward(params, reference.forward(params, X), T)
 
 
-def train(net: ArticleNet, args) -> list[float]:
-    """Full-batch SGD with momentum; returns the loss before each step."""
+def train(net: ArticleNet, args) -> tuple[list[float], str]:
+    """Full-batch SGD with momentum, traced (gs.trace); returns the loss before each
+    step and the traced step's NumPy source."""
     optimizer = gs.optim.SGD(net.parameters(), lr=args.lr, momentum=args.momentum)
     x = gs.tensor(X)
     losses = []
+
+    def one_step():
+        loss = article_loss(net(x), T)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    step = gs.trace(one_step, names=net.named())
     bar = Progress(args.epochs, "train", args.quiet)
     try:
         for epoch in range(1, args.epochs + 1):
-            loss = article_loss(net(x), T)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
+            losses.append(step().item())
             metrics = f"loss {losses[-1]:.6f}"
             bar.update(epoch, f"epoch {epoch:>{len(str(args.epochs))}}  {metrics}", metrics)
     finally:
         bar.close()
-    return losses
+    return losses, step.source
 
 
 def predictions(net: ArticleNet) -> np.ndarray:

@@ -72,6 +72,7 @@ _DESCRIBE = {
     "graph.svg": "the computation graph of step 1 with every gradient",
     "graph.dot": "the computation graph of step 1 (DOT; Graphviz was not installed)",
     "backprop.html": "step through the backward pass node by node (open in a browser)",
+    "backprop.py": "the training step as the NumPy program gs.trace recorded (runs alone)",
     "loss.png": "the loss curve",
     "loss.csv": "the loss per epoch (matplotlib was not installed)",
 }

@@ -8,6 +8,7 @@ import time
 import numpy as np
 
 import gradsight as gs
+from gradsight.tracing import training_step
 
 from . import data as datasets
 from . import model as model_file
@@ -110,6 +111,12 @@ def add_parser(sub, parents) -> None:
         choices=("float64", "float32"),
         default="float64",
         help="float type of the data and the model; float32 halves the memory (default float64)",
+    )
+    p.add_argument(
+        "--trace",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="replay the training step as generated NumPy code (gs.trace; same results)",
     )
     p.add_argument("--save", metavar="MODEL.npz", help="write the trained model here")
     p.add_argument("--export-torch", metavar="FILE.pt", help=torch_export.HELP)
@@ -311,6 +318,8 @@ class _Loop:
         self.trained, self.X, self.y, self.ys = trained, X, y, ys
         self.train_idx, self.val_idx, self.args, self.lr = train_idx, val_idx, args, lr
         self.optimizer, self.loss_fn = optimizer, _loss(trained.meta)
+        # zero_grad, loss, backward, update: traced by gs.trace unless --no-trace
+        self.step = training_step(trained.model, self.loss_fn, optimizer, args.trace)
         self.best = (np.inf, 0, None)  # (validation loss, epoch, weights)
         self.epochs_run, self.stopped_early, self.seconds = 0, False, 0.0
         self.step_seconds = 0.0  # in the mini-batch steps (the rest: per-epoch metrics)
@@ -348,15 +357,12 @@ class _Loop:
             net.load_state_dict(self.best[2])
 
     def _epoch(self, rng, epoch: int, bar) -> None:
-        net, opt_, batch = self.trained.model, self.optimizer, self.args.batch_size
+        batch = self.args.batch_size
         order = self.train_idx[rng.permutation(len(self.train_idx))]
         for start in range(0, len(order), batch):
             rows = order[start : start + batch]
-            loss = self.loss_fn(net(gs.from_numpy(self.X[rows])), self.ys[rows])
+            loss = self.step(gs.from_numpy(self.X[rows]), self.ys[rows])
             _check_finite(loss.item(), epoch, self.lr)
-            opt_.zero_grad()
-            loss.backward()
-            opt_.step()
             bar.step(len(rows))
 
     def report(self) -> None:

@@ -83,7 +83,7 @@ def _target_array(target, dtype, what: str) -> np.ndarray:
                 "target; pass target.detach()"
             )
         target = target.data
-    arr = np.asarray(target)
+    arr = target if hasattr(target, "__array_function__") else np.asarray(target)  # duck arrays
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"{what}: target must be numeric, got dtype {arr.dtype}")
     return arr.astype(dtype, copy=False)
@@ -175,7 +175,8 @@ def cross_entropy(input, target, reduction: str = "mean") -> Tensor:
         raise ValueError(f"cross_entropy: input must be logits of shape (N, C), got {x.shape}")
     if isinstance(target, Tensor):
         target = target.data
-    t = np.asarray(target)
+    # duck arrays (gs.trace's traced arrays) stay as they are: their checks are recorded
+    t = target if hasattr(target, "__array_function__") else np.asarray(target)
     if t.dtype.kind not in "iu":
         raise TypeError(
             f"cross_entropy: target must hold integer class indices, got dtype {t.dtype} "

@@ -13,6 +13,7 @@ import numpy as np
 from gradsight._core.grad_mode import mode
 from gradsight._core.node import binary_method, lift, unary_method
 from gradsight._core.tensor import Tensor, new_tensor, write_inplace
+from gradsight._core.tensor import _private_array as private_array
 
 from . import api, linalg
 from . import elementwise as ew
@@ -50,10 +51,21 @@ def _inplace(ufunc, fallback, name):
 
 
 def _inplace_method(ufunc, name):
+    """``t.add_(other)`` and co: ``ufunc(a, value, out=a)`` on t's array, copy-on-write
+    (see write_inplace), written out: the manual update ``p.sub_(lr * p.grad)`` under
+    no_grad costs what ``SGD.step`` does per parameter."""
+
     def method(self, other):
-        _check_inplace(self, name)
-        value = lift(other)
-        return write_inplace(self, lambda a: ufunc(a, value, out=a))
+        if self.requires_grad and mode.enabled:
+            _check_inplace(self, name)
+        value = other.data if other.__class__ is Tensor else lift(other)
+        arr = private_array(self)
+        try:
+            ufunc(arr, value, out=arr)
+        finally:
+            arr.setflags(False)
+        self.data = arr
+        return self
 
     method.__name__ = name
     return method

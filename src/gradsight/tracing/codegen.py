@@ -1,0 +1,415 @@
+"""Code generation: a recorded op list as straight-line NumPy source.
+
+One statement per NumPy call, in the order the eager step made them, so the
+replay runs the same calls on the same kinds of operands and gives the same
+bits. Operators are written as operators (``a @ b``, ``a -= b``: the same
+ufunc calls as ``np.matmul(a, b)`` and ``np.subtract(a, b, out=a)``), comments
+say which forward line or which op's backward rule each block comes from,
+and calls that ran under a non-default ``np.errstate`` keep it.
+"""
+
+from __future__ import annotations
+
+import keyword
+import linecache
+import os
+import re
+
+import numpy as np
+
+from .recorder import _DEFAULT_ERR, Const, Op, Var
+
+_BINARY = {
+    "add": "+",
+    "subtract": "-",
+    "multiply": "*",
+    "divide": "/",
+    "true_divide": "/",
+    "matmul": "@",
+    "power": "**",
+    "less": "<",
+    "less_equal": "<=",
+    "greater": ">",
+    "greater_equal": ">=",
+    "equal": "==",
+    "not_equal": "!=",
+    "bitwise_and": "&",
+    "bitwise_or": "|",
+}
+_INPLACE_OK = {
+    "add",
+    "subtract",
+    "multiply",
+    "divide",
+    "true_divide",
+    "power",
+    "bitwise_and",
+    "bitwise_or",
+}
+INLINE_CONST_SIZE = 64  # larger constants become parameters of the standalone module
+
+
+def identifier(name: str) -> str:
+    """A Python identifier for a dotted name: ``layers.0.weight`` -> ``layers_0_weight``."""
+    ident = re.sub(r"\W+", "_", name).strip("_") or "v"
+    if ident[0].isdigit() or keyword.iskeyword(ident):
+        ident = "v_" + ident
+    return ident
+
+
+def live_ops(ops: list, outputs: list) -> list:
+    """The ops an output depends on (dead ones dropped), in their order."""
+    live = {id(s) for _, s in outputs if isinstance(s, Var)}
+    kept = []
+    for op in reversed(ops):
+        targets = _targets(op) if op.inplace and op.kind != "check" else op.outs
+        if op.kind != "check" and not any(id(t) in live for t in targets):
+            continue
+        kept.append(op)
+        for x in _syms_in((op.args, op.kwargs)):
+            live.add(id(x))
+    kept.reverse()
+    return kept
+
+
+def fuse_copies(ops: list) -> list:
+    """A copy that an in-place ufunc call then overwrites, as one out-of-place call:
+    ``A = B.copy(); A op= C`` (copy-on-write, then an update) becomes ``A = B op C``, and
+    ``A = B.copy(); f(X, Y, out=A)`` with A not among X, Y (relu's zeros) becomes
+    ``A = f(X, Y)``. The same ufunc on the same operands: the same bits, one pass less.
+    A copy of a program input kept for an update is marked ``update_of`` (see replay)."""
+    fused = []
+    i = 0
+    while i < len(ops):
+        op = ops[i]
+        nxt = ops[i + 1] if i + 1 < len(ops) else None
+        if (
+            nxt is not None
+            and op.kind == "method"
+            and op.method == "copy"
+            and len(op.args) == 1
+            and nxt.kind == "ufunc"
+            and nxt.method == "__call__"
+            and nxt.inplace
+            and set(nxt.kwargs) == {"out"}
+            and len(nxt.kwargs["out"]) == 1
+            and nxt.kwargs["out"][0] is op.outs[0]
+        ):
+            a = op.outs[0]
+            if len(nxt.args) == 2 and nxt.args[0] is a and nxt.args[1] is not a:
+                args = (op.args[0], nxt.args[1])
+            elif all(x is not a for x in nxt.args):
+                args = nxt.args
+            else:
+                args = None
+            if args is not None:
+                new = Op("ufunc", nxt.fn, "__call__", args, {}, op.outs, nxt.context, nxt.errstate)
+                if args[0] is op.args[0]:
+                    new.update_of = op.args[0]  # A = B op C where A replaces B (an update)
+                fused.append(new)
+                i += 2
+                continue
+        fused.append(op)
+        i += 1
+    return fused
+
+
+_COPYING = {"copy", "astype", "sum", "any", "all", "max", "min", "mean", "fill", "__setitem__"}
+
+
+def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
+    """Write an elementwise result into an operand that dies there: ``t2 = t1 * c`` becomes
+    ``t1 *= c`` with t2 an alias of t1 (the same ufunc call, one allocation fewer).
+
+    Only arrays this program allocated (results of ufunc calls) that nothing views
+    (no reshape, transpose, index or NumPy function took them), of the result's
+    shape and dtype, not in ``keep`` (ids of inputs and outputs). Returns the new
+    ops and {id(alias): operand} for naming.
+    """
+    last = {}
+    viewed = set()
+    for i, op in enumerate(ops):
+        for x in _syms_in((op.args, op.kwargs)):
+            last[id(x)] = i
+        if op.kind == "func" or (op.kind == "method" and op.method not in _COPYING):
+            viewed.update(id(x) for x in _syms_in(op.args))
+    owned = set()
+    alias: dict = {}
+    out_ops = []
+    for i, op in enumerate(ops):
+        if op.kind == "ufunc" and op.method == "__call__" and not op.inplace and not op.kwargs:
+            res = op.outs[0] if len(op.outs) == 1 else None
+            target = None
+            if res is not None and op.fn.signature is None:
+                for a in op.args:
+                    if (
+                        isinstance(a, Var)
+                        and a.is_array
+                        and res.is_array
+                        and id(a) in owned
+                        and id(a) not in viewed
+                        and id(a) not in keep
+                        and last.get(id(a)) == i
+                        and a.shape == res.shape
+                        and a.dtype == res.dtype
+                    ):
+                        target = a
+                        break
+            if target is not None and id(res) not in keep and id(res) not in viewed:
+                base = alias.get(id(target), target)
+                alias[id(res)] = base
+                out_ops.append(
+                    Op(
+                        "ufunc",
+                        op.fn,
+                        "__call__",
+                        op.args,
+                        {"out": (target,)},
+                        (),
+                        op.context,
+                        op.errstate,
+                        True,
+                    )
+                )
+                owned.add(id(res))
+                continue
+            if res is not None:
+                owned.add(id(res))
+        out_ops.append(op)
+    return out_ops, alias
+
+
+def _targets(op: Op) -> tuple:
+    out = op.kwargs.get("out")
+    if out is not None:
+        return tuple(out)
+    return (op.args[0],)
+
+
+def _syms_in(x):
+    if isinstance(x, Var):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _syms_in(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _syms_in(v)
+
+
+class Namer:
+    """Names for Syms (given names first, then t1, t2 ...) and constants (c0 ...)."""
+
+    def __init__(self):
+        self.used: set = set()
+        self.count = 0
+
+    def reserve(self, name: str) -> str:
+        base = identifier(name)
+        cand, k = base, 1
+        while cand in self.used:
+            k += 1
+            cand = f"{base}_{k}"
+        self.used.add(cand)
+        return cand
+
+    def temp(self) -> str:
+        while True:
+            self.count += 1
+            cand = f"t{self.count}"
+            if cand not in self.used:
+                self.used.add(cand)
+                return cand
+
+
+class Writer:
+    """Renders ops; ``names`` maps id(Sym) and id(Const) to identifiers."""
+
+    def __init__(self, namer: Namer, names: dict, alias: dict | None = None):
+        self.namer = namer
+        self.names = names
+        self.alias = alias
+
+    def name(self, x) -> str:
+        base = self.alias.get(id(x)) if self.alias else None
+        if base is not None:
+            return self.name(base)
+        n = self.names.get(id(x))
+        if n is None:
+            n = self.names[id(x)] = self.namer.temp()
+        return n
+
+    def value(self, x) -> str:
+        if isinstance(x, (Var, Const)):
+            return self.name(x)
+        if isinstance(x, tuple):
+            inner = ", ".join(self.value(v) for v in x)
+            return f"({inner},)" if len(x) == 1 else f"({inner})"
+        if isinstance(x, list):
+            return "[" + ", ".join(self.value(v) for v in x) + "]"
+        if isinstance(x, np.dtype):
+            return f"np.{x.name}" if hasattr(np, x.name) else f"np.dtype({x.str!r})"
+        if isinstance(x, type) and issubclass(x, np.generic):
+            return f"np.{x.__name__}"
+        if isinstance(x, type):
+            return x.__name__
+        if x is Ellipsis:
+            return "..."
+        if isinstance(x, np.generic):
+            return f"np.{type(x).__name__}({x.item()!r})"
+        return repr(x)
+
+    def index(self, idx) -> str:
+        items = idx if isinstance(idx, tuple) else (idx,)
+        parts = []
+        for it in items:
+            if isinstance(it, slice):
+                a = "" if it.start is None else self.value(it.start)
+                b = "" if it.stop is None else self.value(it.stop)
+                c = "" if it.step is None else ":" + self.value(it.step)
+                parts.append(f"{a}:{b}{c}")
+            elif it is None:
+                parts.append("None")
+            else:
+                parts.append(self.value(it))
+        if not isinstance(idx, tuple):
+            return parts[0]
+        return ", ".join(parts) + ("," if len(parts) == 1 else "")
+
+    def call_args(self, args, kwargs) -> str:
+        parts = [self.value(a) for a in args]
+        for k, v in kwargs.items():
+            if k == "out" and isinstance(v, tuple) and len(v) == 1:
+                v = v[0]
+            parts.append(f"{k}={self.value(v)}")
+        return ", ".join(parts)
+
+    def expression(self, op: Op) -> str:
+        """The right-hand side (or whole statement for in-place ops)."""
+        a, kw = op.args, op.kwargs
+        if op.kind == "ufunc":
+            name = op.fn.__name__
+            if op.method == "__call__":
+                sym = _BINARY.get(name)
+                if (
+                    op.inplace
+                    and sym
+                    and name in _INPLACE_OK
+                    and len(a) == 2
+                    and (set(kw) == {"out"} and len(kw["out"]) == 1 and kw["out"][0] is a[0])
+                ):
+                    return f"{self.value(a[0])} {sym}= {self.value(a[1])}"
+                if not kw and sym and len(a) == 2:
+                    return f"{self.value(a[0])} {sym} {self.value(a[1])}"
+                if not kw and name == "negative":
+                    return f"-{self.value(a[0])}"
+                return f"np.{name}({self.call_args(a, kw)})"
+            return f"np.{name}.{op.method}({self.call_args(a, kw)})"
+        if op.kind == "func":
+            return f"np.{op.method}({self.call_args(a, kw)})"
+        target = self.value(a[0])
+        if op.method == "__getitem__":
+            return f"{target}[{self.index(a[1])}]"
+        if op.method == "__setitem__":
+            return f"{target}[{self.index(a[1])}] = {self.value(a[2])}"
+        if op.method == "transpose" and len(a) == 1 and not kw:
+            return f"{target}.T"
+        return f"{target}.{op.method}({self.call_args(a[1:], kw)})"
+
+    def statement(self, op: Op) -> str:
+        if op.kind == "update":  # see traced._updates_in_place
+            p, u = self.value(op.args[0]), self.value(op.args[1])
+            name = op.fn.__name__
+            return (
+                f"if own[{op.kwargs['own']}]:  # the tensor's array is ours: update in place\n"
+                f"    {p}.setflags(write=True)\n"
+                f"    {self.name(op.outs[0])} = np.{name}({p}, {u}, out={p})\n"
+                f"else:\n"
+                f"    {self.name(op.outs[0])} = np.{name}({p}, {u})"
+            )
+        if op.kind == "check":
+            v = self.value(op.args[0])
+            return (
+                f"if bool({v}) is not {op.kwargs['expected']}:  # a check the step made\n"
+                f"    raise ValueError('gs.trace: an input check that passed when the step "
+                f"was traced fails now; run the step untraced to see which')"
+            )
+        rhs = self.expression(op)
+        if op.inplace or not op.outs:
+            return rhs
+        lhs = ", ".join(self.name(o) for o in op.outs)
+        return f"{lhs} = {rhs}"
+
+
+def comment(context: str) -> str:
+    """A readable comment line for an op context (see Recorder._context)."""
+    kind, _, rest = context.partition(":")
+    if kind == "forward":
+        return "# forward" + _where(rest)
+    if kind == "backward":
+        prim, _, where = rest.partition("|")
+        if where:
+            path, _, line = where.rpartition(":")
+            where = f"{os.path.basename(path)}:{line}"
+        if prim == "gradient bookkeeping":
+            return "# backward: sum broadcast gradients, add them up, store .grad"
+        return f"# backward of {prim}" + (f" (forward at {where})" if where else "")
+    if kind == "update":
+        return f"# update: {rest}"
+    return "# " + context
+
+
+def _where(rest: str) -> str:
+    if not rest:
+        return ""
+    path, _, line = rest.rpartition(":")
+    text = linecache.getline(path, int(line)).strip() if line.isdigit() else ""
+    shown = f"{os.path.basename(path)}:{line}"
+    return f" ({shown}): {text}" if text else f" ({shown})"
+
+
+def errstate_args(errs: tuple) -> str:
+    default = dict(_DEFAULT_ERR)
+    return ", ".join(f"{k}={v!r}" for k, v in errs if default.get(k) != v)
+
+
+def last_uses(ops: list, writer: Writer, keep: set) -> dict:
+    """{op index: names last used there}: the replay deletes them at once, so an
+    intermediate array is freed when dead (as the eager engine frees saved arrays),
+    not when the function returns. Names in ``keep`` (inputs, outputs) stay."""
+    last = {}
+    for i, op in enumerate(ops):
+        for x in list(_syms_in((op.args, op.kwargs))) + list(op.outs):
+            last[writer.name(x)] = i
+    dels: dict = {}
+    for name, i in last.items():
+        if name not in keep:
+            dels.setdefault(i, []).append(name)
+    return dels
+
+
+def body(ops: list, writer: Writer, indent: str = "    ", errstate=None, dels=None) -> list:
+    """Statement lines (with comment lines and errstate blocks) for ``ops``; ``dels``
+    (see last_uses) adds ``del`` statements after the ops that last use a name."""
+    lines = []
+    context = None
+    errs = ()
+    for i, op in enumerate(ops):
+        if op.context != context:
+            if errs:
+                errs = ()
+            context = op.context
+            lines.append("")
+            lines.append(indent + comment(context))
+        if op.errstate != errs:
+            errs = op.errstate
+            if errs and errstate_args(errs):
+                expr = errstate(errs) if errstate else f"np.errstate({errstate_args(errs)})"
+                lines.append(f"{indent}with {expr}:")
+            else:
+                errs = ()
+        inner = indent + ("    " if errs else "")
+        lines.extend(inner + line for line in writer.statement(op).split("\n"))
+        if dels and i in dels:
+            lines.append(inner + "del " + ", ".join(sorted(dels[i])))
+    return lines

@@ -1,0 +1,328 @@
+"""What a trace depends on: the state it finds, and the guards a replay checks.
+
+Discovery looks where a training step keeps its state: the step's arguments,
+its closure, the globals it names, its ``self`` and default values (one
+level into lists, tuples and dicts). Modules give their named parameters,
+optimizers their parameters and per-parameter state, Tensors themselves.
+
+State lives in *slots*: a tensor's array, a tensor's gradient, an entry of
+an optimizer's state. A trace reads every slot at the start (the program's
+inputs) and writes the ones the step changed at the end (its outputs).
+
+A guard is everything else the recorded program assumed: argument kinds,
+shapes and dtypes, grad mode, which parameters the modules and optimizers
+hold, each slot's shape and dtype, the optimizer hyper-parameters, and that
+no hooks are registered. ``Guard.holds(args)`` is checked before a replay.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import types
+from dataclasses import dataclass
+
+import numpy as np
+
+from gradsight._core.grad_mode import mode
+from gradsight._core.tensor import Tensor, new_tensor
+from gradsight.nn.module import Module
+from gradsight.optim.optimizer import Optimizer
+
+from .codegen import identifier
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+
+
+# ------------------------------------------------------------------ slots
+class DataSlot:
+    """``t.data`` of a tensor (parameter, buffer, constant tensor)."""
+
+    kind = "data"
+
+    def __init__(self, t: Tensor, name: str):
+        self.t, self.name = t, name
+
+    def get(self):
+        return self.t.data
+
+    def set(self, value) -> None:
+        self.t.data = value
+
+    def put(self, value) -> None:
+        value.setflags(False)
+        self.t.data = value
+
+
+class GradSlot:
+    """``t.grad`` (a Tensor or None); the slot's value is its array."""
+
+    kind = "grad"
+
+    def __init__(self, t: Tensor, name: str):
+        self.t, self.name = t, name + ".grad"
+
+    def get(self):
+        g = self.t.grad
+        return None if g is None else g.data
+
+    def set(self, value) -> None:
+        if value is None:
+            self.t.grad = None
+        elif self.t.grad is not None:
+            self.t.grad.data = value
+        else:
+            self.t.grad = new_tensor(value, None, False)
+
+    def put(self, value) -> None:
+        if value is None:
+            self.t.grad = None
+            return
+        value.setflags(False)
+        self.t.grad = new_tensor(value, None, False)
+
+
+class StateSlot:
+    """``optimizer.state[p][key]``: an array (momentum, moments) or an int (Adam's step)."""
+
+    kind = "state"
+
+    def __init__(self, opt: Optimizer, p: Tensor, key: str, name: str):
+        self.opt, self.p, self.key = opt, p, key
+        self.name = f"{name}.{key}"
+
+    def get(self):
+        st = self.opt.state.get(self.p)
+        return None if st is None else st.get(self.key)
+
+    def set(self, value) -> None:
+        self.opt.state.setdefault(self.p, {})[self.key] = value
+
+    def put(self, value) -> None:
+        if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "i":
+            value = int(value)
+        elif isinstance(value, np.integer):
+            value = int(value)
+        self.opt.state.setdefault(self.p, {})[self.key] = value
+
+
+# ------------------------------------------------------------------ discovery
+@dataclass
+class Found:
+    """The state a step touches: tensors with names, modules, optimizers."""
+
+    tensors: list  # (Tensor, name)
+    modules: list  # (Module, name)
+    optimizers: list
+
+
+def _places(step, args) -> list:
+    """(name, object) pairs where the step may keep state."""
+    places = []
+    try:
+        names = list(inspect.signature(step).parameters)
+    except (TypeError, ValueError):
+        names = []
+    for i, a in enumerate(args):
+        places.append((names[i] if i < len(names) else f"arg{i}", a))
+    fn = step
+    self_obj = getattr(step, "__self__", None)
+    if self_obj is not None:
+        places.append(("self", self_obj))
+    if isinstance(step, Module):
+        places.append(("model", step))
+    fn = getattr(fn, "__func__", fn)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        call = type(step).__dict__.get("__call__") or getattr(type(step), "forward", None)
+        code = getattr(call, "__code__", None)
+        places.append(("self", step))
+        fn = call
+    if code is None:
+        return places
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            places.append((name, cell.cell_contents))
+        except ValueError:  # an empty cell
+            pass
+    glb = getattr(fn, "__globals__", {})
+    for name in _global_names(code):
+        if name in glb:
+            places.append((name, glb[name]))
+    for d in getattr(fn, "__defaults__", None) or ():
+        places.append(("default", d))
+    return places
+
+
+def _global_names(code) -> list:
+    names = list(code.co_names)
+    for c in code.co_consts:
+        if inspect.iscode(c):
+            names.extend(_global_names(c))
+    return names
+
+
+def discover(step, args) -> Found:
+    """Modules, optimizers and tensors reachable from the step (see module docstring)."""
+    tensors, modules, optimizers = {}, {}, {}
+
+    seen_fns = set()
+
+    def visit(name, obj, depth):
+        if isinstance(obj, (types.FunctionType, types.MethodType)):
+            fn = getattr(obj, "__func__", obj)
+            code = fn.__code__
+            if id(fn) in seen_fns or len(seen_fns) > 50 or code.co_filename.startswith(_PACKAGE):
+                return
+            seen_fns.add(id(fn))
+            for sub_name, sub in _places(obj, ()):  # a helper the step calls: its state too
+                visit(sub_name, sub, 0)
+            return
+        if isinstance(obj, Tensor):
+            tensors.setdefault(id(obj), (obj, name))
+        elif isinstance(obj, Module):
+            modules.setdefault(id(obj), (obj, name))
+        elif isinstance(obj, Optimizer):
+            optimizers.setdefault(id(obj), obj)
+        elif depth < 1 and isinstance(obj, (list, tuple)):
+            for i, v in enumerate(obj):
+                visit(f"{name}_{i}", v, depth + 1)
+        elif depth < 1 and isinstance(obj, dict):
+            for k, v in obj.items():
+                if isinstance(k, str):
+                    visit(f"{name}_{k}", v, depth + 1)
+
+    for name, obj in _places(step, args):
+        visit(name, obj, 0)
+    seen_fns.add(id(getattr(step, "__func__", step)))
+    named = {}
+    mods = list(modules.values())
+    for m, mname in mods:
+        for pname, p in m.named_parameters():
+            plain = len(mods) == 1 and pname[:1].isalpha()  # hidden.weight, not 0.weight
+            named.setdefault(id(p), (p, pname if plain else f"{mname}.{pname}"))
+    for id_, (t, name) in tensors.items():
+        named.setdefault(id_, (t, name))
+    for opt in optimizers.values():
+        k = 0
+        for group in opt.param_groups:
+            for p in group["params"]:
+                if id(p) not in named:
+                    named[id(p)] = (p, f"param{k}")
+                k += 1
+    return Found(list(named.values()), mods, list(optimizers.values()))
+
+
+def slots_for(found: Found, arg_ids: set) -> list:
+    """The state slots of the tensors and optimizers found (arguments excluded)."""
+    slots = []
+    names = {}
+    for t, name in found.tensors:
+        if id(t) in arg_ids:
+            continue
+        names[id(t)] = name
+        slots.append(DataSlot(t, name))
+        if t.requires_grad:
+            slots.append(GradSlot(t, name))
+    for opt in found.optimizers:
+        for p, st in opt.state.items():
+            for key in st:
+                slots.append(StateSlot(opt, p, key, names.get(id(p), "param")))
+    return slots
+
+
+# ------------------------------------------------------------------ guards
+def _value_sig(x):
+    if isinstance(x, Tensor):
+        g = x.grad
+        gsig = None if g is None else (g.data.shape, g.data.dtype)
+        return ("tensor", x.data.shape, x.data.dtype, x.requires_grad, x.grad_fn is None, gsig)
+    if isinstance(x, np.ndarray):
+        return ("array", x.shape, x.dtype)
+    if x is None or isinstance(x, (bool, int, float, complex, str)):
+        return ("value", type(x), x)
+    return ("object", id(x))
+
+
+def _slot_sig(v):
+    if v is None:
+        return None
+    if isinstance(v, np.ndarray):
+        return (v.shape, v.dtype)
+    return type(v)
+
+
+def _structure(found: Found) -> list:
+    """(dict, key, object) triples: which parameters and submodules each module holds."""
+    triples = []
+    for m, _ in found.modules:
+        for mod in m.modules():
+            d = mod.__dict__
+            for k, v in d.get("_parameters", {}).items():
+                triples.append((d["_parameters"], k, v))
+            for k, v in d.get("_modules", {}).items():
+                triples.append((d["_modules"], k, v))
+    return triples
+
+
+def _hyper(opt: Optimizer) -> list:
+    return [
+        ([id(p) for p in g["params"]], {k: v for k, v in g.items() if k != "params"})
+        for g in opt.param_groups
+    ]
+
+
+def _state_keys(opt: Optimizer) -> list:
+    return [(id(p), tuple(st)) for p, st in opt.state.items()]
+
+
+class Guard:
+    """Everything a recorded program assumes, taken before the trace runs."""
+
+    def __init__(self, args, found: Found, slots: list):
+        self.args = [_value_sig(a) for a in args]
+        self.grad_enabled = mode.enabled
+        self.found = found
+        self.slots = [(s, _slot_sig(s.get())) for s in slots]
+        self.tensors = [t for t, _ in found.tensors]
+        self.structure = _structure(found)
+        self.hyper = [(opt, _hyper(opt), _state_keys(opt)) for opt in found.optimizers]
+
+    def why_not(self, args) -> str | None:
+        """None when a replay is valid for ``args``; else what changed."""
+        if len(args) != len(self.args):
+            return f"the step got {len(args)} arguments instead of {len(self.args)}"
+        for i, (a, sig) in enumerate(zip(args, self.args)):
+            if _value_sig(a) != sig:
+                return f"argument {i} changed: {_describe(sig)} -> {_describe(_value_sig(a))}"
+        if mode.enabled != self.grad_enabled:
+            return f"grad mode changed to {'on' if mode.enabled else 'off'}"
+        for s, sig in self.slots:
+            if _slot_sig(s.get()) != sig:
+                return f"{s.name} changed: {sig} -> {_slot_sig(s.get())}"
+        for t in self.tensors:
+            if t._hooks is not None or t.grad_fn is not None:
+                return "a hook was registered on a parameter (or it stopped being a leaf)"
+        for d, k, v in self.structure:
+            if d.get(k) is not v:
+                return f"the module's entry {k!r} was replaced"
+        for opt, hyper, keys in self.hyper:
+            if _hyper(opt) != hyper:
+                return "the optimizer's hyper-parameters or parameter groups changed"
+            if _state_keys(opt) != keys:
+                return "the optimizer's state changed shape (a first step, or a reset)"
+        return None
+
+
+def _describe(sig) -> str:
+    if sig[0] == "tensor":
+        return f"Tensor{sig[1]} {sig[2]}" + (" requiring grad" if sig[3] else "")
+    if sig[0] == "array":
+        return f"ndarray{sig[1]} {sig[2]}"
+    if sig[0] == "value":
+        return repr(sig[2])
+    return "another object"
+
+
+def slot_name(slot) -> str:
+    return identifier(slot.name)

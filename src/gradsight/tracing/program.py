@@ -1,0 +1,244 @@
+"""A recorded trace as a program: the readable module (``traced.source``) and the
+faster function the replay runs (same statements, buffers reused and freed)."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from . import codegen
+from .recorder import Const, Op, Var
+
+
+class Program:
+    """A compiled trace: ``fn(*inputs) -> outputs`` and the source it came from."""
+
+    def __init__(self, source: str, fn, inputs: list, outputs: list, template, consts: dict):
+        self.source = source
+        self.fn = fn
+        self.inputs = inputs  # ("arg", i) | ("slot", slot)
+        self.outputs = outputs  # ("slot", slot) | ("ret", k)
+        self.template = template
+        self.consts = consts
+
+
+def _arg_names(step, n):
+    try:
+        names = [
+            p.name
+            for p in inspect.signature(step).parameters.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+    except (TypeError, ValueError):
+        names = []
+    return [names[i] if i < len(names) else f"arg{i}" for i in range(n)]
+
+
+def _build(rec, inputs, outputs, template, step) -> Program:
+    namer = codegen.Namer()
+    names = {}
+    ops = codegen.fuse_copies(codegen.live_ops(rec.ops, outputs))
+    used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
+    used |= {id(v) for _, v in outputs}
+    inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
+    for _, s in inputs:
+        names[id(s)] = namer.reserve(s.name or "x")
+    consts = {}
+    for c in rec.consts:
+        c.name = namer.reserve(f"c{c.index}")
+        names[id(c)] = c.name
+        consts[c.name] = c.value
+    out_names = []
+    for (kind, ref), v in outputs:
+        if isinstance(v, Var) and id(v) not in names:
+            if kind == "slot":
+                label = ref.name + "_new" if ref.kind == "data" else ref.name
+            elif kind == "arggrad":
+                label = _arg_names(step, ref + 1)[ref] + "_grad"
+            else:
+                label = "result" if ref == 0 else f"result{ref}"
+            names[id(v)] = namer.reserve(label)
+        out_names.append(v)
+    writer = codegen.Writer(namer, names)
+    lines = codegen.body(ops, writer)
+    fast = {}
+    keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
+    fast_ops, alias = codegen.reuse_dead_operands(ops, keep)
+    fast_ops, ownable = _updates_in_place(fast_ops, inputs)
+    fast_writer = codegen.Writer(namer, dict(names), alias)
+    kept = {names[id(s)] for _, s in inputs} | {
+        fast_writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
+    }
+    kept |= {c.name for c in rec.consts}
+    fast_lines = codegen.body(
+        fast_ops,
+        fast_writer,
+        errstate=lambda e: fast.setdefault(e, f"_E{len(fast)}"),
+        dels=codegen.last_uses(fast_ops, fast_writer, kept),
+    )
+    params = [names[id(s)] for _, s in inputs]
+    used_consts = sorted(
+        {writer.name(c) for c in _consts_in(ops)}
+        | {writer.name(v) for v in out_names if isinstance(v, Const)}
+    )
+    rets = ", ".join(writer.value(v) if v is not None else "None" for v in out_names)
+    ret_line = f"    return ({rets},)" if len(out_names) == 1 else f"    return ({rets})"
+    func = [f"def step({', '.join(params)}):"] + lines + ["", ret_line]
+    runnable = "\n".join(func) + "\n"
+    fast_head = f"def step({', '.join(params + ['own=()'])}):"
+    fast_source = "\n".join([fast_head] + fast_lines + ["", ret_line]) + "\n"
+    namespace = {"np": np}
+    namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
+    namespace.update({k: consts[k] for k in used_consts})
+    code = compile(fast_source, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
+    exec(code, namespace)  # noqa: S102 - our own generated code
+    source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step)
+    program = Program(
+        source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
+    )
+    program.replay_source = fast_source  # what runs: the source with buffers reused and freed
+    program.ownable = ownable  # input positions the replay may update in place (own=...)
+    return program
+
+
+def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
+    """Parameter updates ``p_new = p - u`` (a fused copy-on-write) that may write into
+    p's array when the tensor is its only holder, as the eager update does.
+
+    Returns the ops with those updates as kind "update" (kwargs own=k: the k-th flag
+    of the program's ``own`` argument) and the input positions the flags are for.
+    """
+    position = {
+        id(v): i
+        for i, ((kind, ref), v) in enumerate(inputs)
+        if kind == "slot" and ref.kind == "data"
+    }
+    last = {}
+    for i, op in enumerate(ops):
+        for x in codegen._syms_in((op.args, op.kwargs)):
+            last[id(x)] = i
+    ownable = []
+    out = []
+    for i, op in enumerate(ops):
+        base = getattr(op, "update_of", None)
+        if base is not None and id(base) in position and last.get(id(base)) == i:
+            out.append(
+                Op(
+                    "update",
+                    op.fn,
+                    "__call__",
+                    op.args,
+                    {"own": len(ownable)},
+                    op.outs,
+                    op.context,
+                    op.errstate,
+                )
+            )
+            ownable.append(position[id(base)])
+            continue
+        out.append(op)
+    return out, ownable
+
+
+try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it
+    from numpy._core._ufunc_config import _extobj_contextvar as _fp_errors
+except (ImportError, AttributeError):  # pragma: no cover - NumPy 1.26
+    _fp_errors = None
+
+
+class _FastErrstate:
+    """``with np.errstate(**errs)`` for the replay, at a tenth of its cost (NumPy >= 2)."""
+
+    def __init__(self, errs: tuple):
+        self.kwargs = dict(errs)
+        self.token = None
+        self.cm = None
+        if _fp_errors is not None:
+            with np.errstate(**self.kwargs):
+                self.state = _fp_errors.get()
+
+    def __enter__(self):
+        if _fp_errors is None:  # pragma: no cover - NumPy 1.26
+            self.cm = np.errstate(**self.kwargs)
+            self.cm.__enter__()
+        else:
+            self.token = _fp_errors.set(self.state)
+
+    def __exit__(self, *exc):
+        if _fp_errors is None:  # pragma: no cover - NumPy 1.26
+            self.cm.__exit__(*exc)
+        else:
+            _fp_errors.reset(self.token)
+
+
+def _consts_in(ops):
+    for op in ops:
+        yield from _walk_consts((op.args, op.kwargs))
+
+
+def _walk_consts(x):
+    if isinstance(x, Const):
+        yield x
+    elif isinstance(x, (tuple, list)):
+        for v in x:
+            yield from _walk_consts(v)
+    elif isinstance(x, dict):
+        for v in x.values():
+            yield from _walk_consts(v)
+
+
+def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
+    """``runnable`` as a module: constants written out, a docstring naming inputs/outputs."""
+    title = getattr(step, "__qualname__", "step")
+    ins = [f"    {names[id(s)]}: {_role(k)} {tuple(s.shape)} {s.dtype}" for k, s in inputs]
+    outs = [
+        f"    {names.get(id(v), 'None')}: "
+        + ("new " if k[0] == "slot" and k[1].kind == "data" else "")
+        + _role(k)
+        for k, v in outputs
+    ]
+    head = [
+        f'"""The program gs.trace recorded for {title}: forward, backward and update as NumPy.',
+        "",
+        "Generated by gradsight; runs on its own (it imports NumPy only). step() takes:",
+        *ins,
+        "and returns, in order:",
+        *outs,
+        '"""',
+        "",
+        "import numpy as np",
+        "",
+    ]
+    big = []
+    for name in used:
+        v = consts[name]
+        flat = np.asarray(v).ravel()
+        if flat.size and (flat == flat[0]).all() and np.size(v) > 1:
+            head.append(
+                f"{name} = np.full({v.shape!r}, {flat[0].item()!r}, dtype=np.{v.dtype.name})"
+            )
+        elif np.size(v) <= codegen.INLINE_CONST_SIZE:
+            head.append(f"{name} = np.array({np.asarray(v).tolist()!r}, dtype=np.{v.dtype.name})")
+        else:
+            big.append(name)
+            head.append(
+                f"{name} = None  # a {v.shape} {v.dtype} array recorded at trace time: "
+                f"set {name} before calling step()"
+            )
+    return "\n".join(head) + "\n\n\n" + runnable
+
+
+def _role(kind) -> str:
+    what, ref = kind
+    if what == "arg":
+        return f"argument {ref}"
+    if what == "ret":
+        return f"returned value {ref}"
+    if what == "arggrad":
+        return f"gradient of argument {ref}"
+    return (
+        {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "") + ref.name
+        if what == "slot"
+        else str(kind)
+    )

@@ -1,0 +1,511 @@
+"""Recording: traced arrays (``Sym``) and the list of NumPy calls made on them.
+
+While a step is traced, the arrays of its inputs, parameters, gradients and
+optimizer state are replaced by ``Sym`` objects. A Sym holds the real array
+(``value``) and takes part in NumPy's dispatch protocols (``__array_ufunc__``,
+``__array_function__``) and operators, so every NumPy call that the forward
+functions, the VJP rules (namespace ARRAY) and the optimizers make on it runs
+for real *and* is appended to the recorder as one ``Op``. Nothing in the
+engine changes: the same code runs, on values that write down what happens
+to them.
+
+Reading a traced value as a Python number or plain array (``bool``,
+``float``, ``item``, ``np.asarray``) cannot be recorded: control flow that
+depends on it would be frozen into the trace. It raises ``TraceError``
+unless the step was traced with ``allow_value_reads=True``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class TraceError(RuntimeError):
+    """A step cannot be traced (or a replay's assumption is broken)."""
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
+_ENGINE = os.path.join(_PACKAGE, "_core", "engine.py")
+_OPTIM = os.path.join(_PACKAGE, "optim") + os.sep
+_TRACE = os.path.join(_PACKAGE, "tracing") + os.sep
+# gradsight's own machinery; anything else (user code, the CLI, examples) is "user code"
+# whose lines name the forward blocks of a trace
+_LIBRARY = tuple(
+    [os.path.join(_PACKAGE, d) + os.sep for d in ("_core", "ops", "nn", "optim", "tracing")]
+    + [os.path.join(_PACKAGE, f) for f in ("autograd.py", "functional.py", "creation.py")]
+)
+
+
+@dataclass
+class Op:
+    """One NumPy call: ``outs = fn(*args, **kwargs)``.
+
+    kind: "ufunc" (fn is a ufunc, ``method`` its method name), "func" (a NumPy
+    function), "method" (an ndarray method named ``method``, args[0] is self).
+    ``inplace``: the call writes into args given in ``out=`` (or args[0] for
+    ``ufunc.at`` and in-place methods) and makes no new array.
+    """
+
+    kind: str
+    fn: object
+    method: str
+    args: tuple
+    kwargs: dict
+    outs: tuple
+    context: str = ""
+    errstate: tuple = ()
+    inplace: bool = False
+
+
+class Var:
+    """What the program knows of a traced array: a name and static metadata, never
+    the array itself, so an intermediate the step drops is freed during the trace
+    as in an eager step (the tracing call's peak memory is the eager one)."""
+
+    __slots__ = ("index", "name", "shape", "dtype", "is_array", "fresh", "claimed", "is_int")
+
+    def __init__(self, index: int, value, name: str = ""):
+        self.index = index
+        self.name = name
+        self.shape = np.shape(value)
+        self.dtype = getattr(value, "dtype", None)
+        self.is_array = isinstance(value, np.ndarray)
+        self.fresh = False
+        self.claimed = False
+        self.is_int = False
+
+    def __repr__(self) -> str:
+        return f"<var {self.name or self.index} {self.shape} {self.dtype}>"
+
+
+@dataclass
+class Const:
+    """An array that entered the trace without being traced (baked into the program)."""
+
+    value: object
+    index: int
+    name: str = ""
+
+
+_DEFAULT_ERR = tuple(sorted(np.geterr().items()))
+
+
+@dataclass
+class Recorder:
+    """The ops of one trace and the Syms/constants they refer to."""
+
+    allow_value_reads: bool = False
+    ops: list = field(default_factory=list)
+    count: int = 0
+    consts: list = field(default_factory=list)
+    const_ids: dict = field(default_factory=dict)
+    active: bool = True
+    rule_codes: dict = field(default_factory=dict)  # code object -> primitive name
+    contexts: dict = field(default_factory=dict)  # id(Sym) made in forward -> its context
+    value_reads: list = field(default_factory=list)
+    promoted: dict = field(default_factory=dict)  # id(array) -> Sym that took it over
+
+    # ------------------------------------------------------------ values
+    def sym(self, value, name: str = "") -> Sym:
+        var = Var(self.count, value, name)
+        self.count += 1
+        return Sym(self, value, var)
+
+    def const(self, value) -> Const:
+        """The Const for an untraced array (snapshot copy: later writes don't change it)."""
+        c = self.const_ids.get(id(value))
+        if c is not None and c.value is not None:
+            return c
+        snap = np.array(value)
+        c = Const(snap, len(self.consts))
+        self.consts.append(c)
+        self.const_ids[id(value)] = c
+        c.keep = value  # keep the original alive so its id is not reused
+        return c
+
+    def _ref(self, x):
+        """An argument as the op stores it: Sym, Const, or a literal (nested)."""
+        if isinstance(x, Sym):
+            return x.var
+        if isinstance(x, np.ndarray):
+            promoted = self.promoted.get(id(x))
+            if promoted is not None and promoted.value is x:
+                return promoted.var  # an untraced array the trace has written into
+            return self.const(x)
+        if isinstance(x, (tuple, list)):
+            refs = [self._ref(v) for v in x]
+            return tuple(refs) if isinstance(x, tuple) else refs
+        return x
+
+    # ------------------------------------------------------------ recording
+    def record(self, kind, fn, method, args, kwargs, result, inplace=False):
+        """Append one op whose real ``result`` was already computed; returns its Syms."""
+        if isinstance(result, tuple):
+            outs = tuple(self._wrap(r) for r in result)
+            ret = outs
+        elif result is None:
+            outs, ret = (), None
+        else:
+            outs = (self._wrap(result),)
+            ret = outs[0]
+        context = self._context()
+        for o in outs:
+            o.var.fresh = kind == "ufunc" or method in ("copy", "astype")
+            self.contexts.setdefault(id(o.var), context)
+        errs = tuple(sorted(np.geterr().items()))
+        op = Op(
+            kind,
+            fn,
+            method,
+            self._ref(args),
+            {k: self._ref(v) for k, v in kwargs.items()},
+            tuple(o.var for o in outs),
+            context,
+            () if errs == _DEFAULT_ERR else errs,
+            inplace,
+        )
+        self.ops.append(op)
+        return ret
+
+    def _wrap(self, value):
+        if isinstance(value, Sym):
+            return value
+        if isinstance(value, (np.ndarray, np.generic)):
+            return self.sym(value)
+        raise TraceError(f"a traced NumPy call returned {type(value).__name__}, not an array")
+
+    def _context(self) -> str:
+        """Where the current call comes from: a VJP rule, the engine, an optimizer, user code."""
+        frame = sys._getframe(1)
+        while frame is not None and frame.f_code.co_filename.startswith(_TRACE):
+            frame = frame.f_back
+        while frame is not None:
+            code = frame.f_code
+            prim = self.rule_codes.get(code)
+            if prim is not None:
+                return "backward:" + prim + self._forward_of(frame)
+            fname = code.co_filename
+            if fname == _ENGINE:
+                return "backward:gradient bookkeeping"
+            if fname.startswith(_OPTIM):
+                qual = getattr(code, "co_qualname", code.co_name)
+                return "update:" + qual
+            if not fname.startswith(_LIBRARY):
+                return f"forward:{fname}:{frame.f_lineno}"
+            frame = frame.f_back
+        return "forward:"
+
+    def _forward_of(self, frame) -> str:
+        """For a rule's op: the forward context of the node whose rule runs."""
+        back = frame.f_back
+        while back is not None and back.f_code.co_filename != _ENGINE:
+            back = back.f_back
+        if back is None:
+            return ""
+        node = back.f_locals.get("node")
+        out = getattr(node, "out", None)
+        where = self.contexts.get(id(out.var), "") if isinstance(out, Sym) else ""
+        return "|" + where.split(":", 1)[1] if where.startswith("forward:") else ""
+
+    def check(self, s: Sym) -> bool:
+        """bool() of a traced value inside gradsight (an input check): the replay
+        re-checks it and raises if it goes the other way."""
+        value = bool(s.value)
+        self.ops.append(
+            Op("check", None, "bool", (s.var,), {"expected": value}, (), self._context(), (), True)
+        )
+        return value
+
+    def read(self, s: Sym, how: str):
+        """A traced value read as a plain value: refused unless allowed."""
+        if not self.active:
+            return s.value
+        if self.allow_value_reads:
+            self.value_reads.append(how)
+            return s.value
+        raise TraceError(
+            f"{how} reads the value of a traced array (shape {s.value.shape}) during tracing: "
+            "a trace records NumPy calls, not Python decisions, so control flow that depends on "
+            "this value would be frozen into every replay. Move the read out of the step, or "
+            "trace with gs.trace(step, allow_value_reads=True) if the value never changes "
+            "what the step does"
+        )
+
+
+def _unwrap(x):
+    if isinstance(x, Sym):
+        return x.value
+    if isinstance(x, (tuple, list)):
+        vals = [_unwrap(v) for v in x]
+        return tuple(vals) if isinstance(x, tuple) else vals
+    if isinstance(x, dict):
+        return {k: _unwrap(v) for k, v in x.items()}
+    return x
+
+
+def _from_library() -> bool:
+    """Whether the bool() being taken comes from gradsight's own code (not the user's)."""
+    frame = sys._getframe(2)
+    name = frame.f_code.co_filename
+    return name.startswith(_LIBRARY) and not name.startswith(_TRACE)
+
+
+def _has_array(x) -> bool:
+    if isinstance(x, (np.ndarray, np.generic)):
+        return True
+    return isinstance(x, (tuple, list)) and any(_has_array(v) for v in x)
+
+
+def _recorder_of(items):
+    for x in items:
+        if isinstance(x, Sym):
+            return x.rec
+        if isinstance(x, (tuple, list)):
+            r = _recorder_of(x)
+            if r is not None:
+                return r
+    return None
+
+
+class _Flags:
+    owndata = False  # write_inplace then copies: the trace never writes into an input
+    writeable = True
+
+
+def _binary(ufunc):
+    def op(self, other):
+        return self.__array_ufunc__(ufunc, "__call__", self, other)
+
+    def rop(self, other):
+        return self.__array_ufunc__(ufunc, "__call__", other, self)
+
+    def iop(self, other):
+        return self.__array_ufunc__(ufunc, "__call__", self, other, out=(self,))
+
+    return op, rop, iop
+
+
+class Sym:
+    """A traced array: the real ``value`` plus the recorder its NumPy calls go to."""
+
+    __slots__ = ("rec", "value", "var")
+    __array_priority__ = 1000.0
+    flags = _Flags()
+    base = None
+
+    def __init__(self, rec: Recorder, value, var: Var):
+        self.rec = rec
+        self.value = value
+        self.var = var
+
+    # ------------------------------------------------------------ metadata (static)
+    shape = property(lambda self: self.value.shape)
+    ndim = property(lambda self: self.value.ndim)
+    dtype = property(lambda self: self.value.dtype)
+    size = property(lambda self: self.value.size)
+    itemsize = property(lambda self: self.value.itemsize)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def setflags(self, *args, **kwargs) -> None:
+        """Flags are the replay's business: a no-op on the trace."""
+
+    def __repr__(self) -> str:
+        return f"<traced array {self.value.shape} {self.value.dtype}>"
+
+    # ------------------------------------------------------------ dispatch
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        rec = self.rec
+        out = kwargs.get("out")
+        if not rec.active:
+            return getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        if out is not None:
+            out = out if isinstance(out, tuple) else (out,)
+            out = tuple(_writable(rec, o) for o in out)
+            kwargs["out"] = out
+        if method == "at":
+            target = _writable(rec, inputs[0])
+            inputs = (target,) + inputs[1:]
+        result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        if method == "at":
+            rec.record("ufunc", ufunc, method, inputs, kwargs, None, inplace=True)
+            return None
+        if out is not None:
+            rec.record("ufunc", ufunc, method, inputs, kwargs, None, inplace=True)
+            return out[0] if len(out) == 1 else out
+        return rec.record("ufunc", ufunc, method, inputs, kwargs, result)
+
+    def __array_function__(self, func, types, args, kwargs):
+        rec = self.rec
+        if not rec.active:
+            return func(*_unwrap(args), **_unwrap(kwargs))
+        name = getattr(func, "__name__", "")
+        if getattr(np, name, None) is not func:
+            raise TraceError(f"cannot trace {func!r}: only functions of the numpy namespace")
+        if "out" in kwargs:
+            raise TraceError(f"cannot trace np.{name} with out=")
+        if name == "copyto":
+            dst = _writable(rec, args[0])
+            func(dst.value, *_unwrap(args[1:]), **_unwrap(kwargs))
+            rec.record("func", func, name, (dst,) + tuple(args[1:]), kwargs, None, inplace=True)
+            return None
+        result = func(*_unwrap(args), **_unwrap(kwargs))
+        if not _has_array(result):  # metadata (np.shape, np.ndim ...): static, not recorded
+            return result
+        return rec.record("func", func, name, args, kwargs, result)
+
+    def _method(self, name, *args, **kwargs):
+        if not self.rec.active:
+            return getattr(self.value, name)(*_unwrap(args), **_unwrap(kwargs))
+        result = getattr(self.value, name)(*_unwrap(args), **_unwrap(kwargs))
+        return self.rec.record("method", None, name, (self,) + args, kwargs, result)
+
+    def _inplace_method(self, name, *args):
+        if not self.rec.active:
+            return getattr(self.value, name)(*_unwrap(args))
+        target = _writable(self.rec, self)
+        getattr(target.value, name)(*_unwrap(args))
+        self.rec.record("method", None, name, (target,) + args, {}, None, inplace=True)
+        return None
+
+    # ------------------------------------------------------------ ndarray methods
+    def reshape(self, *shape, **kwargs):
+        return self._method("reshape", *shape, **kwargs)
+
+    def transpose(self, *axes):
+        return self._method("transpose", *axes)
+
+    @property
+    def T(self):
+        return self._method("transpose")
+
+    def astype(self, dtype, **kwargs):
+        return self._method("astype", dtype, **kwargs)
+
+    def copy(self):
+        return self._method("copy")
+
+    def sum(self, *args, **kwargs):
+        return self._method("sum", *args, **kwargs)
+
+    def mean(self, *args, **kwargs):
+        return self._method("mean", *args, **kwargs)
+
+    def max(self, *args, **kwargs):
+        return self._method("max", *args, **kwargs)
+
+    def min(self, *args, **kwargs):
+        return self._method("min", *args, **kwargs)
+
+    def __getitem__(self, index):
+        return self._method("__getitem__", index)
+
+    def __setitem__(self, index, value):
+        self._inplace_method("__setitem__", index, value)
+
+    def fill(self, value):
+        self._inplace_method("fill", value)
+
+    # ------------------------------------------------------------ value reads
+    def __array__(self, dtype=None, copy=None):
+        value = self.rec.read(self, "converting to a NumPy array")
+        return value if dtype is None else value.astype(dtype)
+
+    def __bool__(self):
+        rec = self.rec
+        if rec.active and _from_library():
+            return rec.check(self)
+        return bool(rec.read(self, "bool()"))
+
+    def any(self, *args, **kwargs):
+        return self._method("any", *args, **kwargs)
+
+    def all(self, *args, **kwargs):
+        return self._method("all", *args, **kwargs)
+
+    def __float__(self):
+        return float(self.rec.read(self, "float()"))
+
+    def __int__(self):
+        return int(self.rec.read(self, "int()"))
+
+    def __index__(self):
+        return int(self.rec.read(self, "using it as an index"))
+
+    def item(self, *args):
+        return self.rec.read(self, "item()").item(*args)
+
+    def tolist(self):
+        return self.rec.read(self, "tolist()").tolist()
+
+    def __iter__(self):
+        return iter(self.rec.read(self, "iterating over it"))
+
+    def __neg__(self):
+        return self.__array_ufunc__(np.negative, "__call__", self)
+
+    def __abs__(self):
+        return self.__array_ufunc__(np.absolute, "__call__", self)
+
+    def __invert__(self):
+        return self.__array_ufunc__(np.invert, "__call__", self)
+
+    def __pos__(self):
+        return self
+
+    __hash__ = object.__hash__
+
+
+_OPERATORS = {
+    "add": np.add,
+    "sub": np.subtract,
+    "mul": np.multiply,
+    "truediv": np.true_divide,
+    "floordiv": np.floor_divide,
+    "mod": np.remainder,
+    "pow": np.power,
+    "matmul": np.matmul,
+    "and": np.logical_and,
+    "or": np.logical_or,
+}
+_OPERATORS["and"] = np.bitwise_and
+_OPERATORS["or"] = np.bitwise_or
+for _n, _u in _OPERATORS.items():
+    _op, _rop, _iop = _binary(_u)
+    setattr(Sym, f"__{_n}__", _op)
+    setattr(Sym, f"__r{_n}__", _rop)
+    setattr(Sym, f"__i{_n}__", _iop)
+for _n, _u in {
+    "lt": np.less,
+    "le": np.less_equal,
+    "gt": np.greater,
+    "ge": np.greater_equal,
+    "eq": np.equal,
+    "ne": np.not_equal,
+}.items():
+    setattr(Sym, f"__{_n}__", _binary(_u)[0])
+Sym.__hash__ = object.__hash__
+
+
+def _writable(rec: Recorder, x):
+    """The Sym an in-place op writes into: a traced array, or an untraced one
+    taken into the trace (its current contents become a constant it starts from)."""
+    if isinstance(x, Sym):
+        return x
+    if isinstance(x, np.ndarray):
+        promoted = rec.promoted.get(id(x))
+        if promoted is not None and promoted.value is x:
+            return promoted
+        c = rec.const(x)  # its contents now: the program starts from a copy of them
+        s = rec.sym(x)  # and the trace writes into x itself, as the eager step does
+        rec.promoted[id(x)] = s
+        rec.ops.append(Op("method", None, "copy", (c,), {}, (s.var,), rec._context()))
+        s.var.fresh = True
+        c.value_promoted = s
+        return s
+    raise TraceError(f"cannot write into {type(x).__name__} during tracing")

@@ -1,0 +1,220 @@
+"""The replay: one generated function that checks the guards, runs the program
+and writes its results back, with no loop over slots and no per-call objects
+beyond the Tensors it returns.
+
+``replay(args)`` returns ``MISS`` when a guard fails (the caller then looks
+for another program or retraces); otherwise what the step would return.
+Guards compare against values captured at trace time, held in the generated
+function's globals (``K0``, ``K1`` ...) and read as globals at call time.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from gradsight._core.grad_mode import mode, plain
+from gradsight._core.tensor import Tensor, new_tensor
+
+from .guards import DataSlot, GradSlot, StateSlot, _hyper
+
+MISS = object()
+
+
+def _frozen_tensor(v):
+    """A returned or stored array as a read-only Tensor (0-d results become arrays)."""
+    if v.__class__ is not np.ndarray:
+        v = np.asarray(v)
+    v.setflags(False)
+    return new_tensor(v, None, False)
+
+
+class _Gen:
+    def __init__(self):
+        self.ns = {
+            "MISS": MISS,
+            "Tensor": Tensor,
+            "new_tensor": new_tensor,
+            "_frozen_tensor": _frozen_tensor,
+            "mode": mode,
+            "plain": plain,
+            "np": np,
+            "getrefcount": sys.getrefcount,
+        }
+        self.lines = []
+        self.count = 0
+
+    def const(self, value) -> str:
+        name = f"K{self.count}"
+        self.count += 1
+        self.ns[name] = value
+        return name
+
+    def miss_unless(self, cond: str) -> None:
+        self.lines.append(f"    if not ({cond}): return MISS")
+
+
+def _shape_dtype(g: _Gen, expr: str, value) -> str:
+    return f"{expr}.shape == {g.const(value.shape)} and {expr}.dtype == {g.const(value.dtype)}"
+
+
+def compile_replay(program, guard, fn_name: str = "replay"):
+    """The replay function of ``program`` under ``guard`` (see the module docstring)."""
+    g = _Gen()
+    g.ns["PROGRAM"] = program.fn
+    g.lines.append(f"def {fn_name}(args):")
+    g.miss_unless(f"len(args) == {len(guard.args)}")
+    if guard.grad_enabled:
+        g.miss_unless("plain.on or mode.enabled")
+    else:
+        g.miss_unless("not plain.on and not mode.enabled")
+    for i, sig in enumerate(guard.args):
+        _guard_arg(g, i, sig)
+    _guard_state(g, guard)
+    names = []
+    for kind, ref in program.inputs:
+        names.append(_read_input(g, kind, ref))
+    owns = []
+    for k, pos in enumerate(getattr(program, "ownable", ())):
+        # the rule of tensor._private_array: only the tensor (and these two names) hold it
+        g.lines.append(f"    i{k} = {names[pos]}")
+        g.lines.append(f"    o{k} = i{k}.flags.owndata and getrefcount(i{k}) <= 3")
+        names[pos] = f"i{k}"
+        owns.append(f"o{k}")
+    if owns:
+        names.append(f"own=({', '.join(owns)},)")
+    g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
+    rets = []
+    for k, (kind, ref) in enumerate(program.outputs):
+        if kind == "ret":
+            rets.append(f"outs[{k}]")
+        else:
+            _write_output(g, kind, ref, f"outs[{k}]")
+    g.lines.append(f"    return {_rebuild(g, program.template, rets)}")
+    source = "\n".join(g.lines) + "\n"
+    exec(compile(source, "<gs.trace replay>", "exec"), g.ns)  # noqa: S102 - generated here
+    fn = g.ns[fn_name]
+    fn.source = source
+    return fn
+
+
+def _guard_arg(g: _Gen, i: int, sig) -> None:
+    a = f"a{i}"
+    g.lines.append(f"    {a} = args[{i}]")
+    kind = sig[0]
+    if kind == "tensor":
+        _, shape, dtype, rg, leaf, gsig = sig
+        g.miss_unless(
+            f"isinstance({a}, Tensor) and {a}.data.shape == {g.const(shape)} and "
+            f"{a}.data.dtype == {g.const(dtype)} and {a}.requires_grad is {rg}"
+        )
+        g.miss_unless(f"({a}.grad_fn is None) is {leaf}")
+        if gsig is None:
+            g.miss_unless(f"{a}.grad is None")
+        else:
+            g.miss_unless(
+                f"{a}.grad is not None and {a}.grad.data.shape == {g.const(gsig[0])} and "
+                f"{a}.grad.data.dtype == {g.const(gsig[1])}"
+            )
+        if rg:
+            g.miss_unless(f"{a}._hooks is None")
+    elif kind == "array":
+        _, shape, dtype = sig
+        g.miss_unless(
+            f"{a}.__class__ is np.ndarray and {a}.shape == {g.const(shape)} and "
+            f"{a}.dtype == {g.const(dtype)}"
+        )
+    elif kind == "value":
+        _, typ, value = sig
+        g.miss_unless(f"{a}.__class__ is {g.const(typ)} and {a} == {g.const(value)}")
+    else:
+        g.miss_unless(f"id({a}) == {sig[1]}")
+
+
+def _guard_state(g: _Gen, guard) -> None:
+    for slot, sig in guard.slots:
+        if isinstance(slot, DataSlot):
+            t = g.const(slot.t)
+            g.miss_unless(
+                f"{t}.data.shape == {g.const(sig[0])} and {t}.data.dtype == {g.const(sig[1])}"
+            )
+            g.miss_unless(f"{t}._hooks is None and {t}.grad_fn is None")
+        elif isinstance(slot, GradSlot):
+            t = g.const(slot.t)
+            if sig is None:
+                g.miss_unless(f"{t}.grad is None")
+            else:
+                g.miss_unless(
+                    f"{t}.grad is not None and {t}.grad.data.shape == {g.const(sig[0])} and "
+                    f"{t}.grad.data.dtype == {g.const(sig[1])}"
+                )
+    for d, k, v in guard.structure:
+        g.miss_unless(f"{g.const(d)}.get({k!r}) is {g.const(v)}")
+    for opt, hyper, keys in guard.hyper:
+        o = g.const(opt)
+        g.miss_unless(f"len({o}.param_groups) == {len(hyper)}")
+        for gi, (ids, settings) in enumerate(hyper):
+            grp = f"{o}.param_groups[{gi}]"
+            params = g.const(list(opt.param_groups[gi]["params"]))
+            g.miss_unless(f"len({grp}['params']) == {len(ids)}")
+            for j in range(len(ids)):
+                g.miss_unless(f"{grp}['params'][{j}] is {params}[{j}]")
+            for key, value in settings.items():
+                g.miss_unless(f"{grp}[{key!r}] == {g.const(value)}")
+        g.miss_unless(f"len({o}.state) == {len(keys)}")
+        for p_id, names in keys:
+            p = g.const(next(p for p in opt.state if id(p) == p_id))
+            g.miss_unless(f"tuple({o}.state.get({p}, ())) == {names!r}")
+    for slot, sig in guard.slots:
+        if isinstance(slot, StateSlot) and sig is not None:
+            st = f"{g.const(slot.opt)}.state[{g.const(slot.p)}][{slot.key!r}]"
+            if isinstance(sig, tuple):
+                g.miss_unless(
+                    f"{st}.__class__ is np.ndarray and {st}.shape == {g.const(sig[0])} and "
+                    f"{st}.dtype == {g.const(sig[1])}"
+                )
+            else:
+                g.miss_unless(f"{st}.__class__ is {g.const(sig)}")
+    _ = _hyper  # the guard's own notion of hyper-parameters (guards.py) is what is compiled
+
+
+def _read_input(g: _Gen, kind, ref) -> str:
+    if kind == "arg":
+        return f"a{ref}.data if a{ref}.__class__ is not np.ndarray else a{ref}"
+    if kind == "arggrad":
+        return f"a{ref}.grad.data"
+    if isinstance(ref, DataSlot):
+        return f"{g.const(ref.t)}.data"
+    if isinstance(ref, GradSlot):
+        return f"{g.const(ref.t)}.grad.data"
+    return f"{g.const(ref.opt)}.state[{g.const(ref.p)}][{ref.key!r}]"
+
+
+def _write_output(g: _Gen, kind, ref, v: str) -> None:
+    if kind == "arggrad":
+        g.lines.append(f"    a{ref}.grad = None if {v} is None else _frozen_tensor({v})")
+    elif isinstance(ref, DataSlot):
+        g.lines.append(f"    {v}.setflags(False)")
+        g.lines.append(f"    {g.const(ref.t)}.data = {v}")
+    elif isinstance(ref, GradSlot):
+        g.lines.append(f"    {g.const(ref.t)}.grad = None if {v} is None else _frozen_tensor({v})")
+    else:
+        g.lines.append(f"    {g.const(ref)}.put({v})")
+
+
+def _rebuild(g: _Gen, template, rets) -> str:
+    kind = template[0]
+    if kind == "tensor":
+        return f"_frozen_tensor({rets[template[1]]})"
+    if kind == "const":
+        return g.const(template[1])
+    if kind == "seq":
+        items = ", ".join(_rebuild(g, t, rets) for t in template[2])
+        if template[1] is tuple:
+            return f"({items},)" if len(template[2]) == 1 else f"({items})"
+        if template[1] is list:
+            return f"[{items}]"
+        return f"{g.const(template[1])}([{items}])"
+    items = ", ".join(f"{k!r}: {_rebuild(g, t, rets)}" for k, t in template[1])
+    return "{" + items + "}"

@@ -1,0 +1,334 @@
+"""``gs.trace``: record a training step once, replay it as generated NumPy code.
+
+The first call (and any call whose guards fail) runs the step eagerly on
+traced arrays (see recorder.py), which writes down every NumPy call the
+forward, the VJP rules and the optimizer make. The calls become one Python
+function of straight-line NumPy code (codegen.py); later calls check the
+guards (guards.py) and run that function on the current arrays.
+"""
+
+from __future__ import annotations
+
+import inspect
+import threading
+import warnings
+
+import numpy as np
+
+from gradsight._core.grad_mode import mode
+from gradsight._core.tensor import Tensor
+
+from .guards import Guard, StateSlot, discover, slot_name, slots_for
+from .patches import _patched, _rule_codes
+from .program import Program, _arg_names, _build
+from .recorder import Recorder, Sym, TraceError
+from .replay import MISS, compile_replay
+
+MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
+_lock = threading.RLock()  # one trace at a time: tracing patches module globals
+
+
+class Traced:
+    """A traced step: call it like the step; ``source`` is the recorded program."""
+
+    def __init__(
+        self, step, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None
+    ):
+        self.step = step
+        self.names = dict(names or {})
+        self.allow_value_reads = allow_value_reads
+        self.max_traces = max_traces
+        self.entries: list = []  # (Guard, Program), most recent first
+        self.traces = 0
+        self.replays = 0
+        self.gave_up = False
+        self.last_retrace_reason = None
+
+    def __repr__(self) -> str:
+        name = getattr(self.step, "__qualname__", type(self.step).__name__)
+        return f"<gs.trace of {name}: {self.traces} trace(s), {self.replays} replay(s)>"
+
+    @property
+    def source(self) -> str:
+        """The most recent program as a standalone NumPy-only module."""
+        if not self.entries:
+            raise TraceError("nothing traced yet: call the traced step once first")
+        return self.entries[0][1].source
+
+    def __call__(self, *args):
+        if mode.anomaly:
+            raise TraceError(
+                "gs.trace does not run under detect_anomaly: a replay makes no per-op checks. "
+                "Call the untraced step (traced.step) to debug it"
+            )
+        for entry in self.entries:
+            result = entry[2](args)
+            if result is not MISS:
+                self.replays += 1
+                return result
+        reason = self.entries[0][0].why_not(args) if self.entries else None
+        if self.gave_up:
+            return self.step(*args)
+        if self.traces >= self.max_traces:
+            self.gave_up = True
+            warnings.warn(
+                f"gs.trace: {self._name()} was traced {self.traces} times (last change: "
+                f"{reason}); it now runs eagerly. Steps whose shapes or settings change on every "
+                "call gain nothing from tracing",
+                RuntimeWarning,
+                stacklevel=2,
+            )
+            return self.step(*args)
+        self.last_retrace_reason = reason
+        result, guard, program = _trace(self.step, args, self.allow_value_reads, self.names)
+        self.traces += 1
+        self.entries.insert(0, (guard, program, compile_replay(program, guard)))
+        return result
+
+    def _name(self) -> str:
+        return getattr(self.step, "__qualname__", "the step")
+
+
+def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None):
+    """Trace a training step: ``traced = gs.trace(step)``; also a decorator.
+
+    ``step(*args)`` does forward, loss, ``backward()`` and an optimizer update
+    (or returns gradients). The first call runs it and records its NumPy
+    calls; later calls replay them while the guards hold, and retrace when
+    they don't (at most ``max_traces`` programs, then it runs eagerly with a
+    warning). ``traced.source`` is the program. ``allow_value_reads=True``
+    lets the step read traced values (``float(loss)``): you promise that they
+    never change which operations run. ``names`` ({name: Tensor}) names tensors in
+    the source (default: their module path, ``hidden.weight`` -> ``hidden_weight``).
+    """
+    if step is None:
+        return lambda f: trace(
+            f, allow_value_reads=allow_value_reads, max_traces=max_traces, names=names
+        )
+    if not callable(step):
+        raise TypeError(f"gs.trace needs a callable step, got {type(step).__name__}")
+    if inspect.isgeneratorfunction(step) or inspect.isasyncgenfunction(step):
+        raise TypeError(
+            f"gs.trace cannot trace the generator function {step.__qualname__}: a trace is one "
+            "straight run from call to return, and a generator pauses in the middle"
+        )
+    if inspect.iscoroutinefunction(step):
+        raise TypeError(f"gs.trace cannot trace the coroutine function {step.__qualname__}")
+    if isinstance(max_traces, bool) or not isinstance(max_traces, int) or max_traces < 1:
+        raise ValueError(f"max_traces must be a positive int, got {max_traces!r}")
+    for key, value in (names or {}).items():
+        if not isinstance(key, str) or not isinstance(value, Tensor):
+            raise TypeError(f"names must map str to Tensor, got {key!r}: {type(value).__name__}")
+    return Traced(step, allow_value_reads, max_traces, names)
+
+
+# ------------------------------------------------------------------ trace
+def _trace(step, args, allow_value_reads, names):
+    with _lock:
+        found = discover(step, args)
+        given = {id(t): n for n, t in names.items()}
+        found.tensors = [(t, given.get(id(t), n)) for t, n in found.tensors]
+        arg_ids = {id(a) for a in args}
+        slots = slots_for(found, arg_ids)
+        guard = Guard(args, found, slots)
+        rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
+        session = _Session(rec, found, slots, args, step)
+        try:
+            with _patched(session):
+                result = step(*session.call_args)
+            if inspect.isgenerator(result):
+                raise TypeError(
+                    "gs.trace cannot trace a step that returns a generator: the work would run "
+                    "after the trace ended"
+                )
+            program = session.finish(result)
+        finally:
+            session.restore()
+            rec.active = False
+        return session.result, guard, program
+
+
+class _Session:
+    """One trace in progress: the Syms standing in for state, and the way back."""
+
+    def __init__(self, rec: Recorder, found, slots, args, step):
+        self.rec, self.found, self.slots, self.step = rec, found, slots, step
+        self.args = args
+        self.inputs = []  # (("arg", i) | ("slot", slot), Sym)
+        self.start = {}  # slot -> value at the start
+        self.swapped_args = []  # (Tensor, real array)
+        self.swapped_grads = []  # (Tensor, real gradient array)
+        self.known = {id(t) for t, _ in found.tensors}
+        self.result = None
+        names = _arg_names(step, len(args))
+        call_args = []
+        for i, a in enumerate(args):
+            if isinstance(a, Tensor):
+                s = rec.sym(a.data, names[i])
+                self.swapped_args.append((a, a.data))
+                a.data = s
+                self.inputs.append((("arg", i), s))
+                self.known.add(id(a))
+                call_args.append(a)
+                if a.grad is not None:
+                    gs_ = rec.sym(a.grad.data, names[i] + "_grad")
+                    self.swapped_grads.append((a, a.grad.data))
+                    a.grad.data = gs_
+                    self.inputs.append((("arggrad", i), gs_))
+            elif isinstance(a, np.ndarray):
+                s = rec.sym(a, names[i])
+                self.inputs.append((("arg", i), s))
+                call_args.append(s)
+            else:
+                call_args.append(a)
+        self.call_args = call_args
+        for slot in slots:
+            v = slot.get()
+            self.start[slot] = v
+            if isinstance(v, np.ndarray) or (slot.kind == "state" and isinstance(v, int)):
+                s = rec.sym(np.asarray(v) if isinstance(v, int) else v, slot_name(slot))
+                s.var.is_int = isinstance(v, int)
+                slot.set(s)
+                self.inputs.append((("slot", slot), s))
+
+    def finish(self, result) -> Program:
+        """Read the outputs, check the step did something, build the program."""
+        rec = self.rec
+        for opt in self.found.optimizers:  # state entries the step created
+            have = {(id(s.p), s.key) for s in self.slots if isinstance(s, StateSlot)}
+            for p, st in opt.state.items():
+                for key in st:
+                    if (id(p), key) not in have:
+                        name = next((n for t, n in self.found.tensors if t is p), "param")
+                        slot = StateSlot(opt, p, key, name)
+                        self.slots.append(slot)
+                        self.start[slot] = None
+        outputs = []
+        changed = False
+        for slot in self.slots:
+            v = slot.get()
+            if v is self.start[slot] or (isinstance(v, Sym) and v is self._input_sym(slot)):
+                continue
+            changed = True
+            outputs.append((("slot", slot), self._ref(v)))
+        for i, a in enumerate(self.args):
+            if isinstance(a, Tensor) and a.requires_grad:
+                g = a.grad
+                v = None if g is None else g.data
+                before = next((s for (k, j), s in self.inputs if k == "arggrad" and j == i), None)
+                if v is not before:
+                    changed = True
+                    outputs.append((("arggrad", i), self._ref(v)))
+        rets = []
+        template = _template(result, rets, rec)
+        if not changed and not rets:
+            raise TraceError(
+                f"gs.trace: {getattr(self.step, '__qualname__', 'the step')} neither changed a "
+                "gradient, parameter or optimizer state nor returned a tensor computed from its "
+                "inputs: there is nothing to replay (does it call backward()?)"
+            )
+        for k, v in enumerate(rets):
+            outputs.append((("ret", k), v))
+        self.result = _real(result)
+        inputs = [(k, s.var) for k, s in self.inputs]
+        return _build(rec, inputs, outputs, template, self.step)
+
+    def _ref(self, v):
+        """An output value as the program names it: a Var, a Const, or None."""
+        if isinstance(v, Sym):
+            return v.var
+        if isinstance(v, np.ndarray):
+            return self.rec.const(v)
+        return v
+
+    def _input_sym(self, slot):
+        for (kind, ref), s in self.inputs:
+            if kind == "slot" and ref is slot:
+                return s
+        return None
+
+    def restore(self) -> None:
+        """Put real arrays back wherever a Sym stands (the step's effects are kept)."""
+        for t, _ in self.swapped_args:
+            if isinstance(t.data, Sym):
+                t.data = t.data.value
+            if t.grad is not None and isinstance(t.grad.data, Sym):
+                t.grad.data = _frozen(t.grad.data.value)
+        for slot in self.slots:
+            v = slot.get()
+            if isinstance(v, Sym):
+                slot.put(v.value)
+        for t in _stray:
+            if isinstance(t.data, Sym):
+                t.data = t.data.value
+        _stray.clear()
+
+
+_stray: list = []  # tensors given traced gradients outside the found state (restored after)
+
+
+def _frozen(v):
+    if isinstance(v, np.ndarray):
+        v.setflags(False)
+    return v
+
+
+def _template(result, rets, rec):
+    """The shape of the step's return value, with traced tensors numbered into ``rets``."""
+    if isinstance(result, Tensor):
+        if isinstance(result.data, Sym):
+            rets.append(result.data.var)
+            return ("tensor", len(rets) - 1)
+        return ("const", result)
+    if isinstance(result, (tuple, list)):
+        return ("seq", type(result), [_template(r, rets, rec) for r in result])
+    if isinstance(result, dict):
+        return ("dict", [(k, _template(v, rets, rec)) for k, v in result.items()])
+    if isinstance(result, Sym):
+        raise TraceError("the step returned a traced array: return Tensors (or nothing)")
+    return ("const", result)
+
+
+def _real(result):
+    """The step's return value with real arrays in its tensors (as the eager step gives)."""
+    if isinstance(result, Tensor):
+        if isinstance(result.data, Sym):
+            result.data = _frozen(result.data.value)
+        return result
+    if isinstance(result, (tuple, list)):
+        for r in result:
+            _real(r)
+    elif isinstance(result, dict):
+        for r in result.values():
+            _real(r)
+    return result
+
+
+def training_step(model, loss_fn, optimizer, trace_it: bool = True):
+    """``step(x, y) -> loss``: zero_grad, loss_fn(model(x), y), backward, optimizer.step(),
+    traced with gs.trace unless ``trace_it`` is False (the CLI's ``train --no-trace``)."""
+
+    def step(x, y):
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        optimizer.step()
+        return loss
+
+    if not trace_it:
+        return step
+    traced = trace(step)
+    fallback = []
+
+    def run(x, y):
+        if fallback:
+            return step(x, y)
+        try:
+            return traced(x, y)
+        except TraceError as err:  # refused (a hook, a value read ...): eager from now on
+            warnings.warn(f"gs.trace: running the step untraced: {err}", RuntimeWarning, 2)
+            fallback.append(err)
+            return step(x, y)  # the step starts with zero_grad: nothing is counted twice
+
+    run.traced = traced
+    return run

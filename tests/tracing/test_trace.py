@@ -1,0 +1,389 @@
+"""gs.trace: replays equal the eager step, the source runs alone, guards retrace, refusals."""
+
+from __future__ import annotations
+
+import warnings
+import weakref
+
+import numpy as np
+import pytest
+
+import gradsight as gs
+from gradsight import reference
+
+X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+T = np.array([[0.0], [1.0], [1.0], [0.0]])
+
+
+class ArticleNet(gs.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.hidden = gs.nn.Linear(2, 4)
+        self.output = gs.nn.Linear(4, 1)
+
+    def forward(self, x):
+        return self.output(self.hidden(x).sigmoid()).sigmoid()
+
+
+def article_loss(y, target):
+    d = y - target
+    return (d * d).sum() * (0.5 / len(target))
+
+
+def make(seed=0, optimizer="sgd"):
+    gs.manual_seed(seed)
+    net = ArticleNet()
+    if optimizer == "sgd":
+        opt = gs.optim.SGD(net.parameters(), lr=0.5, momentum=0.9)
+    else:
+        opt = gs.optim.Adam(net.parameters(), lr=0.01)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = article_loss(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return net, opt, step
+
+
+def states(net):
+    return [p.data.copy() for p in net.parameters()]
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_1000_steps_equal_eager_bit_for_bit(optimizer):
+    # the replay makes the same NumPy calls on the same operands in the same order
+    net_e, opt_e, step_e = make(optimizer=optimizer)
+    net_t, opt_t, step_t = make(optimizer=optimizer)
+    traced = gs.trace(step_t)
+    x, y = gs.tensor(X), gs.tensor(T)
+    for _ in range(1000):
+        le = step_e(x, y)
+        lt = traced(x, y)
+    assert traced.replays >= 990
+    assert lt.item() == le.item()
+    for a, b in zip(states(net_e), states(net_t)):
+        np.testing.assert_array_equal(a, b)
+    for pe, pt in zip(net_e.parameters(), net_t.parameters()):
+        np.testing.assert_array_equal(pe.grad.numpy(), pt.grad.numpy())
+    for pe, pt in zip(net_e.parameters(), net_t.parameters()):
+        for key, value in opt_e.state[pe].items():
+            np.testing.assert_array_equal(value, opt_t.state[pt][key])
+
+
+def test_float32_cross_entropy_mlp_equals_eager():
+    rng = np.random.default_rng(1)
+    x = gs.tensor(rng.standard_normal((16, 8)), dtype="float32")
+    labels = gs.tensor(rng.integers(0, 3, 16))
+    runs = []
+    for traced in (False, True):
+        gs.manual_seed(3)
+        net = gs.nn.MLP([8, 12, 3], activation="relu", dtype="float32")
+        opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x, t, net=net, opt=opt):
+            opt.zero_grad()
+            loss = gs.nn.functional.cross_entropy(net(x), t)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = gs.trace(step) if traced else step
+        losses = [run(x, labels).item() for _ in range(50)]
+        runs.append((losses, states(net)))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_source_runs_standalone_and_matches_hand_gradients():
+    net, opt, step = make()
+    named = dict(zip("WbVc", net.parameters()))
+    traced = gs.trace(step, names=named)
+    x, y = gs.tensor(X), gs.tensor(T)
+    traced(x, y)
+    traced(x, y)  # the second trace has momentum buffers: the steady-state program
+    params = {k: p.data.copy() for k, p in named.items()}
+    bufs = {k: opt.state[p]["momentum_buffer"].copy() for k, p in named.items()}
+    source = traced.source
+    assert "import numpy as np" in source
+    assert "import gradsight" not in source and "gs." not in source.replace("gs.trace", "")
+    namespace: dict = {}
+    exec(compile(source, "backprop.py", "exec"), namespace)
+    fn = namespace["step"]
+    import inspect
+
+    wanted = inspect.signature(fn).parameters
+    given = {"x": X, "y": T}
+    given.update({k: v for k, v in params.items()})
+    given.update({f"{k}_momentum_buffer": v.copy() for k, v in bufs.items()})
+    outs = fn(**{k: given[k] for k in wanted})
+    hand = reference.backward(params, reference.forward(params, X), T)
+    out_names = [line.split(":")[0].strip() for line in _returns(source)]
+    got = dict(zip(out_names, outs))
+    for k in "WbVc":
+        np.testing.assert_allclose(got[f"{k}_grad"], hand[k], rtol=0, atol=1e-12)
+        expected = params[k] - 0.5 * (0.9 * bufs[k] + hand[k])
+        np.testing.assert_allclose(got[f"{k}_new"], expected, rtol=0, atol=1e-12)
+
+
+def _returns(source):
+    doc = source.split('"""')[1]
+    return doc.split("and returns, in order:\n")[1].strip().splitlines()
+
+
+def test_source_is_readable_straight_line_code():
+    net, opt, step = make()
+    traced = gs.trace(step, names=dict(zip("WbVc", net.parameters())))
+    traced(gs.tensor(X), gs.tensor(T))
+    src = traced.source
+    assert "# forward" in src and "# backward of sigmoid" in src and "# update: SGD.step" in src
+    assert "W_grad = " in src and "V_new = V - " in src
+    for word in ("for ", "while ", "lambda"):
+        assert word not in src.split("def step")[1]
+
+
+# ------------------------------------------------------------------ guards
+def test_input_shape_change_retraces_and_matches_eager():
+    net, opt, step = make()
+    net2, opt2, step2 = make()
+    traced = gs.trace(step)
+    for rows in (4, 4, 3, 3, 4):
+        a = traced(gs.tensor(X[:rows]), gs.tensor(T[:rows])).item()
+        b = step2(gs.tensor(X[:rows]), gs.tensor(T[:rows])).item()
+        assert a == b
+    # 4 rows (no momentum yet), 4 rows (momentum), 3 rows; then replays of both
+    assert traced.traces == 3
+    assert traced.replays == 2
+
+
+def test_dtype_change_retraces():
+    net, opt, step = make()
+    traced = gs.trace(step)
+    traced(gs.tensor(X), gs.tensor(T))
+    traced(gs.tensor(X), gs.tensor(T))
+    n = traced.traces
+    traced(gs.tensor(X, dtype="float32"), gs.tensor(T))
+    assert traced.traces == n + 1
+    assert "argument 0 changed" in traced.last_retrace_reason
+
+
+def test_replaced_parameter_is_used_not_the_stale_one():
+    net, opt, step = make()
+    traced = gs.trace(step)
+    x, y = gs.tensor(X), gs.tensor(T)
+    traced(x, y)
+    traced(x, y)
+    # a new Parameter in the module: the recorded program read the old one
+    net.output.weight = gs.nn.Parameter(np.zeros((1, 4)))
+    opt.param_groups[0]["params"][2] = net.output.weight
+    n = traced.traces
+    traced(x, y)
+    assert traced.traces == n + 1
+    assert net.output.weight.grad is not None
+
+
+def test_hyper_parameter_change_retraces_with_the_new_value():
+    net_e, opt_e, step_e = make()
+    net_t, opt_t, step_t = make()
+    traced = gs.trace(step_t)
+    x, y = gs.tensor(X), gs.tensor(T)
+    for i in range(6):
+        if i == 3:
+            opt_e.param_groups[0]["lr"] = 0.1
+            opt_t.param_groups[0]["lr"] = 0.1
+        step_e(x, y)
+        traced(x, y)
+    assert "hyper-parameters" in traced.last_retrace_reason
+    for a, b in zip(states(net_e), states(net_t)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_grad_mode_change_retraces():
+    net, opt, step = make()
+    traced = gs.trace(step)
+    x, y = gs.tensor(X), gs.tensor(T)
+    traced(x, y)
+    traced(x, y)
+    with gs.no_grad(), pytest.raises(RuntimeError, match="does not require grad"):
+        traced(x, y)  # retraced: the eager step fails the same way
+    assert "grad mode" in traced.last_retrace_reason
+
+
+def test_hook_registered_after_tracing_is_not_skipped():
+    net, opt, step = make()
+    traced = gs.trace(step)
+    x, y = gs.tensor(X), gs.tensor(T)
+    traced(x, y)
+    traced(x, y)
+    net.hidden.weight.register_hook(lambda g: g * 0)
+    with pytest.raises(gs.TraceError, match="hook"):
+        traced(x, y)
+
+
+def test_retrace_limit_warns_then_runs_eagerly():
+    net, opt, step = make()
+    net2, opt2, step2 = make()
+    opt.param_groups[0]["momentum"] = opt2.param_groups[0]["momentum"] = 0.0
+    traced = gs.trace(step, max_traces=3)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for i in range(6):
+            lr = 0.1 + 0.01 * i  # a new hyper-parameter every call
+            opt.param_groups[0]["lr"] = opt2.param_groups[0]["lr"] = lr
+            assert (
+                traced(gs.tensor(X), gs.tensor(T)).item()
+                == step2(gs.tensor(X), gs.tensor(T)).item()
+            )
+    assert traced.traces == 3
+    assert traced.gave_up
+    assert sum("traced 3 times" in str(w.message) for w in caught) == 1
+
+
+# ------------------------------------------------------------------ refusals
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda loss: bool(loss < 1),
+        lambda loss: float(loss),
+        lambda loss: loss.item(),
+        lambda loss: loss.numpy(),
+        lambda loss: np.asarray(loss.data),
+    ],
+    ids=["bool", "float", "item", "numpy", "asarray"],
+)
+def test_reading_a_value_during_tracing_is_refused(read):
+    net, opt, step = make()
+
+    def bad(x, y):
+        loss = article_loss(net(x), y)
+        read(loss)
+        loss.backward()
+        return loss
+
+    with pytest.raises(gs.TraceError, match="reads the value of a traced array"):
+        gs.trace(bad)(gs.tensor(X), gs.tensor(T))
+    # nothing is left holding traced arrays
+    for p in net.parameters():
+        assert isinstance(p.data, np.ndarray)
+
+
+def test_value_reads_allowed_when_marked_safe():
+    net, opt, step = make()
+    seen = []
+
+    def logged(x, y):
+        loss = step(x, y)
+        seen.append(float(loss))
+        return loss
+
+    traced = gs.trace(logged, allow_value_reads=True)
+    traced(gs.tensor(X), gs.tensor(T))
+    assert len(seen) == 1 and np.isfinite(seen[0])
+
+
+def test_random_draw_is_refused():
+    net, opt, step = make()
+
+    def noisy(x, y):
+        loss = article_loss(net(x + gs.randn(*x.shape)), y)
+        loss.backward()
+        return loss
+
+    with pytest.raises(gs.TraceError, match="random"):
+        gs.trace(noisy)(gs.tensor(X), gs.tensor(T))
+
+
+def test_anomaly_mode_is_refused():
+    net, opt, step = make()
+    with gs.autograd.detect_anomaly(), pytest.raises(gs.TraceError, match="detect_anomaly"):
+        gs.trace(step)(gs.tensor(X), gs.tensor(T))
+
+
+def test_hook_during_tracing_is_refused():
+    net, opt, step = make()
+    net.hidden.weight.register_hook(lambda g: g)
+    with pytest.raises(gs.TraceError, match="hook"):
+        gs.trace(step)(gs.tensor(X), gs.tensor(T))
+
+
+def test_generator_function_is_refused():
+    def gen(x):
+        yield x
+
+    with pytest.raises(TypeError, match="generator"):
+        gs.trace(gen)
+
+
+def test_step_that_does_nothing_traceable_is_refused():
+    def nothing(x):
+        return 3
+
+    with pytest.raises(gs.TraceError, match="nothing to replay"):
+        gs.trace(nothing)(gs.tensor(X))
+
+
+def test_not_callable_is_refused():
+    with pytest.raises(TypeError, match="callable"):
+        gs.trace(3)
+
+
+def test_pure_function_returning_gradients():
+    w = gs.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def grads(x):
+        (g,) = gs.autograd.grad((w * x).sum() * (w * x).sum(), [w])
+        return g
+
+    traced = gs.trace(grads)
+    for i in range(3):
+        x = gs.tensor([1.0, -1.0, 0.5 * i])
+        expected = 2 * (w.data * x.data).sum() * x.data
+        np.testing.assert_allclose(traced(x).numpy(), expected, rtol=1e-15)
+    assert traced.replays == 2
+
+
+def test_library_input_check_is_rechecked_on_replay():
+    gs.manual_seed(0)
+    net = gs.nn.Linear(3, 4)
+
+    def step(x, t):
+        loss = gs.nn.functional.cross_entropy(net(x), t)
+        loss.backward()
+        return loss
+
+    traced = gs.trace(step)
+    x = gs.tensor(np.ones((2, 3)))
+    traced(x, gs.tensor([0, 1]))
+    traced(x, gs.tensor([2, 3]))
+    with pytest.raises(ValueError, match="check"):
+        traced(x, gs.tensor([0, 7]))  # out of range: eager raises too
+
+
+def test_replay_updates_parameters_in_place_unless_their_array_is_held():
+    gs.manual_seed(0)
+    net = gs.nn.Linear(3, 2)
+    opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(x):
+        opt.zero_grad()
+        loss = net(x).sum()
+        loss.backward()
+        opt.step()
+        return loss
+
+    traced = gs.trace(step)
+    x = gs.tensor(np.ones((4, 3)))
+    for _ in range(3):
+        traced(x)
+    first = weakref.ref(net.weight.data)  # no strong reference: the tensor stays sole holder
+    traced(x)
+    assert net.weight.data is first()  # written in place, as the eager update would
+    assert not net.weight.data.flags.writeable
+    held = net.weight.numpy()
+    kept = held.copy()
+    traced(x)
+    np.testing.assert_array_equal(held, kept)  # copy-on-write: a held array never changes
+    assert net.weight.data is not held
