@@ -206,3 +206,16 @@ def test_version_1_model_file_still_loads(cli, tmp_path):
     assert old.rc == 0, old.err
     assert old.out == new.out
     assert "rows the model was trained on" in new.err and "trained on" not in old.err
+
+
+def test_predict_sniffs_or_takes_the_separator(cli, tmp_path):
+    path, a, b, colour, _ = messy(tmp_path, n=60)
+    assert cli("train", path, "--target", "label", "--epochs", "2", "--save", "m.npz", "-q").rc == 0
+    rows = ["a\tb\tcolour"] + [f"{float(x)!r}\t{float(y)!r}\t{c}" for x, y, c in zip(a, b, colour)]
+    (tmp_path / "new.tsv").write_text("\n".join(rows) + "\n")
+    sniffed = cli("predict", "m.npz", "new.tsv")
+    given = cli("predict", "m.npz", "new.tsv", "--sep", "tab")
+    assert sniffed.rc == given.rc == 0 and sniffed.out == given.out
+    assert len(read_csv(given.out)[1]) == 60
+    wrong = cli("predict", "m.npz", "new.tsv", "--sep", ";")
+    assert wrong.rc == 2 and "lacks the model's feature column" in wrong.err

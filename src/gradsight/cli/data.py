@@ -142,7 +142,7 @@ def assemble(frame: tables.Frame, columns: list[dict], dtype, check_memory=None)
     """
     width = len(input_names(columns))
     if check_memory is not None:
-        check_memory(frame.n_rows, width)
+        check_memory(frame.n_rows, width, 1.0)  # the chunk arrays are already in memory
     X = np.empty((frame.n_rows, width), dtype=dtype)
     cols = [frame.columns[c["name"]] for c in columns]
     remaps = [_remap(col, c) for col, c in zip(cols, columns)]

@@ -142,11 +142,12 @@ def separator(text: str) -> str:
 
 
 def memory_check(source: str, dtype: str):
-    """A ``check(rows, width)`` that refuses data whose matrix would not fit in memory."""
+    """A ``check(rows, width, factor)`` that refuses data whose (rows, width) matrix,
+    times ``factor`` for the reading's peak, would not fit in the memory available."""
     itemsize = np.dtype(dtype).itemsize
 
-    def check(rows: int, width: int) -> None:
-        need = int(rows * width * itemsize * MEMORY_FACTOR)
+    def check(rows: int, width: int, factor: float = MEMORY_FACTOR) -> None:
+        need = int(rows * width * itemsize * factor)
         have = tables.available_memory()
         if have is not None and need > have:
             hint = "; --dtype float32 halves it" if itemsize == 8 else ""
