@@ -1,9 +1,13 @@
 """docs/article.md, completed (issue 13 section 3): the defect half of A1, A2, A7
-and A14, the unused output_layer_delta, and the listing as the article runs it."""
+and A14, the unused output_layer_delta, the listing as the article runs it, and
+the Chinese original quoted verbatim next to each paraphrase."""
 
 from __future__ import annotations
 
 import ast
+import os
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +16,8 @@ import gradsight as gs
 from gradsight import reference as ref
 from gradsight.reference import listing, listing_check
 
+ROOT = Path(__file__).resolve().parents[2]
+ARTICLE_DOC = ROOT / "docs" / "article.md"
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 T = np.array([[0.0], [1.0], [1.0], [0.0]])
 
@@ -96,3 +102,50 @@ def test_doc_shows_the_listing_check_report_as_it_is():
 
     doc = Path(__file__).resolve().parents[2] / "docs" / "article.md"
     assert listing_check.check().to_markdown() in doc.read_text(encoding="utf-8")
+
+
+# The 原文 quotes: 「...」 on one line, copied from the article (its text is not in
+# the repository; set GRADSIGHT_ARTICLE to the file, or keep it in a shared/seed/
+# folder next to or above the checkout).
+QUOTE = re.compile(r"「([^」\n]*)」")
+CJK = re.compile(r"[\u3400-\u9fff]+")
+
+
+def _article_text() -> str | None:
+    """The article, recognised by containing the listing verbatim."""
+    env = os.environ.get("GRADSIGHT_ARTICLE")
+    places = [Path(env)] if env else []
+    places += [d / "shared" / "seed" for d in (ROOT, *ROOT.parents)]
+    for place in places:
+        files = [place] if place.is_file() else sorted(place.glob("*.txt")) if place.is_dir() else []
+        for f in files:
+            text = f.read_text(encoding="utf-8", errors="replace")
+            if listing.ARTICLE_LISTING in text:
+                return text
+    return None
+
+
+def test_the_page_quotes_the_original_next_to_each_paraphrase():
+    text = ARTICLE_DOC.read_text(encoding="utf-8")
+    assert text.count("「") == text.count("」") == len(QUOTE.findall(text))  # none spans lines
+    rows = [line for line in text.splitlines() if re.match(r"\| A\d+ \|", line)]
+    assert len(rows) == 14 and all("原文：「" in row for row in rows)
+    ours = text.split("## 1. The network, in our words")[1].split("## 2. Errata")[0]
+    for part in ("**Sizes.**", "**Layout.**", "**Forward.**", "**Loss.**", "**Backward.**",
+                 "**Update with momentum.**", "**Training XOR.**"):
+        paragraph = ours.split(part)[1].split("**")[0]
+        assert "> 原文" in paragraph and QUOTE.search(paragraph), part
+
+
+def test_every_chinese_quote_is_verbatim_in_the_article():
+    article = _article_text()
+    if article is None:
+        pytest.skip("the article (shared/seed/*.txt or $GRADSIGHT_ARTICLE) is not here")
+    text = ARTICLE_DOC.read_text(encoding="utf-8")
+    quotes = QUOTE.findall(text)
+    assert len(quotes) >= 60
+    assert [q for q in quotes if q not in article] == []
+    # Chinese outside the quotes and code blocks is the article's too (a term in
+    # parentheses), never our own Chinese that could pass for a quote
+    prose = QUOTE.sub("", re.sub(r"```.*?```", "", text, flags=re.S)).replace("原文", "")
+    assert [w for w in CJK.findall(prose) if w not in article] == []
