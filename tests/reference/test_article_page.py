@@ -117,7 +117,9 @@ def _article_text() -> str | None:
     places = [Path(env)] if env else []
     places += [d / "shared" / "seed" for d in (ROOT, *ROOT.parents)]
     for place in places:
-        files = [place] if place.is_file() else sorted(place.glob("*.txt")) if place.is_dir() else []
+        files = (
+            [place] if place.is_file() else sorted(place.glob("*.txt")) if place.is_dir() else []
+        )
         for f in files:
             text = f.read_text(encoding="utf-8", errors="replace")
             if listing.ARTICLE_LISTING in text:
@@ -131,8 +133,15 @@ def test_the_page_quotes_the_original_next_to_each_paraphrase():
     rows = [line for line in text.splitlines() if re.match(r"\| A\d+ \|", line)]
     assert len(rows) == 14 and all("原文：「" in row for row in rows)
     ours = text.split("## 1. The network, in our words")[1].split("## 2. Errata")[0]
-    for part in ("**Sizes.**", "**Layout.**", "**Forward.**", "**Loss.**", "**Backward.**",
-                 "**Update with momentum.**", "**Training XOR.**"):
+    for part in (
+        "**Sizes.**",
+        "**Layout.**",
+        "**Forward.**",
+        "**Loss.**",
+        "**Backward.**",
+        "**Update with momentum.**",
+        "**Training XOR.**",
+    ):
         paragraph = ours.split(part)[1].split("**")[0]
         assert "> 原文" in paragraph and QUOTE.search(paragraph), part
 
