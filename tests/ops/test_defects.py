@@ -147,3 +147,20 @@ def test_softmax_of_a_row_with_an_infinite_maximum_is_nan_only_there():
     np.testing.assert_array_equal(y.data[0, 1:], [0.0, 0.0])
     (g,) = gs.autograd.grad(gs.logsumexp(x, axis=-1).sum(), [x])
     assert g.data[0, 1] == 0.0 and g.data[0, 2] == 0.0  # exp(1 - inf): no nan off the inf entry
+
+
+@pytest.mark.parametrize(
+    "axes, kind, words",
+    [
+        ((0, 0, 1), ValueError, "(0, 0, 1) are not a permutation of the 3 axes"),
+        ((0, 1), ValueError, "(0, 1) are not a permutation of the 3 axes"),
+        ((0, 1, 3), ValueError, "(0, 1, 3) are not a permutation"),
+        ((0, -4, 1), ValueError, "(0, -4, 1) are not a permutation"),
+        ((0, 1.0, 2), TypeError, "axes must be integers, got (0, 1.0, 2)"),
+    ],
+)
+def test_transpose_with_bad_axes_names_them(axes, kind, words):
+    x = gs.tensor(np.zeros((2, 3, 4)), requires_grad=True)
+    with pytest.raises(kind) as err:
+        x.transpose(*axes)
+    assert words in str(err.value)

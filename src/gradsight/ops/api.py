@@ -210,7 +210,7 @@ def transpose(x, *axes) -> Tensor:
 def _permutation(axes: tuple, ndim: int) -> tuple:
     """``axes`` with negative entries made positive; the rule inverts this form."""
     try:
-        perm = tuple(int(operator.index(a)) % ndim if ndim else int(a) for a in axes)
+        perm = tuple(operator.index(a) % ndim if ndim else operator.index(a) for a in axes)
     except TypeError as err:
         raise TypeError(f"transpose: axes must be integers, got {axes!r}") from err
     if sorted(perm) != list(range(ndim)) or any(not -ndim <= a < ndim for a in axes):
