@@ -38,7 +38,8 @@ def _arg_names(step, n):
 def _build(rec, inputs, outputs, template, step) -> Program:
     namer = codegen.Namer()
     names = {}
-    ops = codegen.fuse_copies(codegen.live_ops(rec.ops, outputs))
+    ops, outputs = _unwrite_parameters(rec.ops, inputs, outputs)
+    ops = codegen.fuse_copies(codegen.live_ops(ops, outputs))
     used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
     used |= {id(v) for _, v in outputs}
     inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
@@ -100,6 +101,92 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
     return program
+
+
+def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, list]:
+    """The trace updates a parameter's array in place when the eager step would (its
+    tensor alone holds it), so a trace costs no more memory than an eager step. The
+    program must not assume that ownership: from the first write on, a written
+    parameter ``p`` becomes a new variable ``p_new``, the write made out of place
+    (``p_new = p - u``, or ``p_new = p.copy()`` then the write). The replay turns it
+    back into an in-place update when the array is the tensor's alone
+    (_updates_in_place)."""
+    params = {id(v) for (kind, ref), v in inputs if kind == "slot" and ref.kind == "data"}
+    renamed: dict = {}
+    out_ops = []
+    for op in ops:
+        if renamed:
+            op = _substituted(op, renamed)
+        target = _param_written(op, params) if op.inplace and op.kind != "check" else None
+        if target is None:
+            out_ops.append(op)
+            continue
+        params.discard(id(target))
+        new = _like(target)
+        renamed[id(target)] = new
+        out = op.kwargs.get("out")
+        if (
+            op.kind == "ufunc"
+            and op.method == "__call__"
+            and len(op.args) == 2
+            and op.args[0] is target
+            and op.args[1] is not target
+            and set(op.kwargs) == {"out"}
+            and len(out) == 1
+        ):
+            fused = Op("ufunc", op.fn, "__call__", op.args, {}, (new,), op.context, op.errstate)
+            fused.update_of = target
+            out_ops.append(fused)
+            continue
+        out_ops.append(Op("method", None, "copy", (target,), {}, (new,), op.context))
+        out_ops.append(_substituted(op, renamed))
+    outputs = [(k, renamed.get(id(v), v)) for k, v in outputs]
+    return out_ops, outputs
+
+
+def _param_written(op: Op, params: set):
+    out = op.kwargs.get("out")
+    for t in out if out is not None else op.args[:1]:
+        if id(t) in params:
+            return t
+    return None
+
+
+def _like(var: Var) -> Var:
+    new = Var.__new__(Var)
+    for attr in Var.__slots__:
+        setattr(new, attr, getattr(var, attr))
+    new.name = ""
+    new.fresh = True
+    return new
+
+
+def _substituted(op: Op, renamed: dict) -> Op:
+    def sub(x):
+        if isinstance(x, Var):
+            return renamed.get(id(x), x)
+        if isinstance(x, tuple):
+            return tuple(sub(v) for v in x)
+        if isinstance(x, list):
+            return [sub(v) for v in x]
+        if isinstance(x, dict):
+            return {k: sub(v) for k, v in x.items()}
+        return x
+
+    new = Op(
+        op.kind,
+        op.fn,
+        op.method,
+        sub(op.args),
+        sub(op.kwargs),
+        sub(op.outs),
+        op.context,
+        op.errstate,
+        op.inplace,
+    )
+    if hasattr(op, "update_of"):
+        new.update_of = op.update_of
+    return new
 
 
 def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:

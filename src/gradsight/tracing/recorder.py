@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -107,7 +108,7 @@ class Recorder:
     rule_codes: dict = field(default_factory=dict)  # code object -> primitive name
     contexts: dict = field(default_factory=dict)  # id(Sym) made in forward -> its context
     value_reads: list = field(default_factory=list)
-    promoted: dict = field(default_factory=dict)  # id(array) -> Sym that took it over
+    promoted: dict = field(default_factory=dict)  # id(array) -> weakref to its Sym
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
@@ -133,6 +134,7 @@ class Recorder:
             return x.var
         if isinstance(x, np.ndarray):
             promoted = self.promoted.get(id(x))
+            promoted = promoted() if promoted is not None else None
             if promoted is not None and promoted.value is x:
                 return promoted.var  # an untraced array the trace has written into
             return self.const(x)
@@ -272,8 +274,20 @@ def _recorder_of(items):
 
 
 class _Flags:
-    owndata = False  # write_inplace then copies: the trace never writes into an input
-    writeable = True
+    """What copy-on-write (tensor._private_array) asks of a traced array: ``owndata``
+    is True only for a parameter's array that its tensor alone held when the trace
+    began, so the trace updates it in place exactly when the eager step would."""
+
+    __slots__ = ("owndata",)
+
+    def __init__(self, owndata: bool):
+        self.owndata = owndata
+
+    writeable = property(lambda self: True, lambda self, value: None)  # set: the replay's job
+
+
+_NOT_OWNED = _Flags(False)
+_OWNED = _Flags(True)
 
 
 def _binary(ufunc):
@@ -292,15 +306,15 @@ def _binary(ufunc):
 class Sym:
     """A traced array: the real ``value`` plus the recorder its NumPy calls go to."""
 
-    __slots__ = ("rec", "value", "var")
+    __slots__ = ("rec", "value", "var", "flags", "__weakref__")
     __array_priority__ = 1000.0
-    flags = _Flags()
     base = None
 
     def __init__(self, rec: Recorder, value, var: Var):
         self.rec = rec
         self.value = value
         self.var = var
+        self.flags = _NOT_OWNED
 
     # ------------------------------------------------------------ metadata (static)
     shape = property(lambda self: self.value.shape)
@@ -313,7 +327,9 @@ class Sym:
         return len(self.value)
 
     def setflags(self, *args, **kwargs) -> None:
-        """Flags are the replay's business: a no-op on the trace."""
+        """Flags are the replay's business, except on an array the trace updates in place."""
+        if self.flags is _OWNED:
+            self.value.setflags(*args, **kwargs)
 
     def __repr__(self) -> str:
         return f"<traced array {self.value.shape} {self.value.dtype}>"
@@ -499,13 +515,32 @@ def _writable(rec: Recorder, x):
         return x
     if isinstance(x, np.ndarray):
         promoted = rec.promoted.get(id(x))
+        promoted = promoted() if promoted is not None else None
         if promoted is not None and promoted.value is x:
             return promoted
-        c = rec.const(x)  # its contents now: the program starts from a copy of them
-        s = rec.sym(x)  # and the trace writes into x itself, as the eager step does
-        rec.promoted[id(x)] = s
-        rec.ops.append(Op("method", None, "copy", (c,), {}, (s.var,), rec._context()))
+        s = rec.sym(x)  # the trace writes into x itself, as the eager step does
+        rec.promoted[id(x)] = weakref.ref(s)  # weak: x is freed when the step drops it
+        fill = _uniform(x)
+        if fill is not None:  # relu's zeros: made afresh by the program, no constant kept
+            op = Op("func", np.full, "full", (x.shape, fill), {"dtype": x.dtype}, (s.var,))
+        else:
+            c = rec.const(x)  # its contents now: the program starts from a copy of them
+            op = Op("method", None, "copy", (c,), {}, (s.var,))
+            c.value_promoted = s
+        op.context = rec._context()
+        rec.ops.append(op)
         s.var.fresh = True
-        c.value_promoted = s
         return s
     raise TraceError(f"cannot write into {type(x).__name__} during tracing")
+
+
+def _uniform(x: np.ndarray):
+    """The one value every element of x holds (a NumPy scalar), or None."""
+    if x.size == 0 or x.dtype.kind not in "biuf":
+        return None
+    bits = x
+    if x.dtype.kind == "f":  # compare bit patterns: -0.0 == 0.0, and NaN != NaN
+        bits = np.ascontiguousarray(x).view(f"u{x.itemsize}")
+    if not (bits == bits.flat[0]).all():
+        return None
+    return x.flat[0]

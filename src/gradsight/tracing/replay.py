@@ -84,6 +84,12 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         owns.append(f"o{k}")
     if owns:
         names.append(f"own=({', '.join(owns)},)")
+    read = {id(ref) for _, ref in program.inputs}
+    for _, ref in program.outputs:
+        if isinstance(ref, GradSlot) and id(ref) not in read:
+            # a gradient the step replaces without reading it (zero_grad): dropped before
+            # the program runs, as the eager step drops it, so old and new never coexist
+            g.lines.append(f"    {g.const(ref.t)}.grad = None")
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
     rets = []
     for k, (kind, ref) in enumerate(program.outputs):

@@ -10,8 +10,10 @@ guards (guards.py) and run that function on the current arrays.
 from __future__ import annotations
 
 import inspect
+import sys
 import threading
 import warnings
+import weakref
 
 import numpy as np
 
@@ -21,7 +23,7 @@ from gradsight._core.tensor import Tensor
 from .guards import Guard, StateSlot, discover, slot_name, slots_for
 from .patches import _patched, _rule_codes
 from .program import Program, _arg_names, _build
-from .recorder import Recorder, Sym, TraceError
+from .recorder import _OWNED, Recorder, Sym, TraceError
 from .replay import MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
@@ -154,10 +156,12 @@ class _Session:
     def __init__(self, rec: Recorder, found, slots, args, step):
         self.rec, self.found, self.slots, self.step = rec, found, slots, step
         self.args = args
-        self.inputs = []  # (("arg", i) | ("slot", slot), Sym)
-        self.start = {}  # slot -> value at the start
+        # Inputs and start values are held weakly (Syms through weak references): an
+        # array the step drops (zero_grad's old gradients, a parameter updated out of
+        # place) is freed during the trace as in the eager step.
+        self.inputs = []  # (("arg", i) | ("slot", slot), Var, weakref to its Sym)
+        self.start = {}  # slot -> value at the start (_ARRAY where it was an array)
         self.swapped_args = []  # (Tensor, real array)
-        self.swapped_grads = []  # (Tensor, real gradient array)
         self.known = {id(t) for t, _ in found.tensors}
         self.result = None
         names = _arg_names(step, len(args))
@@ -167,29 +171,37 @@ class _Session:
                 s = rec.sym(a.data, names[i])
                 self.swapped_args.append((a, a.data))
                 a.data = s
-                self.inputs.append((("arg", i), s))
+                self._input(("arg", i), s)
                 self.known.add(id(a))
                 call_args.append(a)
                 if a.grad is not None:
                     gs_ = rec.sym(a.grad.data, names[i] + "_grad")
-                    self.swapped_grads.append((a, a.grad.data))
                     a.grad.data = gs_
-                    self.inputs.append((("arggrad", i), gs_))
+                    self._input(("arggrad", i), gs_)
             elif isinstance(a, np.ndarray):
                 s = rec.sym(a, names[i])
-                self.inputs.append((("arg", i), s))
+                self._input(("arg", i), s, strong=True)  # only the call holds it
                 call_args.append(s)
             else:
                 call_args.append(a)
         self.call_args = call_args
         for slot in slots:
             v = slot.get()
-            self.start[slot] = v
-            if isinstance(v, np.ndarray) or (slot.kind == "state" and isinstance(v, int)):
+            is_array = isinstance(v, np.ndarray)
+            self.start[slot] = _ARRAY if is_array else v
+            if is_array or (slot.kind == "state" and isinstance(v, int)):
                 s = rec.sym(np.asarray(v) if isinstance(v, int) else v, slot_name(slot))
                 s.var.is_int = isinstance(v, int)
                 slot.set(s)
-                self.inputs.append((("slot", slot), s))
+                self._input(("slot", slot), s)
+                # the references now: v, s.value and getrefcount's argument; more means
+                # someone else holds the array, and the eager update would copy it
+                if slot.kind == "data" and v.flags.owndata and sys.getrefcount(v) <= 3:
+                    s.flags = _OWNED
+            del v
+
+    def _input(self, key, s: Sym, strong: bool = False) -> None:
+        self.inputs.append((key, s.var, s if strong else weakref.ref(s)))
 
     def finish(self, result) -> Program:
         """Read the outputs, check the step did something, build the program."""
@@ -205,17 +217,21 @@ class _Session:
                         self.start[slot] = None
         outputs = []
         changed = False
+        written = _written_inputs(rec.ops, {id(var) for _, var, _ in self.inputs})
         for slot in self.slots:
             v = slot.get()
-            if v is self.start[slot] or (isinstance(v, Sym) and v is self._input_sym(slot)):
-                continue
+            unchanged = v is self.start[slot] or (isinstance(v, Sym) and v is self._input_sym(slot))
+            if unchanged and not (slot.kind == "data" and id(getattr(v, "var", None)) in written):
+                continue  # (a parameter updated in place is an output: the replay may copy)
             changed = True
             outputs.append((("slot", slot), self._ref(v)))
         for i, a in enumerate(self.args):
             if isinstance(a, Tensor) and a.requires_grad:
                 g = a.grad
                 v = None if g is None else g.data
-                before = next((s for (k, j), s in self.inputs if k == "arggrad" and j == i), None)
+                before = next(
+                    (_deref(s) for (k, j), _, s in self.inputs if k == "arggrad" and j == i), None
+                )
                 if v is not before:
                     changed = True
                     outputs.append((("arggrad", i), self._ref(v)))
@@ -230,7 +246,7 @@ class _Session:
         for k, v in enumerate(rets):
             outputs.append((("ret", k), v))
         self.result = _real(result)
-        inputs = [(k, s.var) for k, s in self.inputs]
+        inputs = [(k, var) for k, var, _ in self.inputs]
         return _build(rec, inputs, outputs, template, self.step)
 
     def _ref(self, v):
@@ -242,9 +258,9 @@ class _Session:
         return v
 
     def _input_sym(self, slot):
-        for (kind, ref), s in self.inputs:
+        for (kind, ref), _, s in self.inputs:
             if kind == "slot" and ref is slot:
-                return s
+                return _deref(s)
         return None
 
     def restore(self) -> None:
@@ -265,6 +281,23 @@ class _Session:
 
 
 _stray: list = []  # tensors given traced gradients outside the found state (restored after)
+_ARRAY = object()  # start value of a slot that held an array (its Sym stands for it)
+
+
+def _deref(s):
+    return s() if isinstance(s, weakref.ref) else s
+
+
+def _written_inputs(ops: list, inputs: set) -> set:
+    """ids of the input Vars that some op wrote into in place."""
+    written = set()
+    for op in ops:
+        if op.inplace and op.kind != "check":
+            out = op.kwargs.get("out")
+            for t in out if out is not None else op.args[:1]:
+                if id(t) in inputs:
+                    written.add(id(t))
+    return written
 
 
 def _frozen(v):
