@@ -65,13 +65,26 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     lines = codegen.body(ops, writer)
     fast = {}
     keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
-    fast_ops, alias = codegen.reuse_dead_operands(ops, keep)
+    fast_ops, fills = codegen.constant_fills(ops, keep)
+    for k, z in enumerate(fills):
+        z.name = namer.reserve(f"filled{k}" if z.value.any() else f"zeros{k}")
+        names[id(z)] = z.name
+    fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
     fast_ops, ownable = _updates_in_place(fast_ops, inputs)
-    fast_writer = codegen.Writer(namer, dict(names), alias)
+    scalars: dict = {}
+
+    def hoist(x) -> str:  # a NumPy scalar as a constant of the replay (made once)
+        key = (type(x), x.tobytes())
+        if key not in scalars:
+            scalars[key] = (namer.reserve(f"s{len(scalars)}"), x)
+        return scalars[key][0]
+
+    fast_writer = codegen.Writer(namer, dict(names), alias, hoist)
     kept = {names[id(s)] for _, s in inputs} | {
         fast_writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
     }
-    kept |= {c.name for c in rec.consts}
+    kept |= {c.name for c in rec.consts} | {z.name for z in fills}
+    kept |= {name for name, _ in scalars.values()}
     fast_lines = codegen.body(
         fast_ops,
         fast_writer,
@@ -92,6 +105,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     namespace = {"np": np}
     namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
     namespace.update({k: consts[k] for k in used_consts})
+    namespace.update({z.name: z.value for z in fills})
+    namespace.update(dict(scalars.values()))
     code = compile(fast_source, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated code
     source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step)
@@ -100,6 +115,12 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     )
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
+    # outputs that are always ndarrays (not None, not a NumPy scalar): written back inline
+    program.array_outputs = {
+        k
+        for k, (_, v) in enumerate(outputs)
+        if isinstance(v, Var) and v.is_array and v.shape != () and v.fresh
+    }
     return program
 
 

@@ -65,13 +65,15 @@ def compile_replay(program, guard, fn_name: str = "replay"):
     g.ns["PROGRAM"] = program.fn
     g.lines.append(f"def {fn_name}(args):")
     g.miss_unless(f"len(args) == {len(guard.args)}")
+    # plain.on: every thread records and none detects anomalies (one read, no thread-local)
     if guard.grad_enabled:
-        g.miss_unless("plain.on or mode.enabled")
+        g.miss_unless("plain.on or (mode.enabled and not mode.anomaly)")
     else:
-        g.miss_unless("not plain.on and not mode.enabled")
+        g.miss_unless("not plain.on and not mode.enabled and not mode.anomaly")
     for i, sig in enumerate(guard.args):
         _guard_arg(g, i, sig)
-    _guard_state(g, guard)
+    read = {id(ref) for _, ref in program.inputs}
+    _guard_state(g, guard, read)
     names = []
     for kind, ref in program.inputs:
         names.append(_read_input(g, kind, ref))
@@ -79,12 +81,11 @@ def compile_replay(program, guard, fn_name: str = "replay"):
     for k, pos in enumerate(getattr(program, "ownable", ())):
         # the rule of tensor._private_array: only the tensor (and these two names) hold it
         g.lines.append(f"    i{k} = {names[pos]}")
-        g.lines.append(f"    o{k} = i{k}.flags.owndata and getrefcount(i{k}) <= 3")
+        g.lines.append(f"    o{k} = i{k}.base is None and getrefcount(i{k}) <= 3")
         names[pos] = f"i{k}"
         owns.append(f"o{k}")
     if owns:
         names.append(f"own=({', '.join(owns)},)")
-    read = {id(ref) for _, ref in program.inputs}
     for _, ref in program.outputs:
         if isinstance(ref, GradSlot) and id(ref) not in read:
             # a gradient the step replaces without reading it (zero_grad): dropped before
@@ -92,11 +93,12 @@ def compile_replay(program, guard, fn_name: str = "replay"):
             g.lines.append(f"    {g.const(ref.t)}.grad = None")
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
     rets = []
+    arrays = getattr(program, "array_outputs", ())
     for k, (kind, ref) in enumerate(program.outputs):
         if kind == "ret":
             rets.append(f"outs[{k}]")
         else:
-            _write_output(g, kind, ref, f"outs[{k}]")
+            _write_output(g, kind, ref, f"outs[{k}]", k in arrays)
     g.lines.append(f"    return {_rebuild(g, program.template, rets)}")
     source = "\n".join(g.lines) + "\n"
     exec(compile(source, "<gs.trace replay>", "exec"), g.ns)  # noqa: S102 - generated here
@@ -138,7 +140,7 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
         g.miss_unless(f"id({a}) == {sig[1]}")
 
 
-def _guard_state(g: _Gen, guard) -> None:
+def _guard_state(g: _Gen, guard, read: set) -> None:
     for slot, sig in guard.slots:
         if isinstance(slot, DataSlot):
             t = g.const(slot.t)
@@ -150,6 +152,8 @@ def _guard_state(g: _Gen, guard) -> None:
             t = g.const(slot.t)
             if sig is None:
                 g.miss_unless(f"{t}.grad is None")
+            elif id(slot) not in read:  # replaced unread (zero_grad): only its presence counts
+                g.miss_unless(f"{t}.grad is not None")
             else:
                 g.miss_unless(
                     f"{t}.grad is not None and {t}.grad.data.shape == {g.const(sig[0])} and "
@@ -197,12 +201,15 @@ def _read_input(g: _Gen, kind, ref) -> str:
     return f"{g.const(ref.opt)}.state[{g.const(ref.p)}][{ref.key!r}]"
 
 
-def _write_output(g: _Gen, kind, ref, v: str) -> None:
+def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
     if kind == "arggrad":
         g.lines.append(f"    a{ref}.grad = None if {v} is None else _frozen_tensor({v})")
     elif isinstance(ref, DataSlot):
         g.lines.append(f"    {v}.setflags(False)")
         g.lines.append(f"    {g.const(ref.t)}.data = {v}")
+    elif isinstance(ref, GradSlot) and is_array:  # always an ndarray: built inline
+        g.lines.append(f"    {v}.setflags(False)")
+        g.lines.append(f"    {g.const(ref.t)}.grad = new_tensor({v}, None, False)")
     elif isinstance(ref, GradSlot):
         g.lines.append(f"    {g.const(ref.t)}.grad = None if {v} is None else _frozen_tensor({v})")
     else:

@@ -58,16 +58,16 @@ class Traced:
         return self.entries[0][1].source
 
     def __call__(self, *args):
+        for entry in self.entries:  # each replay checks its guards (anomaly mode among them)
+            result = entry[2](args)
+            if result is not MISS:
+                self.replays += 1
+                return result
         if mode.anomaly:
             raise TraceError(
                 "gs.trace does not run under detect_anomaly: a replay makes no per-op checks. "
                 "Call the untraced step (traced.step) to debug it"
             )
-        for entry in self.entries:
-            result = entry[2](args)
-            if result is not MISS:
-                self.replays += 1
-                return result
         reason = self.entries[0][0].why_not(args) if self.entries else None
         if self.gave_up:
             return self.step(*args)
