@@ -150,7 +150,7 @@ WORKLOADS = (
         "chain_20k",
         "chain of 20,000 elementwise ops on 64 floats, fwd+bwd",
         "chain",
-        ("numpy", "gradsight", "torch", "mygrad", "autograd"),
+        ("numpy", "gradsight", "gradsight_traced", "torch", "mygrad", "autograd"),
         n_ops=20_000,
         repeats=7,
         quick_repeats=3,

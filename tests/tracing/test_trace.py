@@ -387,3 +387,109 @@ def test_replay_updates_parameters_in_place_unless_their_array_is_held():
     traced(x)
     np.testing.assert_array_equal(held, kept)  # copy-on-write: a held array never changes
     assert net.weight.data is not held
+
+
+# ------------------------------------------------------------------ memory
+def _wide_step(rows=64, width=256):
+    gs.manual_seed(0)
+    net = gs.nn.MLP([width, width, width], activation="relu")
+    opt = gs.optim.SGD(net.parameters(), lr=0.01)
+    x = gs.tensor(np.random.default_rng(0).standard_normal((rows, width)))
+
+    def step():
+        opt.zero_grad()
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    return net, step
+
+
+def _peak_bytes(fn) -> int:
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+def test_tracing_updates_parameters_in_place_like_the_eager_step():
+    net, step = _wide_step()
+    traced = gs.trace(step)
+    first = weakref.ref(net.layers[0].weight.data)
+    traced()  # the tracing call: the tensor alone holds the array, so it is written in place
+    assert net.layers[0].weight.data is first()
+    held = net.layers[2].weight.numpy()
+    kept = held.copy()
+    traced()  # a retrace (gradients now present): the held array is copied, never written
+    np.testing.assert_array_equal(held, kept)
+    assert net.layers[2].weight.data is not held
+    assert traced.traces == 2
+
+
+def test_tracing_frees_what_the_step_drops():
+    net, _ = _wide_step()
+    w = net.layers[0].weight
+    opt = gs.optim.SGD(net.parameters(), lr=0.01)
+    x = gs.tensor(np.ones((4, 256)))
+    (net(x) ** 2).mean().backward()
+    old = weakref.ref(w.grad.data)
+    freed = []
+
+    def step():
+        opt.zero_grad()
+        freed.append(old() is None)  # the old gradient is gone once zero_grad drops it
+        loss = (net(x) ** 2).mean()
+        loss.backward()
+        opt.step()
+        return loss
+
+    gs.trace(step)()
+    assert freed == [True]
+
+
+def test_tracing_and_replay_peak_memory_stay_within_the_eager_step():
+    _, eager = _wide_step()
+    eager()
+    eager_peak = _peak_bytes(eager)
+    _, step = _wide_step()
+    traced = gs.trace(step)
+    trace_peak = _peak_bytes(traced)  # first trace (no gradients yet)
+    retrace_peak = _peak_bytes(traced)  # second trace (gradients present, dropped by zero_grad)
+    replay_peak = _peak_bytes(traced)
+    assert traced.traces == 2 and traced.replays == 1
+    one_weight = 256 * 256 * 8
+    # recording costs Python objects, never a copy of a parameter or a kept gradient
+    assert trace_peak < eager_peak + one_weight
+    assert retrace_peak < eager_peak + one_weight
+    assert replay_peak <= eager_peak  # replaced gradients are dropped before the program runs
+
+
+def test_accumulating_step_reads_gradients_and_retraces_on_their_presence():
+    runs = []
+    for traced in (False, True):
+        net, opt, _ = make()
+
+        def step(x, y, net=net, opt=opt):
+            loss = article_loss(net(x), y)
+            loss.backward()  # no zero_grad: gradients accumulate
+            opt.step()
+            return loss
+
+        run = gs.trace(step) if traced else step
+        for i in range(6):
+            if i == 3:
+                opt.zero_grad()  # outside the step: the next call starts without gradients
+            run(gs.tensor(X), gs.tensor(T))
+        runs.append([p.grad.numpy().copy() for p in net.parameters()] + states(net))
+        if traced:  # traces: no state, then gradients + momentum, then momentum only
+            assert run.traces == 3 and run.replays == 3
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
