@@ -6,6 +6,7 @@ import inspect
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 from tests.cli.conftest import run_cli
@@ -46,3 +47,13 @@ def test_demo_backprop_py_runs_alone_and_gives_the_hand_gradients(tmp_path):
     report = (tmp_path / "out" / "report.md").read_text()
     assert "backprop.py (generated)" in report and "the article's listing (fixed)" in report
     assert "hidden_layer_delta" in report and "W_grad = " in report
+
+
+def test_docs_trace_page_shows_the_program_the_demo_writes(tmp_path):
+    res = run_cli("demo", "--out", "out", "--epochs", "3", cwd=tmp_path)
+    assert res.rc == 0, res.err
+    generated = (tmp_path / "out" / "backprop.py").read_text()
+    generated = generated[generated.index("def step(") :].strip()
+    page = (Path(__file__).parents[2] / "docs" / "trace.md").read_text()
+    shown = page[page.index("def step(W, b, V, c") :]
+    assert shown[: shown.index("```")].strip() == generated
