@@ -166,7 +166,7 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
     """Write an elementwise result into an operand that dies there: ``t2 = t1 * c`` becomes
     ``t1 *= c`` with t2 an alias of t1 (the same ufunc call, one allocation fewer).
 
-    Only arrays this program allocated (results of ufunc calls) that nothing views
+    Only operands this program allocated (results of ufunc calls) that nothing views
     (no reshape, transpose, index or NumPy function took them), of the result's
     shape and dtype, not in ``keep`` (ids of inputs and outputs). Returns the new
     ops and {id(alias): operand} for naming.
@@ -200,7 +200,8 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
                     ):
                         target = a
                         break
-            if target is not None and id(res) not in keep and id(res) not in viewed:
+            # res may be viewed later: its views then share the operand's (dead) memory
+            if target is not None and id(res) not in keep:
                 base = alias.get(id(target), target)
                 alias[id(res)] = base
                 out_ops.append(
