@@ -493,3 +493,29 @@ def test_accumulating_step_reads_gradients_and_retraces_on_their_presence():
             assert run.traces == 3 and run.replays == 3
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_manual_update_under_no_grad_replays_bit_for_bit():
+    runs = []
+    for traced in (False, True):
+        net, _, _ = make()
+        params = list(net.parameters())
+
+        def step(x, y, params=params, net=net):
+            for p in params:
+                p.grad = None
+            loss = article_loss(net(x), y)
+            loss.backward()
+            with gs.no_grad():
+                for p in params:
+                    p.sub_(0.5 * p.grad)  # the update PyTorch tutorials teach
+            return loss
+
+        run = gs.trace(step) if traced else step
+        losses = [run(gs.tensor(X), gs.tensor(T)).item() for _ in range(100)]
+        if traced:
+            assert run.replays >= 98
+        runs.append((losses, states(net)))
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)
