@@ -384,7 +384,34 @@ def baseline_markdown(results: dict, baseline: dict) -> str:
     header = ["workload", "gradsight before", "after", "speed-up"]
     header += ["/ NumPy before → after", "/ PyTorch before → after"]
     names = f"{_name(baseline['meta'])} → {_name(results['meta'])}"
-    return f"### gradsight before → after ({names})\n\n" + _table(header, rows) + "\n"
+    out = f"### gradsight before → after ({names})\n\n" + _table(header, rows) + "\n"
+    traced = traced_baseline_markdown(results, before)
+    return out + ("\n" + traced if traced else "")
+
+
+def traced_baseline_markdown(results: dict, before: dict) -> str:
+    """gradsight traced before and after: its time per step, its ratio to NumPy by hand
+    (each from its own run) and the cost of the tracing call, for rows traced in both."""
+    rows = []
+    for w in results["workloads"]:
+        b = before.get(w["name"])
+        if b is None or median(b, TRACED) is None or median(w, TRACED) is None:
+            continue
+        costs = [x["peers"][TRACED].get("trace_s") for x in (b, w)]
+        rows.append(
+            [
+                w["title"],
+                fmt_time(median(b, TRACED)),
+                fmt_time(median(w, TRACED)),
+                f"{_x(ratio(b, TRACED, 'numpy'))} → {_x(ratio(w, TRACED, 'numpy'))}",
+                " → ".join("–" if c is None else fmt_time(c) for c in costs),
+            ]
+        )
+    if not rows:
+        return ""
+    header = ["workload", "traced before", "after", "/ NumPy before → after"]
+    header.append("tracing (once) before → after")
+    return "### gradsight traced before → after\n\n" + _table(header, rows) + "\n"
 
 
 def update_markdown(path: Path, text: str) -> None:

@@ -239,6 +239,17 @@ def test_baseline_table_shows_speedup():
     text = report.baseline_markdown(after, before)
     assert "(old engine → " in text
     assert "| XOR | 20.0 µs | 10.0 µs | 2.00× | 2.00× → 1.00× | 0.20× → 0.10× |" in text
+    assert "traced before" not in text  # no traced peer in either run: no traced table
+
+
+def test_baseline_traced_table_compares_ratios_and_tracing_cost():
+    before, after = _fake_results(), _fake_results()
+    for res, median, cost in ((before, 1.5e-5, 0.008), (after, 1.1e-5, 0.004)):
+        traced = dict(res["workloads"][0]["peers"]["gradsight"], median_s=median, trace_s=cost)
+        res["workloads"][0]["peers"]["gradsight_traced"] = traced
+    text = report.baseline_markdown(after, before)
+    assert "### gradsight traced before → after" in text
+    assert "| XOR | 15.0 µs | 11.0 µs | 1.50× → 1.10× | 8.000 ms → 4.000 ms |" in text
 
 
 def test_render_with_two_baselines_adds_two_before_after_tables(tmp_path, capsys):
