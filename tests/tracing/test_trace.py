@@ -519,3 +519,32 @@ def test_manual_update_under_no_grad_replays_bit_for_bit():
     assert runs[0][0] == runs[1][0]
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("how", ["add_", "assign", "ndarray"])
+def test_step_that_changes_its_argument_changes_it_on_every_replay(how):
+    w = gs.tensor([1.0, 2.0], requires_grad=True)
+
+    def step(x):
+        w.grad = None
+        if how == "add_":
+            with gs.no_grad():
+                x.add_(1.0)
+        elif how == "assign":
+            x.data = x.data * 2.0 + 1.0
+        else:
+            x += 1.0  # a NumPy array argument, written in place
+        loss = (w * x).sum()
+        loss.backward()
+        return loss
+
+    runs = []
+    for traced in (False, True):
+        x = np.zeros(2) if how == "ndarray" else gs.tensor([0.0, 0.0])
+        run = gs.trace(step) if traced else step
+        losses = [run(x).item() for _ in range(5)]
+        runs.append((losses, np.array(x if how == "ndarray" else x.numpy())))
+        if traced:
+            assert run.replays >= 3
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])

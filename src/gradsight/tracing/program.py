@@ -57,6 +57,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
                 label = ref.name + "_new" if ref.kind == "data" else ref.name
             elif kind == "arggrad":
                 label = _arg_names(step, ref + 1)[ref] + "_grad"
+            elif kind == "argdata":
+                label = _arg_names(step, ref + 1)[ref] + "_new"
             else:
                 label = "result" if ref == 0 else f"result{ref}"
             names[id(v)] = namer.reserve(label)
@@ -345,6 +347,8 @@ def _role(kind) -> str:
         return f"returned value {ref}"
     if what == "arggrad":
         return f"gradient of argument {ref}"
+    if what == "argdata":
+        return f"new array of argument {ref}"
     return (
         {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "") + ref.name
         if what == "slot"

@@ -202,7 +202,9 @@ def _read_input(g: _Gen, kind, ref) -> str:
 
 
 def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
-    if kind == "arggrad":
+    if kind == "argdata":  # the step changed an argument tensor's array (x.add_(1))
+        g.lines.append(f"    a{ref}.data = _frozen_tensor({v}).data")
+    elif kind == "arggrad":
         g.lines.append(f"    a{ref}.grad = None if {v} is None else _frozen_tensor({v})")
     elif isinstance(ref, DataSlot):
         g.lines.append(f"    {v}.setflags(False)")

@@ -226,6 +226,14 @@ class _Session:
             changed = True
             outputs.append((("slot", slot), self._ref(v)))
         for i, a in enumerate(self.args):
+            if isinstance(a, Tensor):  # an argument whose array the step replaced or wrote
+                before = next(
+                    (_deref(s) for (k, j), _, s in self.inputs if k == "arg" and j == i), None
+                )
+                v = a.data
+                if v is not before or (isinstance(v, Sym) and id(v.var) in written):
+                    changed = True
+                    outputs.append((("argdata", i), self._ref(v)))
             if isinstance(a, Tensor) and a.requires_grad:
                 g = a.grad
                 v = None if g is None else g.data
