@@ -548,3 +548,56 @@ def test_step_that_changes_its_argument_changes_it_on_every_replay(how):
             assert run.replays >= 3
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_freezing_a_parameter_retraces():
+    runs = []
+    for traced in (False, True):
+        net, opt, step = make()
+        run = gs.trace(step) if traced else step
+        for i in range(6):
+            if i == 3:
+                net.hidden.weight.requires_grad = False  # freeze a layer mid-training
+            run(gs.tensor(X), gs.tensor(T))
+        runs.append(states(net))
+        if traced:
+            assert "requires_grad" in run.last_retrace_reason
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)
+
+
+LEARNING_RATE = 0.5
+
+
+def _manual_step(net, params):
+    def step(x, y):
+        for p in params:
+            p.grad = None
+        loss = article_loss(net(x), y)
+        loss.backward()
+        with gs.no_grad():
+            for p in params:
+                p.sub_(LEARNING_RATE * p.grad)  # a global Python number, read every call
+        return loss
+
+    return step
+
+
+def test_python_numbers_the_step_reads_are_guarded():
+    global LEARNING_RATE
+    runs = []
+    for traced in (False, True):
+        net, _, _ = make()
+        step = _manual_step(net, list(net.parameters()))
+        run = gs.trace(step) if traced else step
+        try:
+            for i in range(6):
+                LEARNING_RATE = 0.5 if i < 3 else 0.05  # a schedule through a global
+                run(gs.tensor(X), gs.tensor(T))
+        finally:
+            LEARNING_RATE = 0.5
+        runs.append(states(net))
+        if traced:
+            assert "LEARNING_RATE" in run.last_retrace_reason
+    for a, b in zip(*runs):
+        np.testing.assert_array_equal(a, b)

@@ -231,6 +231,48 @@ def slots_for(found: Found, arg_ids: set) -> list:
     return slots
 
 
+_SCALARS = (bool, int, float, complex, str, type(None))
+
+
+def scalar_reads(step) -> list:
+    """(container, key, value) for the Python numbers (and strings, None) the step's
+    code reads from its closure cells and globals, and those of the functions it
+    calls that live in the same places: a trace bakes them into the program, so a
+    replay is valid only while they keep their values. ``container`` is a cell
+    (key None) or a globals dict."""
+    found, seen = [], set()
+
+    def walk(fn, depth):
+        fn = getattr(fn, "__func__", fn)
+        code = getattr(fn, "__code__", None)
+        if code is None or id(fn) in seen or depth > 3 or code.co_filename.startswith(_PACKAGE):
+            return
+        seen.add(id(fn))
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+            _note(cell, None, v, depth)
+        glb = getattr(fn, "__globals__", {})
+        for name in _global_names(code):
+            if name in glb:
+                _note(glb, name, glb[name], depth)
+
+    def _note(container, key, v, depth):
+        if isinstance(v, _SCALARS):
+            found.append((container, key, v))
+        elif isinstance(v, (types.FunctionType, types.MethodType)):
+            walk(v, depth + 1)
+
+    if inspect.isroutine(step):
+        walk(step, 0)
+    else:  # a callable object: its __call__ (and a module's forward)
+        for attr in ("__call__", "forward"):
+            walk(getattr(type(step), attr, None), 0)
+    return found
+
+
 # ------------------------------------------------------------------ guards
 def _value_sig(x):
     if isinstance(x, Tensor):
@@ -279,7 +321,7 @@ def _state_keys(opt: Optimizer) -> list:
 class Guard:
     """Everything a recorded program assumes, taken before the trace runs."""
 
-    def __init__(self, args, found: Found, slots: list):
+    def __init__(self, args, found: Found, slots: list, step=None):
         self.args = [_value_sig(a) for a in args]
         self.grad_enabled = mode.enabled
         self.found = found
@@ -287,6 +329,8 @@ class Guard:
         self.tensors = [t for t, _ in found.tensors]
         self.structure = _structure(found)
         self.hyper = [(opt, _hyper(opt), _state_keys(opt)) for opt in found.optimizers]
+        self.requires = [(t, t.requires_grad) for t in self.tensors]
+        self.scalars = scalar_reads(step) if step is not None else []
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""
@@ -303,6 +347,13 @@ class Guard:
         for t in self.tensors:
             if t._hooks is not None or t.grad_fn is not None:
                 return "a hook was registered on a parameter (or it stopped being a leaf)"
+        for t, rg in self.requires:
+            if t.requires_grad is not rg:
+                return f"requires_grad of a parameter changed to {t.requires_grad}"
+        for container, key, v in self.scalars:
+            if not same_scalar(_read_scalar(container, key), v):
+                now = _read_scalar(container, key)
+                return f"{key or 'a closure variable'} the step reads changed: {v!r} -> {now!r}"
         for d, k, v in self.structure:
             if d.get(k) is not v:
                 return f"the module's entry {k!r} was replaced"
@@ -312,6 +363,23 @@ class Guard:
             if _state_keys(opt) != keys:
                 return "the optimizer's state changed shape (a first step, or a reset)"
         return None
+
+
+def same_scalar(now, then) -> bool:
+    """Equal values of the same type (NaN equals NaN: it was read as NaN)."""
+    return now.__class__ is then.__class__ and (now == then or (now != now and then != then))
+
+
+def _read_scalar(container, key):
+    if key is None:
+        try:
+            return container.cell_contents
+        except ValueError:
+            return _MISSING
+    return container.get(key, _MISSING)
+
+
+_MISSING = object()
 
 
 def _describe(sig) -> str:

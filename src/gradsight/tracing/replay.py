@@ -17,7 +17,7 @@ import numpy as np
 from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
-from .guards import DataSlot, GradSlot, StateSlot, _hyper
+from .guards import DataSlot, GradSlot, StateSlot, _hyper, _read_scalar, same_scalar
 
 MISS = object()
 
@@ -159,6 +159,13 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
                     f"{t}.grad is not None and {t}.grad.data.shape == {g.const(sig[0])} and "
                     f"{t}.grad.data.dtype == {g.const(sig[1])}"
                 )
+    for t, rg in guard.requires:
+        g.miss_unless(f"{g.const(t)}.requires_grad is {rg}")
+    if guard.scalars:
+        g.ns["_read_scalar"] = _read_scalar
+        g.ns["same_scalar"] = same_scalar
+    for container, key, v in guard.scalars:
+        g.miss_unless(f"same_scalar(_read_scalar({g.const(container)}, {key!r}), {g.const(v)})")
     for d, k, v in guard.structure:
         g.miss_unless(f"{g.const(d)}.get({k!r}) is {g.const(v)}")
     for opt, hyper, keys in guard.hyper:

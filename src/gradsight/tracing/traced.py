@@ -132,7 +132,7 @@ def _trace(step, args, allow_value_reads, names):
         found.tensors = [(t, given.get(id(t), n)) for t, n in found.tensors]
         arg_ids = {id(a) for a in args}
         slots = slots_for(found, arg_ids)
-        guard = Guard(args, found, slots)
+        guard = Guard(args, found, slots, step)
         rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
         session = _Session(rec, found, slots, args, step)
         try:
