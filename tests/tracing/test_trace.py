@@ -601,3 +601,33 @@ def test_python_numbers_the_step_reads_are_guarded():
             assert "LEARNING_RATE" in run.last_retrace_reason
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_switching_train_and_eval_mode_retraces():
+    class Halved(gs.nn.Module):  # a forward that branches on the mode, as dropout would
+        def forward(self, h):
+            return h * 0.5 if self.training else h
+
+    runs = []
+    for traced in (False, True):
+        net, opt, _ = make()
+        extra = Halved()
+
+        def step(x, y, net=net, opt=opt, extra=extra):
+            opt.zero_grad()
+            loss = article_loss(extra(net(x)), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = gs.trace(step) if traced else step
+        losses = []
+        for i in range(6):
+            extra.train(i < 3)
+            losses.append(run(gs.tensor(X), gs.tensor(T)).item())
+        runs.append((losses, states(net)))
+        if traced:
+            assert "eval mode" in run.last_retrace_reason
+    assert runs[0][0] == runs[1][0]
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_array_equal(a, b)

@@ -330,6 +330,10 @@ class Guard:
         self.structure = _structure(found)
         self.hyper = [(opt, _hyper(opt), _state_keys(opt)) for opt in found.optimizers]
         self.requires = [(t, t.requires_grad) for t in self.tensors]
+        # train() / eval(): a forward may branch on it
+        self.training = [
+            (mod, mod.__dict__.get("training")) for m, _ in found.modules for mod in m.modules()
+        ]
         self.scalars = scalar_reads(step) if step is not None else []
 
     def why_not(self, args) -> str | None:
@@ -350,6 +354,9 @@ class Guard:
         for t, rg in self.requires:
             if t.requires_grad is not rg:
                 return f"requires_grad of a parameter changed to {t.requires_grad}"
+        for mod, flag in self.training:
+            if mod.__dict__.get("training") is not flag:
+                return f"a module was switched to {'train' if mod.training else 'eval'} mode"
         for container, key, v in self.scalars:
             if not same_scalar(_read_scalar(container, key), v):
                 now = _read_scalar(container, key)

@@ -159,6 +159,8 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
                     f"{t}.grad is not None and {t}.grad.data.shape == {g.const(sig[0])} and "
                     f"{t}.grad.data.dtype == {g.const(sig[1])}"
                 )
+    for mod, flag in guard.training:
+        g.miss_unless(f"{g.const(mod.__dict__)}.get('training') is {flag}")
     for t, rg in guard.requires:
         g.miss_unless(f"{g.const(t)}.requires_grad is {rg}")
     if guard.scalars:
