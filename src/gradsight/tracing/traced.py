@@ -137,7 +137,15 @@ def _trace(step, args, allow_value_reads, names):
         session = _Session(rec, found, slots, args, step)
         try:
             with _patched(session):
-                result = step(*session.call_args)
+                try:
+                    result = step(*session.call_args)
+                except TraceError as err:
+                    # a trace runs the step for real: say what a refusal leaves behind
+                    err.args = (
+                        f"{err} (the step ran eagerly up to that point: gradients, parameters "
+                        "and optimizer state it changed before stay changed)",
+                    )
+                    raise
             if inspect.isgenerator(result):
                 raise TypeError(
                     "gs.trace cannot trace a step that returns a generator: the work would run "
