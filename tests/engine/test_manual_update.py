@@ -260,3 +260,35 @@ def test_tutorial_update_with_augmented_assignment_equals_sgd_step():
     gs.optim.SGD([q], lr=0.1).step()
     assert p is same and p.is_leaf and p.requires_grad
     np.testing.assert_array_equal(p.numpy(), q.numpy())
+
+
+@pytest.mark.parametrize("first", ["with no_grad()", "@no_grad", "with enable_grad()"])
+def test_a_threads_first_grad_mode_switch_starts_from_its_own_defaults(first):
+    """The contexts read the thread's own switches directly; a thread whose
+    first touch of grad mode is one of them starts recording, without anomaly
+    mode, even while the main thread is inside no_grad."""
+    x = gs.tensor([1.0], requires_grad=True)
+    seen = {}
+
+    def body():
+        seen["inside"] = (gs.is_grad_enabled(), mode.anomaly, (x * 2.0).requires_grad)
+
+    def worker():
+        if first == "with no_grad()":
+            with gs.no_grad():
+                body()
+        elif first == "@no_grad":
+            gs.no_grad(body)()
+        else:
+            with gs.enable_grad():
+                body()
+        seen["after"] = (gs.is_grad_enabled(), mode.anomaly, (x * 2.0).requires_grad)
+
+    with gs.no_grad():
+        t = threading.Thread(target=worker)
+        t.start()
+        t.join(10)
+        assert not gs.is_grad_enabled() and not plain.on
+    recording = first == "with enable_grad()"
+    assert seen == {"inside": (recording, False, recording), "after": (True, False, True)}
+    assert _state() == (True, False, True)
