@@ -8,6 +8,13 @@ Every op asks "should I record?", so that question has a fast answer:
 no anomaly detection), and then no thread-local lookup is needed. A thread
 leaving the default state turns it off for all until it comes back; the
 others then read their own ``mode``, which is still correct, only slower.
+
+``plain.on`` may be False when it could be True (that only costs time), but
+it is never True while some thread is off the default state: the count of
+such threads and the flag change together under one lock, and a thread
+counts itself off *before* it turns recording off (and back on before it
+counts itself back), so an interruption between the two steps can only
+leave the fast path off.
 """
 
 from __future__ import annotations
@@ -17,8 +24,16 @@ import threading
 
 
 class _Mode(threading.local):
-    enabled = True  # class defaults are what every new thread sees
-    anomaly = False
+    """This thread's switches, as attributes (``mode.enabled``, ``mode.anomaly``).
+
+    ``__init__`` runs once in each thread, on its first use, so both switches
+    are in the thread's own ``__dict__``: the grad-mode contexts read and write
+    that dict directly, one thread-local lookup per enter or exit.
+    """
+
+    def __init__(self) -> None:
+        self.enabled = True
+        self.anomaly = False
 
 
 class _Plain:
@@ -29,42 +44,49 @@ mode = _Mode()
 plain = _Plain()
 plain.on = True
 _lock = threading.Lock()
+_acquire = _lock.acquire
+_release = _lock.release
 _off_default = [0]  # threads not in the default state
 
 
 def set_mode(enabled: bool, anomaly: bool) -> None:
-    """Set this thread's switches; the only way they change."""
+    """Set this thread's switches; every change goes through here or the
+    grad-mode contexts below, which follow the same counting rule."""
     enabled, anomaly = bool(enabled), bool(anomaly)
-    m = mode  # one thread-local lookup per attribute below, not two
-    was_default = m.enabled and not m.anomaly
-    m.enabled = enabled
-    m.anomaly = anomaly
+    state = mode.__dict__
+    was_default = state["enabled"] and not state["anomaly"]
     now_default = enabled and not anomaly
-    if was_default != now_default:
-        _count_default(now_default)
+    if was_default and not now_default:
+        _count_default(False)
+    state["enabled"] = enabled
+    state["anomaly"] = anomaly
+    if now_default and not was_default:
+        _count_default(True)
 
 
 def _count_default(now_default: bool) -> None:
     """This thread entered (True) or left (False) the default state: update ``plain``."""
-    _lock.acquire()
+    _acquire()
     n = _off_default[0] + (-1 if now_default else 1)
     _off_default[0] = n
     plain.on = n == 0
-    _lock.release()
+    _release()
 
 
 def _set_enabled(enabled: bool) -> bool:
-    """Set this thread's grad mode, anomaly mode unchanged; returns the previous one.
-
-    set_mode for the grad-mode contexts, which run around every manual update
-    (``with no_grad(): p.sub_(...)``): one read of each switch, no argument checks.
-    """
-    m = mode
-    saved = m.enabled
+    """Set this thread's grad mode (a bool), anomaly mode unchanged; returns the
+    previous one. The decorators' path; the contexts write the same steps out."""
+    state = mode.__dict__
+    saved = state["enabled"]
     if saved is not enabled:
-        m.enabled = enabled
-        if not m.anomaly:  # the default state is (enabled, no anomaly)
-            _count_default(enabled)
+        if state["anomaly"]:  # off the default state either way: nothing to count
+            state["enabled"] = enabled
+        elif enabled:
+            state["enabled"] = True
+            _count_default(True)
+        else:
+            _count_default(False)
+            state["enabled"] = False
     return saved
 
 
@@ -77,8 +99,14 @@ _new = object.__new__
 
 
 class _SetGradMode:
-    """Context manager and decorator that sets grad mode, restoring it on exit."""
+    """Context manager and decorator that sets grad mode, restoring it on exit.
 
+    Subclasses write ``__enter__`` out for their own target (the manual update
+    ``with no_grad(): p.sub_(...)`` runs it once per parameter); ``__exit__``
+    puts back the mode found on entry, in the thread that exits.
+    """
+
+    __slots__ = ("_saved",)
     _target = True
 
     def __new__(cls, func=None):
@@ -86,11 +114,22 @@ class _SetGradMode:
         self = _new(cls)
         return self if func is None else self(func)
 
-    def __enter__(self) -> None:
-        self._saved = _set_enabled(self._target)
-
-    def __exit__(self, *exc) -> None:
-        _set_enabled(self._saved)
+    def __exit__(self, exc_type, exc, tb) -> None:
+        saved = self._saved
+        state = mode.__dict__
+        if state["enabled"] is not saved:  # _set_enabled(saved), written out
+            if state["anomaly"]:
+                state["enabled"] = saved
+            elif saved:  # back to the default state: recording on, then counted
+                state["enabled"] = True
+                _acquire()
+                n = _off_default[0] - 1
+                _off_default[0] = n
+                plain.on = n == 0
+                _release()
+            else:
+                _count_default(False)
+                state["enabled"] = False
 
     def __call__(self, fn):
         target = self._target
@@ -109,13 +148,29 @@ class _SetGradMode:
 class no_grad(_SetGradMode):
     """Disable graph recording (like torch.no_grad); usable as a decorator."""
 
+    __slots__ = ()
     _target = False
+
+    def __enter__(self) -> None:
+        state = mode.__dict__
+        self._saved = saved = state["enabled"]
+        if saved:
+            if not state["anomaly"]:  # leaving the default state: counted, then off
+                _acquire()
+                _off_default[0] += 1
+                plain.on = False
+                _release()
+            state["enabled"] = False
 
 
 class enable_grad(_SetGradMode):
     """Re-enable graph recording inside a no_grad block."""
 
+    __slots__ = ()
     _target = True
+
+    def __enter__(self) -> None:
+        self._saved = _set_enabled(True)
 
 
 class detect_anomaly:

@@ -261,11 +261,22 @@ def write_inplace(t: Tensor, write) -> Tensor:
     return t
 
 
-def subtract_inplace(t: Tensor, value) -> Tensor:
-    """``t -= value`` with write_inplace's copy-on-write rule (the optimizers' update)."""
-    arr = _private_array(t)
+def ufunc_inplace(t: Tensor, ufunc, value) -> Tensor:
+    """``ufunc(a, value, out=a)`` on t's array ``a``, with write_inplace's
+    copy-on-write rule, written out: the in-place arithmetic methods and the
+    optimizers' updates run it once per parameter per step.
+
+    The result keeps t's shape and dtype: ``out=`` casts with NumPy's
+    same_kind rule, and a refused cast raises before anything is written.
+    """
+    arr = t.data
+    # 3 references: t.data, the local name, getrefcount's argument
+    if arr.flags.owndata and _getrefcount(arr) <= 3:
+        arr.setflags(True)
+    else:
+        arr = arr.copy()
     try:
-        np.subtract(arr, value, out=arr)
+        ufunc(arr, value, arr)  # out positional: no keyword parsing
     finally:
         arr.setflags(False)
     t.data = arr

@@ -12,8 +12,7 @@ import numpy as np
 
 from gradsight._core.grad_mode import mode
 from gradsight._core.node import binary_method, lift, unary_method
-from gradsight._core.tensor import Tensor, new_tensor, write_inplace
-from gradsight._core.tensor import _private_array as private_array
+from gradsight._core.tensor import Tensor, new_tensor, ufunc_inplace, write_inplace
 
 from . import api, linalg
 from . import elementwise as ew
@@ -36,38 +35,26 @@ def _check_inplace(t: Tensor, what: str) -> None:
         )
 
 
-def _inplace(ufunc, fallback, name):
-    """``t op= other``: in place (copy-on-write) when allowed; a non-leaf that
-    requires grad gets the out-of-place result instead, like ``t = t op other``."""
+def _inplace(ufunc, name, fallback=None):
+    """``t.add_(other)`` and co (``fallback`` None) or ``t += other`` and co:
+    ``ufunc(a, value, out=a)`` on t's array, copy-on-write (see ufunc_inplace).
 
-    def method(self, other):
-        if self.requires_grad and mode.enabled and self.grad_fn is not None:
-            return fallback(self, other)
-        _check_inplace(self, name)
-        value = lift(other)
-        return write_inplace(self, lambda a: ufunc(a, value, out=a))
-
-    return method
-
-
-def _inplace_method(ufunc, name):
-    """``t.add_(other)`` and co: ``ufunc(a, value, out=a)`` on t's array, copy-on-write
-    (see write_inplace), written out: the manual update ``p.sub_(lr * p.grad)`` under
-    no_grad costs what ``SGD.step`` does per parameter."""
+    On a tensor that requires grad, in grad mode, the ``add_`` forms raise; the
+    augmented assignments give a non-leaf the out-of-place result instead,
+    like ``t = t op other``, and raise on a leaf. The manual update
+    ``p.sub_(lr * p.grad)`` under no_grad costs one check more than
+    ``SGD.step``'s update of that parameter.
+    """
 
     def method(self, other):
         if self.requires_grad and mode.enabled:
+            if fallback is not None and self.grad_fn is not None:
+                return fallback(self, other)
             _check_inplace(self, name)
-        value = other.data if other.__class__ is Tensor else lift(other)
-        arr = private_array(self)
-        try:
-            ufunc(arr, value, out=arr)
-        finally:
-            arr.setflags(False)
-        self.data = arr
-        return self
+        return ufunc_inplace(self, ufunc, other.data if other.__class__ is Tensor else lift(other))
 
-    method.__name__ = name
+    if fallback is None:
+        method.__name__ = name
     return method
 
 
@@ -125,14 +112,14 @@ _METHODS = {
     "__eq__": _compare(np.equal),
     "__ne__": _compare(np.not_equal),
     # in place
-    "__iadd__": _inplace(np.add, api.add, "+="),
-    "__isub__": _inplace(np.subtract, api.sub, "-="),
-    "__imul__": _inplace(np.multiply, api.mul, "*="),
-    "__itruediv__": _inplace(np.true_divide, api.div, "/="),
-    "add_": _inplace_method(np.add, "add_"),
-    "sub_": _inplace_method(np.subtract, "sub_"),
-    "mul_": _inplace_method(np.multiply, "mul_"),
-    "div_": _inplace_method(np.true_divide, "div_"),
+    "__iadd__": _inplace(np.add, "+=", api.add),
+    "__isub__": _inplace(np.subtract, "-=", api.sub),
+    "__imul__": _inplace(np.multiply, "*=", api.mul),
+    "__itruediv__": _inplace(np.true_divide, "/=", api.div),
+    "add_": _inplace(np.add, "add_"),
+    "sub_": _inplace(np.subtract, "sub_"),
+    "mul_": _inplace(np.multiply, "mul_"),
+    "div_": _inplace(np.true_divide, "div_"),
     "zero_": _zero_,
     "fill_": _fill_,
     "copy_": _copy_,

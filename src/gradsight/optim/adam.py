@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from gradsight._core.tensor import subtract_inplace
+from gradsight._core.tensor import ufunc_inplace
 
 from .optimizer import Optimizer, check_number
 
@@ -86,4 +86,4 @@ class Adam(Optimizer):
                 work += eps
                 _divide(m, work, out=work)
                 work *= step_size
-                subtract_inplace(p, work)
+                ufunc_inplace(p, _subtract, work)

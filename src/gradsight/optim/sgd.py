@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradsight._core.tensor import subtract_inplace
+from gradsight._core.tensor import ufunc_inplace
 
 from .optimizer import Optimizer, check_number
 
 _multiply = np.multiply
+_subtract = np.subtract
 
 
 class SGD(Optimizer):
@@ -82,4 +83,4 @@ class SGD(Optimizer):
                             buf += g
                     g = g + mu * buf if nesterov else buf
                 update = lr * g
-                subtract_inplace(p, update)
+                ufunc_inplace(p, _subtract, update)
