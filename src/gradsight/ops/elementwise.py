@@ -147,8 +147,10 @@ def _relu(x):
     return np.maximum(x, zeros, out=zeros)
 
 
-# relu and clip multiply by their 0/1 mask: np.where on float32 is ~20x slower than that
-relu = Primitive("relu", _relu, (lambda F, g, out, x: g * (F.data(x) > 0),))
+# relu and clip multiply by their 0/1 mask: np.where on float32 is ~20x slower than that.
+# relu's mask comes from its output (out > 0 exactly where x > 0, NaN included), so a
+# traced program can compute relu in place: its input is not needed after the forward.
+relu = Primitive("relu", _relu, (lambda F, g, out, x: g * (F.data(out) > 0),))
 
 
 def _clip(x, lo, hi):

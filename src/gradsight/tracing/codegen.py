@@ -47,6 +47,8 @@ _INPLACE_OK = {
     "bitwise_or",
 }
 _REDUCE_ORDER = {"axis", "dtype", "out", "keepdims"}
+# NumPy 2.4 deprecates a positional output for these (it reads as a third operand)
+_OUT_BY_KEYWORD = {"maximum", "minimum", "fmax", "fmin"}
 _REDUCE_DEFAULTS = (0, None, None, False)
 INLINE_CONST_SIZE = 64  # larger constants become parameters of the standalone module
 
@@ -356,7 +358,12 @@ class Writer:
                 if not kw and name == "negative":
                     return f"-{self.value(a[0])}"
                 out = kw.get("out")
-                if self.hoist is not None and set(kw) == {"out"} and len(a) == op.fn.nin:
+                if (
+                    self.hoist is not None
+                    and set(kw) == {"out"}
+                    and len(a) == op.fn.nin
+                    and name not in _OUT_BY_KEYWORD
+                ):
                     return f"np.{name}({self.call_args(tuple(a) + tuple(out), {})})"
                 return f"np.{name}({self.call_args(a, kw)})"
             if (
