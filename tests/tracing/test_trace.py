@@ -11,6 +11,9 @@ import pytest
 import gradsight as gs
 from gradsight import reference
 
+# generated code must not lean on what NumPy deprecates (a positional out= for maximum did)
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 T = np.array([[0.0], [1.0], [1.0], [0.0]])
 
