@@ -67,7 +67,17 @@ class Var:
     the array itself, so an intermediate the step drops is freed during the trace
     as in an eager step (the tracing call's peak memory is the eager one)."""
 
-    __slots__ = ("index", "name", "shape", "dtype", "is_array", "fresh", "claimed", "is_int")
+    __slots__ = (
+        "index",
+        "name",
+        "shape",
+        "dtype",
+        "is_array",
+        "fresh",
+        "claimed",
+        "is_int",
+        "weak",
+    )
 
     def __init__(self, index: int, value, name: str = ""):
         self.index = index
@@ -78,6 +88,7 @@ class Var:
         self.fresh = False
         self.claimed = False
         self.is_int = False
+        self.weak = False  # stands for a Python number (see _as_python_numbers)
 
     def __repr__(self) -> str:
         return f"<var {self.name or self.index} {self.shape} {self.dtype}>"
@@ -347,6 +358,7 @@ class Sym:
         if method == "at":
             target = _writable(rec, inputs[0])
             inputs = (target,) + inputs[1:]
+        inputs, weak = _as_python_numbers(inputs)
         result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
         if method == "at":
             rec.record("ufunc", ufunc, method, inputs, kwargs, None, inplace=True)
@@ -354,7 +366,10 @@ class Sym:
         if out is not None:
             rec.record("ufunc", ufunc, method, inputs, kwargs, None, inplace=True)
             return out[0] if len(out) == 1 else out
-        return rec.record("ufunc", ufunc, method, inputs, kwargs, result)
+        ret = rec.record("ufunc", ufunc, method, inputs, kwargs, result)
+        if weak and isinstance(ret, Sym):
+            ret.var.weak = True
+        return ret
 
     def __array_function__(self, func, types, args, kwargs):
         rec = self.rec
@@ -506,6 +521,48 @@ for _n, _u in {
 }.items():
     setattr(Sym, f"__{_n}__", _binary(_u)[0])
 Sym.__hash__ = object.__hash__
+
+
+def _as_python_numbers(inputs: tuple) -> tuple[tuple, bool]:
+    """Operands of a ufunc call where some traced arrays stand for Python numbers.
+
+    Eagerly, such a value is a Python int or float (Adam's step count, its
+    ``lr / (1 - beta1**t)``), and NumPy treats Python numbers as weak: with a
+    float32 array the result is float32, the number cast to float32 first. A
+    traced 0-d float64 array would be strong instead (a float64 result, other
+    bits). So weak operands are cast to the dtype NumPy would give them beside
+    the other operands, as the eager call does. Returns (inputs, whether the
+    result stands for a Python number too: no array operand but weak ones).
+    """
+    if not any(isinstance(x, Sym) and x.var.weak for x in inputs):
+        return inputs, False
+    strong = [
+        x
+        for x in inputs
+        if isinstance(x, (Sym, np.ndarray, np.generic)) and not (isinstance(x, Sym) and x.var.weak)
+    ]
+    if not strong:
+        return inputs, True
+    python = {"b": False, "i": 0, "u": 0, "f": 0.0, "c": 0j}
+    like = [x.dtype for x in strong]
+    for x in inputs:
+        if isinstance(x, Sym) and x.var.weak:
+            like.append(python[x.var.dtype.kind])
+        elif isinstance(x, (bool, int, float, complex)):
+            like.append(x)
+    target = np.result_type(*like)
+    cast = tuple(
+        _to_scalar(x, target) if isinstance(x, Sym) and x.var.weak and x.dtype != target else x
+        for x in inputs
+    )
+    return cast, False
+
+
+def _to_scalar(x: Sym, dtype: np.dtype) -> Sym:
+    """``np.float32(x)`` and co, recorded: the conversion NumPy applies to a Python
+    number beside a float32 array (at replay x may be a Python number, not an array)."""
+    kind = dtype.type
+    return x.rec.record("func", kind, kind.__name__, (x,), {}, kind(x.value))
 
 
 def _writable(rec: Recorder, x):

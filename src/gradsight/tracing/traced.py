@@ -199,7 +199,7 @@ class _Session:
             self.start[slot] = _ARRAY if is_array else v
             if is_array or (slot.kind == "state" and isinstance(v, int)):
                 s = rec.sym(np.asarray(v) if isinstance(v, int) else v, slot_name(slot))
-                s.var.is_int = isinstance(v, int)
+                s.var.is_int = s.var.weak = isinstance(v, int)  # a Python int: weak
                 slot.set(s)
                 self._input(("slot", slot), s)
                 # the references now: v, s.value and getrefcount's argument; more means
