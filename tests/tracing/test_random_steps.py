@@ -9,6 +9,8 @@ and optimizer state after every call.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -20,7 +22,7 @@ pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
 F = gs.nn.functional
 ACTIVATIONS = ["relu", "sigmoid", "tanh"]
-LOSSES = ["mse", "cross_entropy", "bce_logits"]
+LOSSES = ["mse", "cross_entropy", "bce_logits", "bce"]
 
 
 @st.composite
@@ -37,6 +39,8 @@ def configs(draw):
         "weight_decay": draw(st.sampled_from([0.0, 0.01])),
         "batches": draw(st.lists(st.integers(1, 5), min_size=2, max_size=7)),
         "zero_grad": draw(st.booleans()),
+        "manual": draw(st.booleans()),  # p -= lr * p.grad under no_grad instead of the optimizer
+        "returns": draw(st.sampled_from(["loss", "tuple"])),
         "seed": draw(st.integers(0, 2**16)),
     }
 
@@ -55,7 +59,7 @@ def _data(cfg, rows, rng):
     x = rng.standard_normal((rows, cfg["sizes"][0])).astype(cfg["dtype"])
     if cfg["loss"] == "cross_entropy":
         y = rng.integers(0, cfg["sizes"][-1], rows)
-    elif cfg["loss"] == "bce_logits":
+    elif cfg["loss"] in ("bce_logits", "bce"):
         y = rng.integers(0, 2, (rows, 1)).astype(cfg["dtype"])
     else:
         y = rng.standard_normal((rows, 1)).astype(cfg["dtype"])
@@ -64,39 +68,51 @@ def _data(cfg, rows, rng):
 
 def _run(cfg, traced: bool):
     gs.manual_seed(cfg["seed"])
-    net = gs.nn.MLP(cfg["sizes"], activation=cfg["activation"], dtype=cfg["dtype"])
+    output = "sigmoid" if cfg["loss"] == "bce" else None
+    net = gs.nn.MLP(
+        cfg["sizes"], activation=cfg["activation"], output_activation=output, dtype=cfg["dtype"]
+    )
+    params = list(net.parameters())
     opt = _optimizer(cfg, net.parameters())
     loss_fn = {
         "mse": F.mse_loss,
         "cross_entropy": F.cross_entropy,
         "bce_logits": F.binary_cross_entropy_with_logits,
+        "bce": F.binary_cross_entropy,
     }[cfg["loss"]]
 
     def step(x, y):
         if cfg["zero_grad"]:
             opt.zero_grad()
-        loss = loss_fn(net(x), y)
+        out = net(x)
+        loss = loss_fn(out, y)
         loss.backward()
-        opt.step()
-        return loss
+        if cfg["manual"]:
+            with gs.no_grad():
+                for p in params:
+                    p -= 0.05 * p.grad
+        else:
+            opt.step()
+        return (loss, out) if cfg["returns"] == "tuple" else loss
 
     run = gs.trace(step) if traced else step
     rng = np.random.default_rng(cfg["seed"])
     history = []
     for rows in cfg["batches"]:
         x, y = _data(cfg, rows, rng)
-        loss = run(x, y).item()
-        params = [p.numpy().copy() for p in net.parameters()]
+        got = run(x, y)
+        loss = (got[0] if isinstance(got, tuple) else got).item()
+        values = [p.numpy().copy() for p in net.parameters()]
         grads = [None if p.grad is None else p.grad.numpy().copy() for p in net.parameters()]
         state = [
             {k: np.array(v, copy=True) for k, v in opt.state.get(p, {}).items()}
             for p in net.parameters()
         ]
-        history.append((loss, params, grads, state))
+        history.append((loss, values, grads, state))
     return history
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=300 if os.environ.get("GS_SWEEP") == "deep" else 40, deadline=None)
 @given(configs())
 def test_random_steps_traced_equal_eager_bit_for_bit(cfg):
     eager, traced = _run(cfg, False), _run(cfg, True)

@@ -634,3 +634,48 @@ def test_switching_train_and_eval_mode_retraces():
     assert runs[0][0] == runs[1][0]
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_array_equal(a, b)
+
+
+def _mlp_run(traced, loss_fn, optimizer, dtype, batches, output=None, zero_grad=True):
+    gs.manual_seed(4)
+    net = gs.nn.MLP([2, 4, 1], activation="relu", output_activation=output, dtype=dtype)
+    opt = optimizer(net.parameters())
+
+    def step(x, y):
+        if zero_grad:
+            opt.zero_grad()
+        loss = loss_fn(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    run = gs.trace(step) if traced else step
+    rng = np.random.default_rng(0)
+    losses = []
+    for rows in batches:
+        x = gs.tensor(rng.standard_normal((rows, 2)).astype(dtype))
+        y = gs.tensor(rng.integers(0, 2, (rows, 1)).astype(dtype))
+        losses.append(run(x, y).item())
+    return losses, states(net)
+
+
+def _assert_same(a, b):
+    assert a[0] == b[0]
+    for u, v in zip(a[1], b[1]):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_binary_cross_entropy_step_traces_and_replays():
+    # its input checks and clamped log once read a traced array (np.asarray in gs.where)
+    # and met a Tensor inside a traced operator
+    args = (gs.nn.functional.binary_cross_entropy, lambda ps: gs.optim.SGD(ps, lr=0.1))
+    kw = dict(dtype="float64", batches=[3, 3, 3, 3], output="sigmoid")
+    _assert_same(_mlp_run(False, *args, **kw), _mlp_run(True, *args, **kw))
+
+
+def test_float32_adam_with_retraces_equals_eager_bit_for_bit():
+    # Adam's step size comes from its step count, a Python int eagerly: a float32
+    # update must see it as a Python number (weak), not as a float64 array
+    args = (gs.nn.functional.mse_loss, lambda ps: gs.optim.Adam(ps, lr=0.01, weight_decay=0.01))
+    kw = dict(dtype="float32", batches=[1, 2, 1, 2, 2, 1], zero_grad=False)
+    _assert_same(_mlp_run(False, *args, **kw), _mlp_run(True, *args, **kw))

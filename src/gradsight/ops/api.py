@@ -70,7 +70,12 @@ def matmul(a, b) -> Tensor:
 
 def where(condition, a, b) -> Tensor:
     """a where condition else b, with broadcasting; no gradient to condition."""
-    cond = condition.data if isinstance(condition, Tensor) else np.asarray(condition)
+    if isinstance(condition, Tensor):
+        cond = condition.data
+    elif hasattr(condition, "__array_function__"):  # an ndarray or a duck array (gs.trace's)
+        cond = condition
+    else:
+        cond = np.asarray(condition)
     return apply(ew.where, (cond.astype(bool), a, b))
 
 

@@ -301,6 +301,18 @@ _NOT_OWNED = _Flags(False)
 _OWNED = _Flags(True)
 
 
+def _foreign(items) -> bool:
+    """Whether an operand is an array-like of another library (a gradsight Tensor):
+    it takes the call over, as it would from a plain ndarray."""
+    if not isinstance(items, tuple):
+        items = (items,)
+    return any(
+        hasattr(x, "__array_ufunc__") and not isinstance(x, (Sym, np.ndarray, np.generic))
+        for x in items
+        if x is not None
+    )
+
+
 def _binary(ufunc):
     def op(self, other):
         return self.__array_ufunc__(ufunc, "__call__", self, other)
@@ -309,6 +321,8 @@ def _binary(ufunc):
         return self.__array_ufunc__(ufunc, "__call__", other, self)
 
     def iop(self, other):
+        if _foreign(other):  # ``arr *= tensor`` into a traced array: as NumPy refuses it
+            return NotImplemented
         return self.__array_ufunc__(ufunc, "__call__", self, other, out=(self,))
 
     return op, rop, iop
@@ -347,6 +361,8 @@ class Sym:
 
     # ------------------------------------------------------------ dispatch
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        if _foreign(inputs) or _foreign(kwargs.get("out") or ()):
+            return NotImplemented  # a Tensor among the operands: its own protocol records it
         rec = self.rec
         out = kwargs.get("out")
         if not rec.active:
@@ -372,6 +388,8 @@ class Sym:
         return ret
 
     def __array_function__(self, func, types, args, kwargs):
+        if any(_foreign(x) for x in args):
+            return NotImplemented
         rec = self.rec
         if not rec.active:
             return func(*_unwrap(args), **_unwrap(kwargs))
