@@ -360,9 +360,31 @@ def test_library_input_check_is_rechecked_on_replay():
     traced = gs.trace(step)
     x = gs.tensor(np.ones((2, 3)))
     traced(x, gs.tensor([0, 1]))
-    traced(x, gs.tensor([2, 3]))
-    with pytest.raises(ValueError, match="check"):
-        traced(x, gs.tensor([0, 7]))  # out of range: eager raises too
+    traced(x, gs.tensor([2, 3]))  # traced again: the gradients are there now
+    # out of range: the replay's re-check fails before anything is written, so the call
+    # runs eagerly and raises the eager step's own error
+    with pytest.raises(ValueError, match="7"):
+        traced(x, gs.tensor([0, 7]))
+    assert traced.eager_calls == 1 and traced.traces == 2 and traced.replays == 0
+    traced(x, gs.tensor([3, 0]))  # valid again: replayed
+    assert traced.replays == 1
+
+
+def test_fast_path_branch_that_goes_the_other_way_runs_eagerly():
+    # pow's rule takes a fast path when no base is zero; a replay whose data has a zero
+    # must not reuse the traced branch
+    w = gs.tensor([1.0, 2.0, 3.0], requires_grad=True)
+
+    def grads(x):
+        (g,) = gs.autograd.grad((x**w).sum(), [w])
+        return g
+
+    traced = gs.trace(grads)
+    for values in ([1.0, 2.0, 3.0], [0.5, 1.5, 2.5], [0.0, 2.0, 3.0], [4.0, 1.0, 2.0]):
+        x = gs.tensor(values)
+        expected = grads(gs.tensor(values)).numpy()
+        np.testing.assert_array_equal(traced(x).numpy(), expected)
+    assert traced.traces == 1 and traced.replays == 2 and traced.eager_calls == 1
 
 
 def test_replay_updates_parameters_in_place_unless_their_array_is_held():

@@ -411,6 +411,11 @@ class Writer:
             )
         if op.kind == "check":
             v = self.value(op.args[0])
+            if self.hoist is not None and op.kwargs.get("retrace"):
+                return (  # nothing written yet: the replay steps aside, the call runs eagerly
+                    f"if bool({v}) is not {op.kwargs['expected']}:  # a branch went the other way\n"
+                    f"    return RETRACE"
+                )
             return (
                 f"if bool({v}) is not {op.kwargs['expected']}:  # a check the step made\n"
                 f"    raise ValueError('gs.trace: an input check that passed when the step "

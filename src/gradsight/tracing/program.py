@@ -73,6 +73,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
         names[id(z)] = z.name
     fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
     fast_ops, ownable = _updates_in_place(fast_ops, inputs)
+    fast_ops = _checks_that_retrace(fast_ops, inputs)
     scalars: dict = {}
 
     def hoist(x) -> str:  # a NumPy scalar as a constant of the replay (made once)
@@ -104,7 +105,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     runnable = "\n".join(func) + "\n"
     fast_head = f"def step({', '.join(params + ['own=()'])}):"
     fast_source = "\n".join([fast_head] + fast_lines + ["", ret_line]) + "\n"
-    namespace = {"np": np}
+    namespace = {"np": np, "RETRACE": RETRACE}
     namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
     namespace.update({k: consts[k] for k in used_consts})
     namespace.update({z.name: z.value for z in fills})
@@ -124,6 +125,30 @@ def _build(rec, inputs, outputs, template, step) -> Program:
         if isinstance(v, Var) and v.is_array and v.shape != () and v.fresh
     }
     return program
+
+
+RETRACE = object()  # what the replay's program returns when a recorded check fails
+
+
+def _checks_that_retrace(ops: list, inputs: list) -> list:
+    """Mark the checks (``bool`` of a traced value inside gradsight: an input check, a
+    fast path taken or not) that come before any write into the program's inputs: when
+    one goes the other way, the replay returns RETRACE and the call runs the step
+    eagerly (the right error, or the other branch). A check after a write still
+    raises: running the step then would apply the write twice."""
+    targets = {id(v) for _, v in inputs}
+    out = []
+    written = False
+    for op in ops:
+        if op.kind == "check":
+            kwargs = dict(op.kwargs, retrace=not written)
+            op = Op("check", None, op.method, op.args, kwargs, (), op.context, (), True)
+        elif op.kind == "update" or (
+            op.inplace and any(id(t) in targets for t in codegen._targets(op))
+        ):
+            written = True
+        out.append(op)
+    return out
 
 
 def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, list]:

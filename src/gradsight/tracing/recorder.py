@@ -323,6 +323,8 @@ def _binary(ufunc):
     def iop(self, other):
         if _foreign(other):  # ``arr *= tensor`` into a traced array: as NumPy refuses it
             return NotImplemented
+        if not isinstance(self.value, np.ndarray):  # a NumPy scalar (a 0-d result):
+            return op(self, other)  # ``s /= t`` rebinds s, as it does eagerly
         return self.__array_ufunc__(ufunc, "__call__", self, other, out=(self,))
 
     return op, rop, iop

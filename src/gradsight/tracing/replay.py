@@ -18,8 +18,10 @@ from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
 from .guards import DataSlot, GradSlot, StateSlot, _hyper, _read_scalar, same_scalar
+from .program import RETRACE
 
 MISS = object()
+BRANCH = object()  # a check inside the program went the other way: run this call eagerly
 
 
 def _frozen_tensor(v):
@@ -86,12 +88,21 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         owns.append(f"o{k}")
     if owns:
         names.append(f"own=({', '.join(owns)},)")
+    dropped = []
     for _, ref in program.outputs:
         if isinstance(ref, GradSlot) and id(ref) not in read:
             # a gradient the step replaces without reading it (zero_grad): dropped before
             # the program runs, as the eager step drops it, so old and new never coexist
-            g.lines.append(f"    {g.const(ref.t)}.grad = None")
+            t = g.const(ref.t)
+            g.lines.append(f"    d{len(dropped)} = {t}.grad")
+            g.lines.append(f"    {t}.grad = None")
+            dropped.append(t)
+    g.ns["RETRACE"] = RETRACE
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
+    g.ns["BRANCH"] = BRANCH
+    g.lines.append("    if outs is RETRACE:  # a recorded check went the other way")
+    g.lines += [f"        {t}.grad = d{k}" for k, t in enumerate(dropped)]
+    g.lines.append("        return BRANCH")
     rets = []
     arrays = getattr(program, "array_outputs", ())
     for k, (kind, ref) in enumerate(program.outputs):

@@ -24,7 +24,7 @@ from .guards import Guard, StateSlot, discover, slot_name, slots_for
 from .patches import _patched, _rule_codes
 from .program import Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError
-from .replay import MISS, compile_replay
+from .replay import BRANCH, MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
 _lock = threading.RLock()  # one trace at a time: tracing patches module globals
@@ -43,6 +43,7 @@ class Traced:
         self.entries: list = []  # (Guard, Program), most recent first
         self.traces = 0
         self.replays = 0
+        self.eager_calls = 0  # calls run untraced because a check went the other way
         self.gave_up = False
         self.last_retrace_reason = None
 
@@ -60,6 +61,12 @@ class Traced:
     def __call__(self, *args):
         for entry in self.entries:  # each replay checks its guards (anomaly mode among them)
             result = entry[2](args)
+            if result is BRANCH:
+                # a check gradsight made on the values (an input check, a fast path) went
+                # the other way before anything was written: this call runs eagerly, which
+                # raises the real error or takes the other branch
+                self.eager_calls += 1
+                return self.step(*args)
             if result is not MISS:
                 self.replays += 1
                 return result
