@@ -520,22 +520,28 @@ def test_accumulating_step_reads_gradients_and_retraces_on_their_presence():
         np.testing.assert_array_equal(a, b)
 
 
+LEARNING_RATE = 0.5
+
+
+def _manual_step(net, params):
+    def step(x, y):
+        for p in params:
+            p.grad = None
+        loss = article_loss(net(x), y)
+        loss.backward()
+        with gs.no_grad():
+            for p in params:
+                p.sub_(LEARNING_RATE * p.grad)  # a global Python number, read every call
+        return loss
+
+    return step
+
+
 def test_manual_update_under_no_grad_replays_bit_for_bit():
     runs = []
     for traced in (False, True):
         net, _, _ = make()
-        params = list(net.parameters())
-
-        def step(x, y, params=params, net=net):
-            for p in params:
-                p.grad = None
-            loss = article_loss(net(x), y)
-            loss.backward()
-            with gs.no_grad():
-                for p in params:
-                    p.sub_(0.5 * p.grad)  # the update PyTorch tutorials teach
-            return loss
-
+        step = _manual_step(net, list(net.parameters()))  # the update tutorials teach
         run = gs.trace(step) if traced else step
         losses = [run(gs.tensor(X), gs.tensor(T)).item() for _ in range(100)]
         if traced:
@@ -589,23 +595,6 @@ def test_freezing_a_parameter_retraces():
             assert "requires_grad" in run.last_retrace_reason
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
-
-
-LEARNING_RATE = 0.5
-
-
-def _manual_step(net, params):
-    def step(x, y):
-        for p in params:
-            p.grad = None
-        loss = article_loss(net(x), y)
-        loss.backward()
-        with gs.no_grad():
-            for p in params:
-                p.sub_(LEARNING_RATE * p.grad)  # a global Python number, read every call
-        return loss
-
-    return step
 
 
 def test_python_numbers_the_step_reads_are_guarded():
