@@ -39,7 +39,8 @@ def test_registry_op_gradient_replays_equal_eager(info, sample):
 
     traced = gs.trace(step)
     try:
-        traced(*[gs.tensor(a, requires_grad=True) for a in first])
+        with np.errstate(all="ignore"):  # samples at poles: warnings are not the point here
+            traced(*[gs.tensor(a, requires_grad=True) for a in first])
     except gs.TraceError:
         return  # refused: allowed, never silently wrong
     xs = [gs.tensor(a, requires_grad=True) for a in second]

@@ -193,11 +193,7 @@ def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, l
 
 
 def _param_written(op: Op, params: set):
-    out = op.kwargs.get("out")
-    for t in out if out is not None else op.args[:1]:
-        if id(t) in params:
-            return t
-    return None
+    return next((t for t in codegen._targets(op) if id(t) in params), None)
 
 
 def _like(var: Var) -> Var:

@@ -24,12 +24,17 @@ MISS = object()
 BRANCH = object()  # a check inside the program went the other way: run this call eagerly
 
 
-def _frozen_tensor(v):
-    """A returned or stored array as a read-only Tensor (0-d results become arrays)."""
+def _frozen_array(v) -> np.ndarray:
+    """A returned or stored value as a read-only array (0-d results become arrays)."""
     if v.__class__ is not np.ndarray:
         v = np.asarray(v)
     v.setflags(False)
-    return new_tensor(v, None, False)
+    return v
+
+
+def _frozen_tensor(v):
+    """A returned or stored array as a read-only Tensor."""
+    return new_tensor(_frozen_array(v), None, False)
 
 
 class _Gen:
@@ -39,6 +44,7 @@ class _Gen:
             "Tensor": Tensor,
             "new_tensor": new_tensor,
             "_frozen_tensor": _frozen_tensor,
+            "_frozen_array": _frozen_array,
             "mode": mode,
             "plain": plain,
             "np": np,
@@ -223,7 +229,7 @@ def _read_input(g: _Gen, kind, ref) -> str:
 
 def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
     if kind == "argdata":  # the step changed an argument tensor's array (x.add_(1))
-        g.lines.append(f"    a{ref}.data = _frozen_tensor({v}).data")
+        g.lines.append(f"    a{ref}.data = _frozen_array({v})")
     elif kind == "arggrad":
         g.lines.append(f"    a{ref}.grad = None if {v} is None else _frozen_tensor({v})")
     elif isinstance(ref, DataSlot):

@@ -20,6 +20,7 @@ import numpy as np
 from gradsight._core.grad_mode import mode
 from gradsight._core.tensor import Tensor
 
+from .codegen import _targets
 from .guards import Guard, StateSlot, discover, slot_name, slots_for
 from .patches import _patched, _rule_codes
 from .program import Program, _arg_names, _build
@@ -313,14 +314,13 @@ def _deref(s):
 
 def _written_inputs(ops: list, inputs: set) -> set:
     """ids of the input Vars that some op wrote into in place."""
-    written = set()
-    for op in ops:
-        if op.inplace and op.kind != "check":
-            out = op.kwargs.get("out")
-            for t in out if out is not None else op.args[:1]:
-                if id(t) in inputs:
-                    written.add(id(t))
-    return written
+    return {
+        id(t)
+        for op in ops
+        if op.inplace and op.kind != "check"
+        for t in _targets(op)
+        if id(t) in inputs
+    }
 
 
 def _frozen(v):
