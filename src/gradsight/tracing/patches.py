@@ -78,7 +78,9 @@ class _patched:
         self.saved = []
 
     def __enter__(self):
-        from gradsight import autograd, creation
+        from gradsight import autograd, creation, functional
+        from gradsight._core import tensor as _tensor
+        from gradsight.nn import module as _module
         from gradsight.optim import adam, sgd
 
         session = self.session
@@ -117,6 +119,9 @@ class _patched:
             "as_tensor",
             lambda x: new_tensor(x, None, False) if isinstance(x, Sym) else as_tensor(x),
         )
+        traced_as_array = _traced_as_array(_tensor.as_array)
+        for mod in (_tensor, creation, functional, _module):  # gs.tensor(x), zeros_like, gs.grad
+            self._set(mod, "as_array", traced_as_array)
         self._set(_engine, "_accumulate_leaf", accumulate)
         self._set(_engine, "_run_hooks", no_hooks)
         self._set(creation, "_generator", _NoRandom())
@@ -133,6 +138,20 @@ class _patched:
     def __exit__(self, *exc):
         for obj, name, value in reversed(self.saved):
             setattr(obj, name, value)
+
+
+def _traced_as_array(as_array):
+    """tensor.as_array for traced arrays: a copy (or cast) is recorded, not a value read."""
+
+    def traced(data, dtype=None, copy: bool = True):
+        arr = data.data if isinstance(data, Tensor) else data
+        if not isinstance(arr, Sym):
+            return as_array(data, dtype, copy)
+        if dtype is not None and np.dtype(dtype) != arr.dtype:
+            return arr.astype(dtype)  # astype copies
+        return arr.copy() if copy else arr
+
+    return traced
 
 
 def _traced_expand(expand):

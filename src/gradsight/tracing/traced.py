@@ -47,6 +47,7 @@ class Traced:
         self.eager_calls = 0  # calls run untraced because a check went the other way
         self.gave_up = False
         self.last_retrace_reason = None
+        self._sig = None  # the step's signature, for calls with keywords
 
     def __repr__(self) -> str:
         name = getattr(self.step, "__qualname__", type(self.step).__name__)
@@ -59,7 +60,9 @@ class Traced:
             raise TraceError("nothing traced yet: call the traced step once first")
         return self.entries[0][1].source
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
+        if kwargs:
+            args = self._positional(args, kwargs)
         for entry in self.entries:  # each replay checks its guards (anomaly mode among them)
             result = entry[2](args)
             if result is BRANCH:
@@ -97,6 +100,27 @@ class Traced:
 
     def _name(self) -> str:
         return getattr(self.step, "__qualname__", "the step")
+
+    def _positional(self, args: tuple, kwargs: dict) -> tuple:
+        """``step(x=x, y=y)`` as ``step(x, y)``: keywords bound to the step's signature,
+        so the guards and the program see one argument list. Defaults are filled in
+        only up to the last parameter given (``step(x, y, lr=0.1)`` with a default
+        before ``lr``)."""
+        bound = self._signature().bind(*args, **kwargs)  # TypeError as the step would raise
+        if bound.kwargs:
+            bound.apply_defaults()
+        if bound.kwargs:
+            raise TypeError(
+                f"gs.trace passes arguments by position: {self._name()} takes "
+                f"{', '.join(map(repr, bound.kwargs))} only by keyword; give those parameters "
+                "a place before any * in its signature"
+            )
+        return bound.args
+
+    def _signature(self) -> inspect.Signature:
+        if self._sig is None:
+            self._sig = inspect.signature(self.step)
+        return self._sig
 
 
 def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None):
