@@ -627,3 +627,28 @@ def test_no_grad_decorates_with_and_without_parentheses():
         return gs.is_grad_enabled()
 
     assert bare() is False and called() is False and gs.is_grad_enabled() is True
+
+
+def test_trained_model_and_optimizer_pickle_and_keep_training():
+    # backward leaves a weak reference (the leaf's graph node) on every parameter;
+    # pickling a trained model failed with "cannot pickle 'weakref.ReferenceType'"
+    import pickle
+
+    gs.manual_seed(0)
+    model = gs.nn.MLP([3, 4, 2])
+    opt = gs.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    x = gs.tensor(np.linspace(-1, 1, 6).reshape(2, 3))
+
+    def step(m, o):
+        o.zero_grad()
+        (m(x) ** 2).sum().backward()
+        o.step()
+
+    step(model, opt)
+    model2, opt2 = pickle.loads(pickle.dumps((model, opt)))  # noqa: S301 - our own bytes
+    assert opt2.param_groups[0]["params"][0] is next(iter(model2.parameters()))
+    step(model, opt)
+    step(model2, opt2)  # the momentum state came along: the same second step
+    for p, q in zip(model.parameters(), model2.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+        np.testing.assert_array_equal(p.grad.numpy(), q.grad.numpy())

@@ -103,3 +103,209 @@ def test_tensors_made_inside_the_step_are_recorded_copies_not_value_reads(name, 
         assert got.dtype == want.dtype
         np.testing.assert_array_equal(got.numpy(), want.numpy())
     assert (traced.traces, traced.replays) == (1, 3)
+
+
+# ---------------------------------------------------------------- where the state lives
+F = gs.nn.functional
+
+
+def _data(seed=0, n=6):
+    rng = np.random.default_rng(seed)
+    return [
+        (gs.tensor(rng.standard_normal((5, 3))), gs.tensor(rng.standard_normal((5, 2))))
+        for _ in range(n)
+    ]
+
+
+class Trainer:
+    """A training loop object of the kind people write: the step is a method."""
+
+    def __init__(self, seed=0):
+        gs.manual_seed(seed)
+        self.model = gs.nn.MLP([3, 4, 2])
+        self.opt = gs.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
+
+    def plain(self, x, y):
+        self.opt.zero_grad()
+        loss = F.mse_loss(self.model(x), y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    @gs.trace
+    def step(self, x, y):
+        return self.plain(x, y)
+
+
+def _params(trainer):
+    return [p.numpy() for p in trainer.model.parameters()]
+
+
+def _assert_same(a, b):
+    for p, q in zip(_params(a), _params(b)):
+        np.testing.assert_array_equal(p, q)
+
+
+def test_traced_method_is_traced_per_instance_and_equals_eager():
+    a, b, eager = Trainer(0), Trainer(1), Trainer(0)
+    for x, y in _data():
+        assert float(a.step(x, y)) == float(eager.plain(x, y))
+        b.step(x, y)
+    _assert_same(a, eager)
+    assert a.step is a.step and a.step is not b.step  # one traced step per trainer
+    assert a.step.replays >= 3 and type(a).step.traces == 0
+    assert not any(np.array_equal(p, q) for p, q in zip(_params(a), _params(b)))
+
+
+def test_traced_bound_method_finds_the_model_and_optimizer_on_self():
+    t, eager = Trainer(0), Trainer(0)
+    traced = gs.trace(t.plain)  # was refused: the gradients' tensors were not found
+    for x, y in _data():
+        assert float(traced(x, y)) == float(eager.plain(x, y))
+    _assert_same(t, eager)
+    assert traced.replays >= 3
+
+
+def test_copied_or_pickled_trainer_gets_an_untraced_step_of_its_own():
+    import copy
+    import pickle
+
+    a = Trainer(0)
+    data = _data()
+    for x, y in data[:3]:
+        a.step(x, y)
+    for b in (copy.deepcopy(a), pickle.loads(pickle.dumps(a))):  # noqa: S301 - our own bytes
+        assert b.step.step.__self__ is b and b.step.traces == 0
+        twin = copy.deepcopy(a)
+        for x, y in data[3:]:
+            assert float(b.step(x, y)) == float(twin.plain(x, y))
+        _assert_same(b, twin)
+
+
+def test_traced_method_on_a_class_without_dict_is_a_clear_type_error():
+    class Slotted:
+        __slots__ = ()
+
+        @gs.trace
+        def step(self, x):
+            return x * 2
+
+    with pytest.raises(TypeError, match=r"needs instances with a __dict__.*gs.trace\(obj.method\)"):
+        Slotted().step(gs.tensor([1.0]))
+
+
+def test_rebinding_the_model_and_optimizer_the_step_reads_retraces():
+    # the replay updated the old model: the new one silently stayed untrained
+    ns = {"F": F}
+    exec(  # a step reading its model and optimizer from module globals, as scripts do
+        "def step(x, y):\n"
+        "    opt.zero_grad()\n"
+        "    loss = F.mse_loss(model(x), y)\n"
+        "    loss.backward()\n"
+        "    opt.step()\n"
+        "    return loss\n",
+        ns,
+    )
+    a, b = Trainer(0), Trainer(1)
+    traced = gs.trace(ns["step"])
+    data = _data()
+    ns.update(model=a.model, opt=a.opt)
+    for x, y in data[:3]:
+        traced(x, y)
+    ns.update(model=b.model, opt=b.opt)
+    eager = Trainer(1)
+    reasons = []
+    for x, y in data[3:]:
+        assert float(traced(x, y)) == float(eager.plain(x, y))
+        reasons.append(traced.last_retrace_reason)
+    _assert_same(b, eager)
+    assert reasons[0] == "opt the step reads was replaced"  # the first name the step reads
+
+
+def test_replacing_self_model_retraces():
+    t = Trainer(0)
+    data = _data()
+    for x, y in data[:3]:
+        t.step(x, y)
+    fresh = Trainer(5)
+    t.model, t.opt = fresh.model, fresh.opt
+    eager = Trainer(5)
+    for x, y in data[3:]:
+        assert float(t.step(x, y)) == float(eager.plain(x, y))
+    _assert_same(t, eager)
+
+
+def test_replacing_a_model_in_a_list_the_step_reads_retraces():
+    a, b, eager = Trainer(0), Trainer(2), Trainer(2)
+    models, opts = [a.model], [a.opt]
+
+    def step(x, y):
+        opts[0].zero_grad()
+        loss = F.mse_loss(models[0](x), y)
+        loss.backward()
+        opts[0].step()
+        return loss
+
+    traced = gs.trace(step)
+    data = _data()
+    for x, y in data[:3]:
+        traced(x, y)
+    models[0], opts[0] = b.model, b.opt
+    for x, y in data[3:]:
+        assert float(traced(x, y)) == float(eager.plain(x, y))
+    _assert_same(b, eager)
+
+
+def test_module_keeping_its_optimizer_as_an_attribute_traces():
+    class SelfTraining(gs.nn.Module):
+        def __init__(self):
+            super().__init__()
+            gs.manual_seed(0)
+            self.net = gs.nn.MLP([3, 4, 2])
+            self.opt = gs.optim.Adam(self.net.parameters(), lr=0.01)
+
+        def forward(self, x, y):
+            self.opt.zero_grad()
+            loss = F.mse_loss(self.net(x), y)
+            loss.backward()
+            self.opt.step()
+            return loss
+
+    m, eager = SelfTraining(), SelfTraining()
+    traced = gs.trace(m)
+    for x, y in _data():
+        assert float(traced(x, y)) == float(eager(x, y))
+    for p, q in zip(m.net.parameters(), eager.net.parameters()):
+        np.testing.assert_array_equal(p.numpy(), q.numpy())
+    assert traced.replays >= 3
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_optimizer_discovery_cannot_reach_is_refused_not_replayed_without_its_state(optimizer):
+    # two levels down: the momentum buffers were made inside the program (SGD's momentum
+    # silently restarted on every replay; Adam's replay crashed with UnboundLocalError)
+    gs.manual_seed(0)
+    model = gs.nn.MLP([3, 4, 2])
+    if optimizer == "sgd":
+        opt = gs.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    else:
+        opt = gs.optim.Adam(model.parameters(), lr=0.01)
+    hidden = {"deep": {"opt": opt}}
+
+    def step(x, y):
+        o = hidden["deep"]["opt"]
+        o.zero_grad()
+        loss = F.mse_loss(model(x), y)
+        loss.backward()
+        o.step()
+        return loss
+
+    traced = gs.trace(step)
+    x, y = _data(n=1)[0]
+    with pytest.raises(gs.TraceError, match=rf"{type(opt).__name__}.step\(\) on an optimizer"):
+        traced(x, y)
+    # nothing traced leaked into the user's objects: the eager step still runs
+    assert not opt.state and all(type(p.data) is np.ndarray for p in model.parameters())
+    assert all(type(p.grad.data) is np.ndarray for p in model.parameters())
+    step(x, y)
+    assert opt.state

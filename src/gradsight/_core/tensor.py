@@ -86,6 +86,13 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
+    def __getstate__(self):
+        # copy/pickle state without the weak reference to the leaf's graph node
+        # (a cache, rebuilt on the next backward; weak references cannot be pickled)
+        d = {k: v for k, v in self.__dict__.items() if k != "_acc"}
+        slots = {"data": self.data, "grad_fn": self.grad_fn, "requires_grad": self.requires_grad}
+        return (d or None, slots)
+
     # ------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
         """The underlying (read-only) array, without copying."""

@@ -182,6 +182,13 @@ def discover(step, args) -> Found:
             tensors.setdefault(id(obj), (obj, name))
         elif isinstance(obj, Module):
             modules.setdefault(id(obj), (obj, name))
+            if depth < 1:  # state kept on a module beside its parameters (self.opt)
+                for k, v in _attributes(obj):
+                    if isinstance(v, (Tensor, Optimizer)):
+                        visit(f"{name}_{k}", v, depth + 1)
+        elif depth < 1 and _plain_object(obj):  # a trainer object: self.model, self.opt
+            for k, v in _attributes(obj):
+                visit(f"{name}_{k}", v, depth + 1)
         elif isinstance(obj, Optimizer):
             optimizers.setdefault(id(obj), obj)
         elif depth < 1 and isinstance(obj, (list, tuple)):
@@ -232,15 +239,71 @@ def slots_for(found: Found, arg_ids: set) -> list:
 
 
 _SCALARS = (bool, int, float, complex, str, type(None))
+_STATE = (Tensor, Module, Optimizer)
 
 
-def scalar_reads(step) -> list:
-    """(container, key, value) for the Python numbers (and strings, None) the step's
-    code reads from its closure cells and globals, and those of the functions it
-    calls that live in the same places: a trace bakes them into the program, so a
-    replay is valid only while they keep their values. ``container`` is a cell
-    (key None) or a globals dict."""
-    found, seen = [], set()
+def _plain_object(v) -> bool:
+    """An instance of a user class that may keep state in its attributes."""
+    return hasattr(v, "__dict__") and not isinstance(
+        v,
+        (type, types.ModuleType, types.FunctionType, types.MethodType, Tensor, Optimizer, Module),
+    )
+
+
+def _attributes(obj) -> list:
+    """(name, value) of an object's own attributes, for discovery and guards."""
+    return [(k, v) for k, v in vars(obj).items() if isinstance(k, str)]
+
+
+def _holds_state(v, depth: int = 0) -> bool:
+    """A model, optimizer or tensor, or a list, dict or plain object holding one."""
+    if isinstance(v, _STATE):
+        return True
+    if isinstance(v, (list, tuple)):
+        return any(isinstance(x, _STATE) for x in v)
+    if isinstance(v, dict):
+        return any(isinstance(x, _STATE) for x in v.values())
+    if depth == 0 and _plain_object(v):
+        return any(_holds_state(x, 1) for _, x in _attributes(v))
+    return False
+
+
+def _note_holder(holders: list, container, key, v, depth: int = 0) -> None:
+    """Guard that ``container[key]`` still is ``v`` and, one level down, what ``v`` holds:
+    the program updates the objects found at trace time, so a step that now reads
+    another model or optimizer from the same name must be traced again."""
+    if not _holds_state(v, depth):
+        return
+    holders.append((container, key, v))
+    if isinstance(v, list):
+        holders.extend((v, i, x) for i, x in enumerate(v))
+        holders.append((v, len(v), _MISSING))  # its length: nothing appended
+    elif isinstance(v, dict):
+        holders.extend((v, k, x) for k, x in v.items() if isinstance(x, _STATE))
+    if depth == 0:
+        _note_attributes(holders, v)
+
+
+def _note_attributes(holders: list, obj) -> None:
+    """Identity guards on the attributes of ``obj`` that hold state (self.model, self.opt)."""
+    if _plain_object(obj) or isinstance(obj, Module):
+        d = vars(obj)
+        for k, x in _attributes(obj):
+            if not (isinstance(obj, Module) and k.startswith("_")):  # structure guards those
+                _note_holder(holders, d, k, x, 1)
+
+
+def reads(step) -> tuple[list, list]:
+    """What the step's code reads from its closure cells, the globals it names, its
+    ``self`` (and the same places of the functions it calls): (scalars, holders).
+
+    scalars: (container, key, value) of the Python numbers, strings and None read;
+    a trace bakes them into the program, so a replay is valid only while they keep
+    their values. holders: (container, key, object) where a model, optimizer or
+    tensor (or a list, dict or object holding them) was read: valid only while
+    the same object is there. ``container`` is a cell (key None), a dict (globals,
+    an object's ``__dict__``) or a list (key an index)."""
+    scalars, holders, seen = [], [], set()
 
     def walk(fn, depth):
         fn = getattr(fn, "__func__", fn)
@@ -253,24 +316,42 @@ def scalar_reads(step) -> list:
                 v = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            _note(cell, None, v, depth)
+            note(cell, None, v, depth)
         glb = getattr(fn, "__globals__", {})
         for name in _global_names(code):
             if name in glb:
-                _note(glb, name, glb[name], depth)
+                note(glb, name, glb[name], depth)
 
-    def _note(container, key, v, depth):
+    def note(container, key, v, depth):
         if isinstance(v, _SCALARS):
-            found.append((container, key, v))
+            scalars.append((container, key, v))
         elif isinstance(v, (types.FunctionType, types.MethodType)):
             walk(v, depth + 1)
+        else:
+            _note_holder(holders, container, key, v)
 
     if inspect.isroutine(step):
+        owner = getattr(step, "__self__", None)
+        if owner is not None:
+            _note_attributes(holders, owner)
         walk(step, 0)
     else:  # a callable object: its __call__ (and a module's forward)
+        _note_attributes(holders, step)
         for attr in ("__call__", "forward"):
             walk(getattr(type(step), attr, None), 0)
-    return found
+    return scalars, holders
+
+
+def read_holder(container, key):
+    """``container[key]`` for a cell (key None), a dict or a list; _MISSING if absent."""
+    if key is None:
+        try:
+            return container.cell_contents
+        except ValueError:
+            return _MISSING
+    if isinstance(container, list):
+        return container[key] if key < len(container) else _MISSING
+    return container.get(key, _MISSING)
 
 
 # ------------------------------------------------------------------ guards
@@ -334,7 +415,7 @@ class Guard:
         self.training = [
             (mod, mod.__dict__.get("training")) for m, _ in found.modules for mod in m.modules()
         ]
-        self.scalars = scalar_reads(step) if step is not None else []
+        self.scalars, self.holders = reads(step) if step is not None else ([], [])
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""
@@ -361,6 +442,9 @@ class Guard:
             if not same_scalar(_read_scalar(container, key), v):
                 now = _read_scalar(container, key)
                 return f"{key or 'a closure variable'} the step reads changed: {v!r} -> {now!r}"
+        for container, key, v in self.holders:
+            if read_holder(container, key) is not v:
+                return f"{key if isinstance(key, str) else 'an object'} the step reads was replaced"
         for d, k, v in self.structure:
             if d.get(k) is not v:
                 return f"the module's entry {k!r} was replaced"

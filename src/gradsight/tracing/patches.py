@@ -125,6 +125,10 @@ class _patched:
         self._set(_engine, "_accumulate_leaf", accumulate)
         self._set(_engine, "_run_hooks", no_hooks)
         self._set(creation, "_generator", _NoRandom())
+        known_optimizers = {id(o) for o in session.found.optimizers}
+        for cls in _optimizer_classes():
+            if "step" in vars(cls):
+                self._set(cls, "step", _found_optimizer_only(vars(cls)["step"], known_optimizers))
         self._set(sgd, "np", _NumPyProxy())
         self._set(autograd, "np", _NumPyProxy())
         self._set(adam, "math", _MathProxy())
@@ -138,6 +142,44 @@ class _patched:
     def __exit__(self, *exc):
         for obj, name, value in reversed(self.saved):
             setattr(obj, name, value)
+
+
+def _optimizer_classes() -> list:
+    from gradsight.optim.optimizer import Optimizer
+
+    classes, todo = [], [Optimizer]
+    while todo:
+        cls = todo.pop()
+        classes.append(cls)
+        todo.extend(cls.__subclasses__())
+    return classes
+
+
+def _found_optimizer_only(step, known: set):
+    """Optimizer.step that refuses an optimizer discovery did not find: its state
+    (momentum, moments) would be made inside the program, not read and written
+    back, so every replay would start it afresh. Other threads' optimizers, whose
+    parameters are not being traced, pass through."""
+
+    def checked(opt, *args, **kwargs):
+        if id(opt) not in known and _traced_params(opt):
+            raise TraceError(
+                f"the step calls {type(opt).__name__}.step() on an optimizer gs.trace did not "
+                "find (it looks in the step's arguments, closure, globals and self, one level "
+                "into lists, dicts and objects): its state would be left out of the program. "
+                "Pass the optimizer to the step as an argument"
+            )
+        return step(opt, *args, **kwargs)
+
+    return checked
+
+
+def _traced_params(opt) -> bool:
+    for group in opt.param_groups:
+        for p in group["params"]:
+            if isinstance(p.data, Sym) or isinstance(getattr(p.grad, "data", None), Sym):
+                return True
+    return False
 
 
 def _traced_as_array(as_array):

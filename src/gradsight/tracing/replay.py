@@ -17,7 +17,7 @@ import numpy as np
 from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
-from .guards import DataSlot, GradSlot, StateSlot, _hyper, _read_scalar, same_scalar
+from .guards import _MISSING, DataSlot, GradSlot, StateSlot, _hyper, _read_scalar, same_scalar
 from .program import RETRACE
 
 MISS = object()
@@ -185,6 +185,18 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
         g.ns["same_scalar"] = same_scalar
     for container, key, v in guard.scalars:
         g.miss_unless(f"same_scalar(_read_scalar({g.const(container)}, {key!r}), {g.const(v)})")
+    for container, key, v in guard.holders:  # the same model / optimizer where the step reads it
+        if key is None:
+            g.ns["_read_scalar"] = _read_scalar
+            g.miss_unless(f"_read_scalar({g.const(container)}, None) is {g.const(v)}")
+        elif isinstance(container, list):
+            c = g.const(container)
+            if v is _MISSING:
+                g.miss_unless(f"len({c}) == {key}")
+            else:
+                g.miss_unless(f"len({c}) > {key} and {c}[{key}] is {g.const(v)}")
+        else:
+            g.miss_unless(f"{g.const(container)}.get({key!r}) is {g.const(v)}")
     for d, k, v in guard.structure:
         g.miss_unless(f"{g.const(d)}.get({k!r}) is {g.const(v)}")
     for opt, hyper, keys in guard.hyper:

@@ -53,6 +53,43 @@ class Traced:
         name = getattr(self.step, "__qualname__", type(self.step).__name__)
         return f"<gs.trace of {name}: {self.traces} trace(s), {self.replays} replay(s)>"
 
+    def __set_name__(self, owner, name: str) -> None:
+        self._attr = name
+
+    def __get__(self, obj, objtype=None):
+        """``@gs.trace`` on a method: each instance gets its own traced step (its own
+        model and optimizer), kept in the instance's ``__dict__`` like a cached
+        property, so ``trainer.step(x, y)`` traces once per trainer and then replays."""
+        if obj is None or not hasattr(self.step, "__get__"):
+            return self
+        try:
+            d = vars(obj)
+        except TypeError:
+            raise TypeError(
+                f"@gs.trace on a method needs instances with a __dict__; "
+                f"{type(obj).__name__} has none: trace the bound method instead, "
+                "gs.trace(obj.method)"
+            ) from None
+        key = getattr(self, "_attr", None) or _attribute_name(type(obj), self)
+        bound = d.get(key)
+        if not isinstance(bound, Traced) or bound.step.__self__ is not obj:
+            step = self.step.__get__(obj, objtype)
+            bound = Traced(step, self.allow_value_reads, self.max_traces, self.names)
+            if key == getattr(self, "_attr", None):
+                bound._attr = key
+            d[key] = bound  # later lookups find it before this descriptor
+        return bound
+
+    def __reduce__(self):
+        # copy, deepcopy and pickle give an untraced twin: the programs hold the
+        # original's arrays and compiled code. A traced method is looked up again on
+        # the copied object (its function is reachable only through the class)
+        owner = getattr(self.step, "__self__", None)
+        attr = getattr(self, "_attr", None)
+        if owner is not None and attr is not None and vars(owner).get(attr) is self:
+            return (_traced_method, (type(owner), attr, owner))
+        return (Traced, (self.step, self.allow_value_reads, self.max_traces, self.names))
+
     @property
     def source(self) -> str:
         """The most recent program as a standalone NumPy-only module."""
@@ -121,6 +158,22 @@ class Traced:
         if self._sig is None:
             self._sig = inspect.signature(self.step)
         return self._sig
+
+
+def _attribute_name(cls, descriptor) -> str:
+    """The name ``descriptor`` has in ``cls`` (set after the class was made, as in
+    ``Trainer.step = gs.trace(Trainer.step)``, it was never told)."""
+    for klass in cls.__mro__:
+        for name, value in vars(klass).items():
+            if value is descriptor:
+                descriptor._attr = name
+                return name
+    return f"_gs_trace_{id(descriptor)}"
+
+
+def _traced_method(cls, attr: str, obj) -> Traced:
+    """``obj.<attr>`` for a method traced with @gs.trace: a fresh traced step (unpickling)."""
+    return getattr(cls, attr).__get__(obj, cls)
 
 
 def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None):
