@@ -309,3 +309,15 @@ def test_optimizer_discovery_cannot_reach_is_refused_not_replayed_without_its_st
     assert all(type(p.grad.data) is np.ndarray for p in model.parameters())
     step(x, y)
     assert opt.state
+
+
+def test_rebinding_a_global_data_tensor_the_step_reads_retraces():
+    # the replay kept reading the old tensor: 6.0 where the eager step gives 60.0
+    ns = {}
+    exec("def f():\n    return (X * 2).sum()\n", ns)
+    ns["X"] = gs.tensor([1.0, 2.0])
+    traced = gs.trace(ns["f"])
+    assert float(traced()) == float(traced()) == 6.0
+    ns["X"] = gs.tensor([10.0, 20.0])
+    assert float(traced()) == float(ns["f"]()) == 60.0
+    assert traced.last_retrace_reason == "X the step reads was replaced"
