@@ -321,3 +321,48 @@ def test_rebinding_a_global_data_tensor_the_step_reads_retraces():
     ns["X"] = gs.tensor([10.0, 20.0])
     assert float(traced()) == float(ns["f"]()) == 60.0
     assert traced.last_retrace_reason == "X the step reads was replaced"
+
+
+def test_models_in_a_dict_with_any_keys_are_guarded():
+    import enum
+
+    class Role(enum.Enum):
+        STUDENT = 1
+
+    a, b, eager = Trainer(0), Trainer(4), Trainer(4)
+    nets = {Role.STUDENT: a.model, ("opt", 0): a.opt}
+
+    def step(x, y):
+        nets["opt", 0].zero_grad()
+        loss = F.mse_loss(nets[Role.STUDENT](x), y)
+        loss.backward()
+        nets["opt", 0].step()
+        return loss
+
+    traced = gs.trace(step)
+    data = _data()
+    for x, y in data[:3]:
+        traced(x, y)
+    nets[Role.STUDENT], nets["opt", 0] = b.model, b.opt
+    for x, y in data[3:]:
+        assert float(traced(x, y)) == float(eager.plain(x, y))
+    _assert_same(b, eager)
+
+
+def test_objects_whose_getattr_raises_are_not_searched():
+    class Proxy:
+        __slots__ = ()
+
+        def __getattr__(self, name):
+            raise RuntimeError(f"no {name} here")
+
+    proxy = Proxy()
+    w = gs.tensor([1.0, 2.0], requires_grad=True)
+
+    def step():
+        proxy  # noqa: B018 - read by the step, searched by discovery
+        return gs.autograd.grad((w * w).sum(), [w])[0]
+
+    traced = gs.trace(step)
+    for _ in range(3):
+        np.testing.assert_array_equal(traced().numpy(), [2.0, 4.0])

@@ -195,9 +195,8 @@ def discover(step, args) -> Found:
             for i, v in enumerate(obj):
                 visit(f"{name}_{i}", v, depth + 1)
         elif depth < 1 and isinstance(obj, dict):
-            for k, v in obj.items():
-                if isinstance(k, str):
-                    visit(f"{name}_{k}", v, depth + 1)
+            for i, (k, v) in enumerate(obj.items()):
+                visit(f"{name}_{k}" if isinstance(k, str) else f"{name}_{i}", v, depth + 1)
 
     for name, obj in _places(step, args):
         visit(name, obj, 0)
@@ -244,7 +243,8 @@ _STATE = (Tensor, Module, Optimizer)
 
 def _plain_object(v) -> bool:
     """An instance of a user class that may keep state in its attributes."""
-    return hasattr(v, "__dict__") and not isinstance(
+    # tp_dictoffset, not hasattr: no __getattr__ of the user's runs
+    return type(v).__dictoffset__ != 0 and not isinstance(
         v,
         (type, types.ModuleType, types.FunctionType, types.MethodType, Tensor, Optimizer, Module),
     )

@@ -195,8 +195,9 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
                 g.miss_unless(f"len({c}) == {key}")
             else:
                 g.miss_unless(f"len({c}) > {key} and {c}[{key}] is {g.const(v)}")
-        else:
-            g.miss_unless(f"{g.const(container)}.get({key!r}) is {g.const(v)}")
+        else:  # a dict: globals, an object's __dict__, or the user's (any hashable key)
+            k = repr(key) if isinstance(key, str) else g.const(key)
+            g.miss_unless(f"{g.const(container)}.get({k}) is {g.const(v)}")
     for d, k, v in guard.structure:
         g.miss_unless(f"{g.const(d)}.get({k!r}) is {g.const(v)}")
     for opt, hyper, keys in guard.hyper:
