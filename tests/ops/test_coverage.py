@@ -31,7 +31,8 @@ NOT_OPS = {
         for n in (
             "numpy item tolist detach requires_grad_ register_hook retain_grad backward "
             "__init__ __repr__ __array__ __array_ufunc__ __bool__ __float__ __int__ __index__ "
-            "__len__ __hash__ data grad grad_fn requires_grad is_leaf shape ndim dtype size "
+            "__len__ __hash__ __getstate__ data grad grad_fn requires_grad is_leaf shape ndim "
+            "dtype size "
             "_acc _hooks"
         ).split()
     ),
