@@ -581,40 +581,46 @@ def test_step_that_changes_its_argument_changes_it_on_every_replay(how):
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
 
 
-def test_freezing_a_parameter_retraces():
+def _eager_and_traced_agree(drive, reason: str) -> None:
+    """``drive(wrap)`` makes a fresh net, runs its steps through ``wrap`` (the step
+    itself, then gs.trace) and returns (net, run): both runs end in the same
+    state, and the traced one retraced for ``reason``."""
     runs = []
-    for traced in (False, True):
-        net, opt, step = make()
-        run = gs.trace(step) if traced else step
-        for i in range(6):
-            if i == 3:
-                net.hidden.weight.requires_grad = False  # freeze a layer mid-training
-            run(gs.tensor(X), gs.tensor(T))
+    for wrap in (lambda step: step, gs.trace):
+        net, run = drive(wrap)
         runs.append(states(net))
-        if traced:
-            assert "requires_grad" in run.last_retrace_reason
+    assert reason in run.last_retrace_reason
     for a, b in zip(*runs):
         np.testing.assert_array_equal(a, b)
 
 
+def test_freezing_a_parameter_retraces():
+    def drive(wrap):
+        net, opt, step = make()
+        run = wrap(step)
+        for i in range(6):
+            if i == 3:
+                net.hidden.weight.requires_grad = False  # freeze a layer mid-training
+            run(gs.tensor(X), gs.tensor(T))
+        return net, run
+
+    _eager_and_traced_agree(drive, "requires_grad")
+
+
 def test_python_numbers_the_step_reads_are_guarded():
-    global LEARNING_RATE
-    runs = []
-    for traced in (False, True):
+    def drive(wrap):
+        global LEARNING_RATE
         net, _, _ = make()
-        step = _manual_step(net, list(net.parameters()))
-        run = gs.trace(step) if traced else step
+        run = wrap(_manual_step(net, list(net.parameters())))
         try:
             for i in range(6):
                 LEARNING_RATE = 0.5 if i < 3 else 0.05  # a schedule through a global
                 run(gs.tensor(X), gs.tensor(T))
         finally:
             LEARNING_RATE = 0.5
-        runs.append(states(net))
-        if traced:
-            assert "LEARNING_RATE" in run.last_retrace_reason
-    for a, b in zip(*runs):
-        np.testing.assert_array_equal(a, b)
+        return net, run
+
+    _eager_and_traced_agree(drive, "LEARNING_RATE")
 
 
 def test_switching_train_and_eval_mode_retraces():

@@ -117,6 +117,15 @@ def _data(seed=0, n=6):
     ]
 
 
+def train_step(model, opt, x, y):
+    """The usual step; the tests below differ in where model and opt are read from."""
+    opt.zero_grad()
+    loss = F.mse_loss(model(x), y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
 class Trainer:
     """A training loop object of the kind people write: the step is a method."""
 
@@ -126,11 +135,7 @@ class Trainer:
         self.opt = gs.optim.SGD(self.model.parameters(), lr=0.1, momentum=0.9)
 
     def plain(self, x, y):
-        self.opt.zero_grad()
-        loss = F.mse_loss(self.model(x), y)
-        loss.backward()
-        self.opt.step()
-        return loss
+        return train_step(self.model, self.opt, x, y)
 
     @gs.trace
     def step(self, x, y):
@@ -240,11 +245,7 @@ def test_replacing_a_model_in_a_list_the_step_reads_retraces():
     models, opts = [a.model], [a.opt]
 
     def step(x, y):
-        opts[0].zero_grad()
-        loss = F.mse_loss(models[0](x), y)
-        loss.backward()
-        opts[0].step()
-        return loss
+        return train_step(models[0], opts[0], x, y)
 
     traced = gs.trace(step)
     data = _data()
@@ -265,11 +266,7 @@ def test_module_keeping_its_optimizer_as_an_attribute_traces():
             self.opt = gs.optim.Adam(self.net.parameters(), lr=0.01)
 
         def forward(self, x, y):
-            self.opt.zero_grad()
-            loss = F.mse_loss(self.net(x), y)
-            loss.backward()
-            self.opt.step()
-            return loss
+            return train_step(self.net, self.opt, x, y)
 
     m, eager = SelfTraining(), SelfTraining()
     traced = gs.trace(m)
@@ -294,11 +291,7 @@ def test_optimizer_discovery_cannot_reach_is_refused_not_replayed_without_its_st
 
     def step(x, y):
         o = hidden["deep"]["opt"]
-        o.zero_grad()
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
-        o.step()
-        return loss
+        return train_step(model, o, x, y)
 
     traced = gs.trace(step)
     x, y = _data(n=1)[0]
@@ -333,11 +326,7 @@ def test_models_in_a_dict_with_any_keys_are_guarded():
     nets = {Role.STUDENT: a.model, ("opt", 0): a.opt}
 
     def step(x, y):
-        nets["opt", 0].zero_grad()
-        loss = F.mse_loss(nets[Role.STUDENT](x), y)
-        loss.backward()
-        nets["opt", 0].step()
-        return loss
+        return train_step(nets[Role.STUDENT], nets["opt", 0], x, y)
 
     traced = gs.trace(step)
     data = _data()

@@ -439,8 +439,8 @@ class Guard:
             if mod.__dict__.get("training") is not flag:
                 return f"a module was switched to {'train' if mod.training else 'eval'} mode"
         for container, key, v in self.scalars:
-            if not same_scalar(_read_scalar(container, key), v):
-                now = _read_scalar(container, key)
+            if not same_scalar(read_holder(container, key), v):
+                now = read_holder(container, key)
                 return f"{key or 'a closure variable'} the step reads changed: {v!r} -> {now!r}"
         for container, key, v in self.holders:
             if read_holder(container, key) is not v:
@@ -459,15 +459,6 @@ class Guard:
 def same_scalar(now, then) -> bool:
     """Equal values of the same type (NaN equals NaN: it was read as NaN)."""
     return now.__class__ is then.__class__ and (now == then or (now != now and then != then))
-
-
-def _read_scalar(container, key):
-    if key is None:
-        try:
-            return container.cell_contents
-        except ValueError:
-            return _MISSING
-    return container.get(key, _MISSING)
 
 
 _MISSING = object()

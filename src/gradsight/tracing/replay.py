@@ -17,7 +17,7 @@ import numpy as np
 from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
-from .guards import _MISSING, DataSlot, GradSlot, StateSlot, _hyper, _read_scalar, same_scalar
+from .guards import _MISSING, DataSlot, GradSlot, StateSlot, _hyper, read_holder, same_scalar
 from .program import RETRACE
 
 MISS = object()
@@ -181,14 +181,14 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
     for t, rg in guard.requires:
         g.miss_unless(f"{g.const(t)}.requires_grad is {rg}")
     if guard.scalars:
-        g.ns["_read_scalar"] = _read_scalar
+        g.ns["read_holder"] = read_holder
         g.ns["same_scalar"] = same_scalar
     for container, key, v in guard.scalars:
-        g.miss_unless(f"same_scalar(_read_scalar({g.const(container)}, {key!r}), {g.const(v)})")
+        g.miss_unless(f"same_scalar(read_holder({g.const(container)}, {key!r}), {g.const(v)})")
     for container, key, v in guard.holders:  # the same model / optimizer where the step reads it
         if key is None:
-            g.ns["_read_scalar"] = _read_scalar
-            g.miss_unless(f"_read_scalar({g.const(container)}, None) is {g.const(v)}")
+            g.ns["read_holder"] = read_holder
+            g.miss_unless(f"read_holder({g.const(container)}, None) is {g.const(v)}")
         elif isinstance(container, list):
             c = g.const(container)
             if v is _MISSING:

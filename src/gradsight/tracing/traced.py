@@ -48,6 +48,7 @@ class Traced:
         self.gave_up = False
         self.last_retrace_reason = None
         self._sig = None  # the step's signature, for calls with keywords
+        self._attr = None  # the attribute name, when this traces a method (see __get__)
 
     def __repr__(self) -> str:
         name = getattr(self.step, "__qualname__", type(self.step).__name__)
@@ -70,13 +71,12 @@ class Traced:
                 f"{type(obj).__name__} has none: trace the bound method instead, "
                 "gs.trace(obj.method)"
             ) from None
-        key = getattr(self, "_attr", None) or _attribute_name(type(obj), self)
+        key = self._attr or _attribute_name(type(obj), self)
         bound = d.get(key)
         if not isinstance(bound, Traced) or bound.step.__self__ is not obj:
             step = self.step.__get__(obj, objtype)
             bound = Traced(step, self.allow_value_reads, self.max_traces, self.names)
-            if key == getattr(self, "_attr", None):
-                bound._attr = key
+            bound._attr = self._attr  # None when no name was found: copies are then plain
             d[key] = bound  # later lookups find it before this descriptor
         return bound
 
@@ -85,9 +85,8 @@ class Traced:
         # original's arrays and compiled code. A traced method is looked up again on
         # the copied object (its function is reachable only through the class)
         owner = getattr(self.step, "__self__", None)
-        attr = getattr(self, "_attr", None)
-        if owner is not None and attr is not None and vars(owner).get(attr) is self:
-            return (_traced_method, (type(owner), attr, owner))
+        if owner is not None and self._attr is not None and vars(owner).get(self._attr) is self:
+            return (_traced_method, (type(owner), self._attr, owner))
         return (Traced, (self.step, self.allow_value_reads, self.max_traces, self.names))
 
     @property
