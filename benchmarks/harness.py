@@ -11,8 +11,9 @@ data (workloads.make_data) and builds a Runner. Then:
    one sample (``inner`` steps timed together, divided by ``inner``; ``inner``
    is calibrated so a sample lasts ~``sample_s``). The peer order rotates each
    round, so drift in the machine hits all peers alike and ratios come from one
-   run. Before each sample the harness collects garbage, pauses ``settle_s``
-   and runs one untimed step (see ``_settle``). A peer whose samples add up past
+   run; each sample's round is kept, so two peers' samples can be paired
+   (report.ratio_interval). Before each sample the harness collects garbage,
+   pauses ``settle_s`` and runs one untimed step (see ``_settle``). A peer whose samples add up past
    ``time_cap_s`` stops early (at least ``min_samples``). The garbage
    collector stays on during samples, as in real use, but everything alive
    before the rounds (all frameworks' modules, the built models) is moved out
@@ -87,6 +88,7 @@ class PeerResult:
     memory_mib: float | None = None
     memory_error: str | None = None
     trace_s: float | None = None  # gs.trace peer: the first (tracing) call
+    rounds: list = field(default_factory=list)  # the round of each sample in ``times``
 
     @property
     def median(self) -> float | None:
@@ -106,6 +108,7 @@ class PeerResult:
             "memory_mib": self.memory_mib,
             "memory_error": self.memory_error,
             "trace_s": self.trace_s,
+            "rounds": self.rounds,
         }
 
 
@@ -233,6 +236,7 @@ def _rounds(runners: dict, results: dict, repeats: int, spent: dict, s: Settings
             runners[key].step()  # untimed: wakes this peer's threads and caches after the pause
             t = _sample(runners[key].step, res.inner)
             res.times.append(t)
+            res.rounds.append(r)
             spent[key] += t * res.inner
 
 

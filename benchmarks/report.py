@@ -159,6 +159,58 @@ def ratio(w: dict, key: str, versus: str, what: str = "time") -> float | None:
     return a / b if a is not None and b else None
 
 
+INTERVAL_LEVEL = 0.95
+INTERVAL_RESAMPLES = 2000
+MIN_PAIRED_ROUNDS = 5
+
+
+def paired_times(w: dict, key: str, versus: str) -> tuple | None:
+    """(key's, versus's) seconds per step in the rounds both peers sampled, as two
+    aligned arrays; None when either peer has no times. A JSON written before
+    rounds were recorded has every peer's samples in round order, one per round."""
+    a, b = w["peers"].get(key) or {}, w["peers"].get(versus) or {}
+    ta, tb = a.get("times_s") or [], b.get("times_s") or []
+    if not ta or not tb:
+        return None
+    ra, rb = a.get("rounds"), b.get("rounds")
+    if ra is None or rb is None:
+        n = min(len(ta), len(tb))
+        return np.asarray(ta[:n]), np.asarray(tb[:n])
+    by_round = dict(zip(rb, tb))
+    pairs = [(t, by_round[r]) for r, t in zip(ra, ta) if r in by_round]
+    if not pairs:
+        return None
+    return np.array([p[0] for p in pairs]), np.array([p[1] for p in pairs])
+
+
+def ratio_interval(w: dict, key: str, versus: str, seed: int = 0) -> tuple | None:
+    """A 95% bootstrap interval for median(key's times) / median(versus's times).
+
+    Rounds are drawn with replacement and each keeps both peers' samples from
+    that round, so a burst of load that slowed one round counts once for both
+    peers (the pairing the rotating rounds were built for). None with fewer
+    than MIN_PAIRED_ROUNDS shared rounds. It measures the noise of this run
+    only: a quiet spell or a slow hour for the whole run is not in it.
+    """
+    pair = paired_times(w, key, versus)
+    if pair is None or len(pair[0]) < MIN_PAIRED_ROUNDS:
+        return None
+    a, b = pair
+    idx = np.random.default_rng(seed).integers(0, len(a), (INTERVAL_RESAMPLES, len(a)))
+    ratios = np.median(a[idx], axis=1) / np.median(b[idx], axis=1)
+    tail = (1 - INTERVAL_LEVEL) / 2
+    lo, hi = np.quantile(ratios, [tail, 1 - tail])
+    return float(lo), float(hi)
+
+
+def _interval_text(interval: tuple | None, limit: float) -> str:
+    if interval is None:
+        return "–"
+    lo, hi = interval
+    text = f"{lo:.2f}–{hi:.2f}"
+    return text + " (limit inside)" if lo <= limit < hi else text
+
+
 def _short_error(p: dict) -> str:
     err = p["error"] or ""
     return "mismatch" if err.startswith("mismatch") else err.split(":", 1)[0]
@@ -201,19 +253,24 @@ def linear_growth(results: dict, key: str = "gradsight") -> tuple[list, float | 
 
 
 def evaluate_targets(results: dict) -> list:
-    """[(description, measured text, limit text, "met"/"missed"/"not measured")]."""
+    """[(description, measured text, limit text, "met"/"missed"/"not measured",
+    95% interval text)]. The verdict compares the measured ratio of medians
+    with the limit; the interval (time targets) says how far this run's noise
+    could move that ratio, and "(limit inside)" marks a verdict the noise
+    could flip."""
     by_name = {w["name"]: w for w in results["workloads"]}
     rows = []
-    for name, versus, limit, what in TARGETS:
-        desc = f"{name}: gradsight / {peer_registry.label(versus)} ({what})"
-        r = ratio(by_name[name], "gradsight", versus, what) if name in by_name else None
-        verdict = "not measured" if r is None else ("met" if r <= limit else "**missed**")
-        rows.append((desc, _x(r), f"≤ {limit:.2f}×", verdict))
-    for name, versus, limit, what in TRACED_TARGETS:
-        desc = f"{name}: gradsight traced / {peer_registry.label(versus)} ({what})"
-        r = ratio(by_name[name], TRACED, versus, what) if name in by_name else None
-        verdict = "not measured" if r is None else ("met" if r <= limit else "**missed**")
-        rows.append((desc, _x(r), f"≤ {limit:.2f}×", verdict))
+    for key, label, targets in (
+        ("gradsight", "gradsight", TARGETS),
+        (TRACED, "gradsight traced", TRACED_TARGETS),
+    ):
+        for name, versus, limit, what in targets:
+            desc = f"{name}: {label} / {peer_registry.label(versus)} ({what})"
+            w = by_name.get(name)
+            r = ratio(w, key, versus, what) if w else None
+            verdict = "not measured" if r is None else ("met" if r <= limit else "**missed**")
+            interval = ratio_interval(w, key, versus) if w and what == "time" and r else None
+            rows.append((desc, _x(r), f"≤ {limit:.2f}×", verdict, _interval_text(interval, limit)))
     points, spread = linear_growth(results)
     if points:
         measured = ", ".join(f"{n:,}: {fmt_time(t)}/op" for n, t in points)
@@ -229,6 +286,7 @@ def evaluate_targets(results: dict) -> list:
                 measured,
                 f"max/min ≤ {LINEAR_LIMIT}",
                 verdict,
+                "–",
             )
         )
     return rows
@@ -275,7 +333,8 @@ def markdown(results: dict) -> str:
     if TRACED in keys:
         out += [traced_markdown(results), ""]
     out += ["### Targets", ""]
-    out += [_table(["target", "measured", "limit", "verdict"], evaluate_targets(results)), ""]
+    header = ["target", "measured", "limit", "verdict", "95% interval (rounds resampled)"]
+    out += [_table(header, evaluate_targets(results)), ""]
     out += ["### Spread (min – max per step; samples × steps per sample)", ""]
     rows = [[w["name"]] + [_spread(w["peers"].get(k)) for k in keys] for w in results["workloads"]]
     out += [_table(["workload"] + labels, rows), ""]

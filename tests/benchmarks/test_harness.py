@@ -147,6 +147,8 @@ def test_peers_are_interleaved_round_robin(monkeypatch):
     assert [r[0] for r in rounds[:3]] == ["numpy", "gradsight", "torch"]  # order rotates
     assert all(sorted(r) == sorted(fakes) for r in rounds)
     assert all(len(res.times) == w.quick_repeats for res in results.values())
+    assert all(res.rounds == list(range(w.quick_repeats)) for res in results.values())
+    assert all(res.to_json()["rounds"] == res.rounds for res in results.values())
 
 
 def test_memory_probe_runs_in_a_fresh_process():
@@ -326,3 +328,61 @@ def test_traced_section_and_targets():
     verdicts = {r[0]: (r[1], r[3]) for r in report.evaluate_targets(results)}
     assert verdicts["xor: gradsight traced / NumPy by hand (time)"] == ("1.10×", "met")
     assert verdicts["chain_3k: gradsight traced / NumPy by hand (time)"][1] == "not measured"
+
+
+# ---------------------------------------------------------------- noise intervals
+def _timed_row(**peers):
+    """A workload whose peers have the given per-round times: {key: (times, rounds)}."""
+    out = {}
+    for key, (times, rounds) in peers.items():
+        out[key] = {"median_s": float(np.median(times)), "times_s": list(times), "rounds": rounds}
+    return {"name": "mlp_784", "peers": out}
+
+
+def test_interval_resamples_rounds_in_pairs():
+    # Load drifts tenfold across rounds, and gradsight is exactly 2x NumPy in every
+    # round: resampling rounds in pairs gives exactly 2; resampling each peer's
+    # samples on its own would spread over most of 0.2-20.
+    drift = np.geomspace(1e-3, 1e-2, 21)
+    w = _timed_row(gradsight=(2 * drift, list(range(21))), numpy=(drift, list(range(21))))
+    lo, hi = report.ratio_interval(w, "gradsight", "numpy")
+    assert lo == pytest.approx(2.0) and hi == pytest.approx(2.0)
+
+
+def test_interval_pairs_samples_by_round_not_position():
+    # A capped peer skipped rounds 1, 3 and 5: its samples pair with NumPy's
+    # samples of the same rounds (3x each), not with NumPy's first samples.
+    numpy_t = [1e-3 * (r + 1) for r in range(12)]
+    kept = [0, 2, 4, 6, 7, 8, 9, 10, 11]
+    w = _timed_row(
+        gradsight=([3 * numpy_t[r] for r in kept], kept), numpy=(numpy_t, list(range(12)))
+    )
+    assert report.ratio_interval(w, "gradsight", "numpy") == pytest.approx((3.0, 3.0))
+    a, b = report.paired_times(w, "gradsight", "numpy")
+    assert list(a / b) == pytest.approx([3.0] * len(kept))
+
+
+def test_interval_of_noisy_equal_peers_contains_one_and_marks_the_limit():
+    rng = np.random.default_rng(1)
+    a, b = rng.lognormal(0, 0.2, 21) * 1e-3, rng.lognormal(0, 0.2, 21) * 1e-3
+    w = _timed_row(gradsight=(a, list(range(21))), numpy=(b, list(range(21))))
+    lo, hi = report.ratio_interval(w, "gradsight", "numpy")
+    assert lo < np.median(a) / np.median(b) < hi and lo < 1.0 < hi and hi - lo > 0.05
+    assert report._interval_text((lo, hi), 1.0).endswith("(limit inside)")
+    assert "limit inside" not in report._interval_text((lo, hi), hi + 0.1)
+
+
+def test_interval_needs_five_shared_rounds_and_reads_old_json():
+    few = _timed_row(gradsight=([1.0] * 4, [0, 1, 2, 3]), numpy=([1.0] * 9, list(range(9))))
+    assert report.ratio_interval(few, "gradsight", "numpy") is None
+    old = _timed_row(gradsight=([2.0, 4.0, 6.0, 8.0, 10.0], None), numpy=([1, 2, 3, 4, 5], None))
+    assert report.ratio_interval(old, "gradsight", "numpy") == pytest.approx((2.0, 2.0))
+
+
+def test_targets_table_has_the_interval_column():
+    results = _fake_results()
+    text = report.markdown(results)
+    assert "| target | measured | limit | verdict | 95% interval (rounds resampled) |" in text
+    rows = report.evaluate_targets(results)
+    assert all(len(r) == 5 for r in rows)
+    assert all(r[4] == "–" for r in rows)  # 3 samples per peer: too few for an interval
