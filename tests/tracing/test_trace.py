@@ -497,6 +497,81 @@ def test_tracing_and_replay_peak_memory_stay_within_the_eager_step():
     assert replay_peak <= eager_peak  # replaced gradients are dropped before the program runs
 
 
+def _gradient_heavy_step(loss: str):
+    """A step whose memory is its gradients: a 512x512 float64 weight (2 MiB), a batch of 2."""
+    gs.manual_seed(0)
+    net = gs.nn.Linear(512, 512)
+    opt = gs.optim.SGD(net.parameters(), lr=0.01)
+    x = gs.tensor(np.random.default_rng(0).standard_normal((2, 512)))
+    F = gs.nn.functional
+
+    def step():
+        opt.zero_grad()
+        out = net(x)
+        # cross_entropy checks its labels: a replay check that can send the call back
+        value = F.cross_entropy(out, np.array([3, 7])) if loss == "ce" else F.mse_loss(out, x)
+        value.backward()
+        opt.step()
+        return value
+
+    return net, step
+
+
+def _peak_of_second_call(fn) -> int:
+    """Peak traced memory of fn's second of two calls, above what the first left: the
+    first call's allocations (the gradients the second replaces) are tracked, so
+    holding them while new ones are made shows in the peak."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        fn()
+        tracemalloc.reset_peak()
+        base = tracemalloc.get_traced_memory()[0]
+        fn()
+        return tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("loss", ["mse", "ce"])
+def test_replay_frees_the_replaced_gradients_before_making_new_ones(loss):
+    _, eager = _gradient_heavy_step(loss)
+    eager_peak = _peak_of_second_call(eager)
+    net, step = _gradient_heavy_step(loss)
+    traced = gs.trace(step)
+    traced()  # traced: no gradients yet
+    replay_peak = _peak_of_second_call(traced)  # traced again (gradients there), replayed
+    assert traced.traces == 2 and traced.replays == 1
+    # holding the old 2 MiB gradient while the new one is made would exceed the eager peak
+    assert replay_peak <= eager_peak
+
+
+def test_gradients_replaced_after_a_check_are_put_back_when_the_check_fails():
+    # no zero_grad: the step replaces .grad after cross_entropy's label check, so an
+    # eager call that fails the check leaves the previous gradient in place
+    gs.manual_seed(0)
+    net = gs.nn.Linear(3, 4)
+
+    def step(x, t):
+        loss = gs.nn.functional.cross_entropy(net(x), t)
+        (g,) = gs.autograd.grad(loss, [net.weight])
+        net.weight.grad = g
+        return loss
+
+    traced = gs.trace(step)
+    x = gs.tensor(np.ones((2, 3)))
+    for labels in ([0, 1], [2, 3], [1, 1]):
+        traced(x, gs.tensor(labels))
+    assert traced.replays >= 1
+    before = net.weight.grad
+    with pytest.raises(ValueError, match="7"):
+        traced(x, gs.tensor([0, 7]))
+    assert net.weight.grad is before
+
+
 def test_accumulating_step_reads_gradients_and_retraces_on_their_presence():
     runs = []
     for traced in (False, True):

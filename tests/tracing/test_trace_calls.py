@@ -355,3 +355,32 @@ def test_objects_whose_getattr_raises_are_not_searched():
     traced = gs.trace(step)
     for _ in range(3):
         np.testing.assert_array_equal(traced().numpy(), [2.0, 4.0])
+
+
+def test_argument_names_the_generated_code_uses_get_a_suffix_not_a_clash():
+    # `own` was the replay's own parameter (SyntaxError: duplicate argument), `np` would
+    # shadow NumPy and `float` the type written in `astype(float)`
+    def make():
+        gs.manual_seed(0)
+        net = gs.nn.Linear(3, 4)
+        opt = gs.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+        def step(np, own, held, RETRACE, float, slice, input):
+            opt.zero_grad()
+            h = net(np * own + held * RETRACE + float + slice[:, ::-1] - input)
+            loss = gs.nn.functional.cross_entropy(h.astype(float_type), gs.tensor([1, 2]))
+            loss.backward()
+            opt.step()
+            return loss
+
+        return net, step
+
+    float_type = float
+    (eager_net, eager), (traced_net, step) = make(), make()
+    traced = gs.trace(step)
+    for i in range(5):
+        args = [gs.tensor(np.full((2, 3), 0.1 * (i + k))) for k in range(7)]
+        assert float(traced(*args)) == float(eager(*args))
+    assert traced.replays == 3
+    np.testing.assert_array_equal(traced_net.weight.numpy(), eager_net.weight.numpy())
+    assert "def step(np_2, own_2, held_2, RETRACE_2, float_2, slice_2, input," in traced.source

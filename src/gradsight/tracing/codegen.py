@@ -10,6 +10,7 @@ and calls that ran under a non-default ``np.errstate`` keep it.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import linecache
 import os
@@ -245,11 +246,21 @@ def _syms_in(x):
             yield from _syms_in(v)
 
 
+# Names the generated code itself uses: NumPy, the replay's own arguments and markers,
+# and the builtin types a value can be written as (``bool(t)``, ``astype(float)``,
+# ``slice(...)``, ``raise ValueError``). A step's argument or a model attribute of one
+# of these names gets a suffix (``own`` -> ``own_2``) instead of clashing with them.
+RESERVED_NAMES = frozenset(
+    ["np", "own", "held", "RETRACE", "NOTHING_HELD"]
+    + [n for n in dir(builtins) if isinstance(getattr(builtins, n), type)]
+)
+
+
 class Namer:
     """Names for Syms (given names first, then t1, t2 ...) and constants (c0 ...)."""
 
     def __init__(self):
-        self.used: set = set()
+        self.used: set = set(RESERVED_NAMES)
         self.count = 0
 
     def reserve(self, name: str) -> str:
@@ -412,10 +423,13 @@ class Writer:
         if op.kind == "check":
             v = self.value(op.args[0])
             if self.hoist is not None and op.kwargs.get("retrace"):
-                return (  # nothing written yet: the replay steps aside, the call runs eagerly
+                check = (  # nothing written yet: the replay steps aside, the call runs eagerly
                     f"if bool({v}) is not {op.kwargs['expected']}:  # a branch went the other way\n"
                     f"    return RETRACE"
                 )
+                if op.kwargs.get("release"):  # see program._checks_that_retrace
+                    check += "\nheld.clear()  # no check left: the replaced gradients can go"
+                return check
             return (
                 f"if bool({v}) is not {op.kwargs['expected']}:  # a check the step made\n"
                 f"    raise ValueError('gs.trace: an input check that passed when the step "

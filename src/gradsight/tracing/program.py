@@ -73,7 +73,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
         names[id(z)] = z.name
     fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
     fast_ops, ownable = _updates_in_place(fast_ops, inputs)
-    fast_ops = _checks_that_retrace(fast_ops, inputs)
+    fast_ops, releases = _checks_that_retrace(fast_ops, inputs)
     scalars: dict = {}
 
     def hoist(x) -> str:  # a NumPy scalar as a constant of the replay (made once)
@@ -103,9 +103,10 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     ret_line = f"    return ({rets},)" if len(out_names) == 1 else f"    return ({rets})"
     func = [f"def step({', '.join(params)}):"] + lines + ["", ret_line]
     runnable = "\n".join(func) + "\n"
-    fast_head = f"def step({', '.join(params + ['own=()'])}):"
+    fast_params = params + ["own=()"] + (["held=NOTHING_HELD"] if releases else [])
+    fast_head = f"def step({', '.join(fast_params)}):"
     fast_source = "\n".join([fast_head] + fast_lines + ["", ret_line]) + "\n"
-    namespace = {"np": np, "RETRACE": RETRACE}
+    namespace = {"np": np, "RETRACE": RETRACE, "NOTHING_HELD": []}
     namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
     namespace.update({k: consts[k] for k in used_consts})
     namespace.update({z.name: z.value for z in fills})
@@ -118,6 +119,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     )
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
+    program.releases_held = releases  # held=: emptied once no check can send the call back
     # outputs that are always ndarrays (not None, not a NumPy scalar): written back inline
     program.array_outputs = {
         k
@@ -130,25 +132,37 @@ def _build(rec, inputs, outputs, template, step) -> Program:
 RETRACE = object()  # what the replay's program returns when a recorded check fails
 
 
-def _checks_that_retrace(ops: list, inputs: list) -> list:
+def _checks_that_retrace(ops: list, inputs: list) -> tuple[list, bool]:
     """Mark the checks (``bool`` of a traced value inside gradsight: an input check, a
     fast path taken or not) that come before any write into the program's inputs: when
     one goes the other way, the replay returns RETRACE and the call runs the step
     eagerly (the right error, or the other branch). A check after a write still
-    raises: running the step then would apply the write twice."""
+    raises: running the step then would apply the write twice.
+
+    The last of those checks also empties ``held``, the gradients the replay dropped
+    and keeps only to put back if the call is sent back: from there on nothing can
+    send it back, so they are freed before the program makes the new ones, as
+    zero_grad() frees them in the eager step. Returns (ops, whether one releases)."""
     targets = {id(v) for _, v in inputs}
     out = []
+    last = None
     written = False
     for op in ops:
         if op.kind == "check":
             kwargs = dict(op.kwargs, retrace=not written)
             op = Op("check", None, op.method, op.args, kwargs, (), op.context, (), True)
+            if not written:
+                last = len(out)
         elif op.kind == "update" or (
             op.inplace and any(id(t) in targets for t in codegen._targets(op))
         ):
             written = True
         out.append(op)
-    return out
+    if last is not None:
+        op = out[last]
+        kwargs = dict(op.kwargs, release=True)
+        out[last] = Op("check", None, op.method, op.args, kwargs, (), op.context, (), True)
+    return out, last is not None
 
 
 def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, list]:

@@ -94,20 +94,26 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         owns.append(f"o{k}")
     if owns:
         names.append(f"own=({', '.join(owns)},)")
-    dropped = []
-    for _, ref in program.outputs:
-        if isinstance(ref, GradSlot) and id(ref) not in read:
-            # a gradient the step replaces without reading it (zero_grad): dropped before
-            # the program runs, as the eager step drops it, so old and new never coexist
-            t = g.const(ref.t)
-            g.lines.append(f"    d{len(dropped)} = {t}.grad")
-            g.lines.append(f"    {t}.grad = None")
-            dropped.append(t)
+    # Gradients the step replaces without reading them (zero_grad) are dropped before
+    # the program runs, as the eager step drops them, so old and new never coexist.
+    # A program whose checks can send the call back to the eager step gets them in
+    # ``held`` (to put back then), and empties it once its last such check has passed.
+    dropped = [
+        g.const(ref.t)
+        for _, ref in program.outputs
+        if isinstance(ref, GradSlot) and id(ref) not in read
+    ]
+    hold = bool(dropped) and getattr(program, "releases_held", False)
+    if hold:
+        g.lines.append(f"    held = [{', '.join(f'{t}.grad' for t in dropped)}]")
+        names.append("held=held")
+    g.lines += [f"    {t}.grad = None" for t in dropped]
     g.ns["RETRACE"] = RETRACE
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
     g.ns["BRANCH"] = BRANCH
     g.lines.append("    if outs is RETRACE:  # a recorded check went the other way")
-    g.lines += [f"        {t}.grad = d{k}" for k, t in enumerate(dropped)]
+    if hold:
+        g.lines += [f"        {t}.grad = held[{k}]" for k, t in enumerate(dropped)]
     g.lines.append("        return BRANCH")
     rets = []
     arrays = getattr(program, "array_outputs", ())
