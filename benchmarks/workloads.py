@@ -94,7 +94,7 @@ WORKLOADS = (
         loss="mse",
         lr=0.5,
         inputs="xor",
-        repeats=21,
+        repeats=31,
         quick_repeats=7,
     ),
     Workload(
@@ -107,7 +107,7 @@ WORKLOADS = (
         activation="relu",
         loss="mse",
         lr=0.05,
-        repeats=21,
+        repeats=31,
         quick_repeats=7,
     ),
     Workload(
@@ -120,7 +120,7 @@ WORKLOADS = (
         batch=128,
         loss="ce",
         lr=0.01,
-        repeats=21,
+        repeats=41,
         quick_repeats=7,
     ),
     Workload(
@@ -133,7 +133,7 @@ WORKLOADS = (
         batch=512,
         loss="ce",
         lr=0.01,
-        repeats=15,
+        repeats=31,
         quick_repeats=5,
         quick_memory=True,
     ),
@@ -143,7 +143,7 @@ WORKLOADS = (
         "chain",
         ALL_PEERS,
         n_ops=3_000,
-        repeats=15,
+        repeats=31,
         quick_repeats=5,
     ),
     Workload(
