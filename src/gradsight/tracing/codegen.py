@@ -149,7 +149,10 @@ def constant_fills(ops: list, keep: set) -> tuple[list, list]:
             key = (tuple(shape), dtype.str, np.asarray(value, dtype).tobytes())
             z = made.get(key)
             if z is None:
-                arr = np.full(shape, value, dtype=dtype)
+                # zeros from calloc: pages the program only reads stay the kernel's shared
+                # zero page, so relu's 2 MiB of zeros on the 1024-wide step cost no memory
+                zero = key[2] == bytes(dtype.itemsize)  # all bits 0: +0.0, not -0.0
+                arr = np.zeros(shape, dtype) if zero else np.full(shape, value, dtype=dtype)
                 arr.setflags(write=False)
                 z = made[key] = Const(arr, -1, "")
             args = tuple(z if a is t else a for a in nxt.args)
