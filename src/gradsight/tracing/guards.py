@@ -362,9 +362,39 @@ def _value_sig(x):
         return ("tensor", x.data.shape, x.data.dtype, x.requires_grad, x.grad_fn is None, gsig)
     if isinstance(x, np.ndarray):
         return ("array", x.shape, x.dtype)
-    if x is None or isinstance(x, (bool, int, float, complex, str)):
+    if x is None or isinstance(x, (bool, int, float, complex, str, np.generic)):
         return ("value", type(x), x)
-    return ("object", id(x))
+    if isinstance(x, (list, tuple, dict)):  # labels as a list, a (x, y) batch
+        return ("struct", frozen(x))
+    return ("object", x)  # held: its id cannot be taken by another object
+
+
+class _Same:
+    """An object inside an argument's container, compared by identity (a Tensor in a
+    list argument is state of the program: another one needs another trace)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return other.__class__ is _Same and other.obj is self.obj
+
+    __hash__ = None
+
+
+def frozen(x):
+    """A list, tuple or dict argument as nested tuples of (type, value), objects by
+    identity: equal exactly when a replay of the same program is valid (a list of
+    labels changed in place is not equal)."""
+    if x is None or isinstance(x, (bool, int, float, complex, str, np.generic)):
+        return (x.__class__, x)
+    if x.__class__ in (list, tuple):
+        return (x.__class__, tuple(frozen(v) for v in x))
+    if x.__class__ is dict:
+        return (dict, tuple((frozen(k), frozen(v)) for k, v in x.items()))
+    return _Same(x)
 
 
 def _slot_sig(v):
@@ -471,6 +501,8 @@ def _describe(sig) -> str:
         return f"ndarray{sig[1]} {sig[2]}"
     if sig[0] == "value":
         return repr(sig[2])
+    if sig[0] == "struct":
+        return f"a {sig[1][0].__name__} with other contents"
     return "another object"
 
 

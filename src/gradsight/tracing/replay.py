@@ -17,7 +17,16 @@ import numpy as np
 from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
-from .guards import _MISSING, DataSlot, GradSlot, StateSlot, _hyper, read_holder, same_scalar
+from .guards import (
+    _MISSING,
+    DataSlot,
+    GradSlot,
+    StateSlot,
+    _hyper,
+    frozen,
+    read_holder,
+    same_scalar,
+)
 from .program import RETRACE
 
 MISS = object()
@@ -159,8 +168,11 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
     elif kind == "value":
         _, typ, value = sig
         g.miss_unless(f"{a}.__class__ is {g.const(typ)} and {a} == {g.const(value)}")
+    elif kind == "struct":  # a list, tuple or dict: by contents (see guards.frozen)
+        g.ns["frozen"] = frozen
+        g.miss_unless(f"frozen({a}) == {g.const(sig[1])}")
     else:
-        g.miss_unless(f"id({a}) == {sig[1]}")
+        g.miss_unless(f"{a} is {g.const(sig[1])}")
 
 
 def _guard_state(g: _Gen, guard, read: set) -> None:
