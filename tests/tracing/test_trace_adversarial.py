@@ -128,6 +128,31 @@ def test_numpy_scalar_argument_is_guarded_by_value():
     assert traced(xs[5], ys[5], np.float32(5.0)) is not None and traced.replays == 1
 
 
+def test_the_same_tensor_for_two_arguments_then_two_tensors():
+    # the same Tensor given twice was wrapped twice during tracing (a traced array inside
+    # a traced array): the program was garbage, and a replay with two tensors was wrong
+    pairs = _twins()
+
+    def make(net, opt):
+        def step(x, y, z):
+            opt.zero_grad()
+            pred = net(x)
+            loss = gs.nn.functional.mse_loss(pred, y) + (z * pred).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    eager, traced = make(*pairs[0]), gs.trace(make(*pairs[1]))
+    xs, ys = _data()
+    for i in range(6):
+        z = ys[i] if i % 3 != 2 else ys[i - 1]
+        np.testing.assert_array_equal(eager(xs[i], ys[i], z).data, traced(xs[i], ys[i], z).data)
+        _assert_same(pairs)
+    assert traced.replays >= 2
+
+
 class _Phase(enum.Enum):
     TRAIN = 1
 

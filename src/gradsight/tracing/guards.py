@@ -397,6 +397,17 @@ def frozen(x):
     return _Same(x)
 
 
+def _aliases(args, sigs) -> list:
+    """(i, j, same): whether array arguments i > j of equal shape and dtype were one
+    object. The program reads one object once; two objects get their own gradients."""
+    return [
+        (i, j, args[i] is args[j])
+        for i in range(len(args))
+        for j in range(i)
+        if sigs[i][0] in ("tensor", "array") and sigs[i] == sigs[j]
+    ]
+
+
 def _slot_sig(v):
     if v is None:
         return None
@@ -434,6 +445,7 @@ class Guard:
 
     def __init__(self, args, found: Found, slots: list, step=None):
         self.args = [_value_sig(a) for a in args]
+        self.aliases = _aliases(args, self.args)
         self.grad_enabled = mode.enabled
         self.found = found
         self.slots = [(s, _slot_sig(s.get())) for s in slots]
@@ -454,6 +466,9 @@ class Guard:
         for i, (a, sig) in enumerate(zip(args, self.args)):
             if _value_sig(a) != sig:
                 return f"argument {i} changed: {_describe(sig)} -> {_describe(_value_sig(a))}"
+        for i, j, same in self.aliases:
+            if (args[i] is args[j]) is not same:
+                return f"arguments {j} and {i} {'stopped being' if same else 'became'} one object"
         if mode.enabled != self.grad_enabled:
             return f"grad mode changed to {'on' if mode.enabled else 'off'}"
         for s, sig in self.slots:

@@ -89,6 +89,8 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         g.miss_unless("not plain.on and not mode.enabled and not mode.anomaly")
     for i, sig in enumerate(guard.args):
         _guard_arg(g, i, sig)
+    for i, j, same in guard.aliases:  # the same tensor twice, or two tensors, as traced
+        g.miss_unless(f"a{i} is {'' if same else 'not '}a{j}")
     read = {id(ref) for _, ref in program.inputs}
     _guard_state(g, guard, read)
     names = []

@@ -258,10 +258,16 @@ class _Session:
         self.result = None
         names = _arg_names(step, len(args))
         call_args = []
+        self.repeated = set()  # positions of a Tensor given again (its first place is traced)
+        given = set()
         for i, a in enumerate(args):
-            if isinstance(a, Tensor):
+            if isinstance(a, Tensor) and id(a) in given:
+                self.repeated.add(i)
+                call_args.append(a)
+            elif isinstance(a, Tensor):
                 s = rec.sym(a.data, names[i])
                 self.swapped_args.append((a, a.data))
+                given.add(id(a))
                 a.data = s
                 self._input(("arg", i), s)
                 self.known.add(id(a))
@@ -318,6 +324,8 @@ class _Session:
             changed = True
             outputs.append((("slot", slot), self._ref(v)))
         for i, a in enumerate(self.args):
+            if i in self.repeated:
+                continue
             if isinstance(a, Tensor):  # an argument whose array the step replaced or wrote
                 before = next(
                     (_deref(s) for (k, j), _, s in self.inputs if k == "arg" and j == i), None
