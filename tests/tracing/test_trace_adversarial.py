@@ -4,6 +4,7 @@ step gives, retrace, or refuse. Each test names a behaviour that was wrong."""
 
 from __future__ import annotations
 
+import collections
 import enum
 
 import numpy as np
@@ -153,8 +154,38 @@ def test_the_same_tensor_for_two_arguments_then_two_tensors():
     assert traced.replays >= 2
 
 
+def test_returning_a_namedtuple_replays():
+    # the replay rebuilt a namedtuple as Out([loss, pred]): a TypeError on every replay
+    Out = collections.namedtuple("Out", "loss pred")
+    pairs = _twins()
+    eager = _mse_step(*pairs[0], out=Out)
+    traced = gs.trace(_mse_step(*pairs[1], out=Out))
+    xs, ys = _data()
+    for i in range(4):
+        a, b = eager(xs[i], ys[i]), traced(xs[i], ys[i])
+        assert type(b) is Out
+        np.testing.assert_array_equal(a.loss.data, b.loss.data)
+        np.testing.assert_array_equal(a.pred.data, b.pred.data)
+    assert traced.replays >= 2
+
+
 class _Phase(enum.Enum):
     TRAIN = 1
+
+
+@pytest.mark.parametrize("key", [_Phase.TRAIN, float("inf")])
+def test_returning_a_dict_with_any_hashable_key_replays(key):
+    # dict keys were written into the replay's code with repr(): an enum key was a
+    # SyntaxError, float("inf") a NameError
+    pairs = _twins()
+    eager = _mse_step(*pairs[0], out=lambda loss, pred: {key: loss})
+    traced = gs.trace(_mse_step(*pairs[1], out=lambda loss, pred: {key: loss}))
+    xs, ys = _data()
+    for i in range(4):
+        a, b = eager(xs[i], ys[i]), traced(xs[i], ys[i])
+        assert list(b) == [key]
+        np.testing.assert_array_equal(a[key].data, b[key].data)
+    assert traced.replays >= 2
 
 
 SCALE = np.float32(1.0)

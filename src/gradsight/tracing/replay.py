@@ -289,6 +289,13 @@ def _rebuild(g: _Gen, template, rets) -> str:
             return f"({items},)" if len(template[2]) == 1 else f"({items})"
         if template[1] is list:
             return f"[{items}]"
+        if hasattr(template[1], "_make"):  # a namedtuple takes its fields one by one
+            return f"{g.const(template[1])}._make([{items}])"
         return f"{g.const(template[1])}([{items}])"
-    items = ", ".join(f"{k!r}: {_rebuild(g, t, rets)}" for k, t in template[1])
+    # keys as constants: repr() of an enum or float("inf") is not Python that evaluates
+    items = ", ".join(f"{_key(g, k)}: {_rebuild(g, t, rets)}" for k, t in template[1])
     return "{" + items + "}"
+
+
+def _key(g: _Gen, key) -> str:
+    return repr(key) if key.__class__ in (str, int) else g.const(key)
