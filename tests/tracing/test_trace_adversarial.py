@@ -188,4 +188,41 @@ def test_returning_a_dict_with_any_hashable_key_replays(key):
     assert traced.replays >= 2
 
 
+@pytest.mark.parametrize("names", [["w²", "x₁"], ["ﬁ", "fi"], ["ℌ", "H"]])
+def test_unicode_attribute_names_make_valid_source(names):
+    # "w²" kept its superscript (not valid in an identifier: SyntaxError) and "ﬁ", "fi"
+    # stayed two names that Python reads as one (NFKC): a duplicate argument
+    class Net(gs.nn.Module):
+        def __init__(self):
+            super().__init__()
+            for k, name in enumerate(names):
+                setattr(self, name, gs.nn.Parameter(np.full(3, 0.5 + k)))
+
+        def forward(self, x):
+            return sum((p * x).sum() for p in self.parameters())
+
+    def make():
+        net = Net()
+        opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            loss = net(x)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return net, step
+
+    (eager_net, eager), (net, step) = make(), make()
+    traced = gs.trace(step)
+    for i in range(3):
+        x = gs.tensor(np.full(3, 1.0 + i))
+        np.testing.assert_array_equal(eager(x).data, traced(x).data)
+    assert traced.replays == 1
+    compile(traced.source, "<source>", "exec")
+    for p, q in zip(eager_net.parameters(), net.parameters()):
+        np.testing.assert_array_equal(p.data, q.data)
+
+
 SCALE = np.float32(1.0)

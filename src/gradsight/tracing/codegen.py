@@ -15,6 +15,7 @@ import keyword
 import linecache
 import os
 import re
+import unicodedata
 
 import numpy as np
 
@@ -56,8 +57,12 @@ INLINE_CONST_SIZE = 64  # larger constants become parameters of the standalone m
 
 def identifier(name: str) -> str:
     """A Python identifier for a dotted name: ``layers.0.weight`` -> ``layers_0_weight``."""
+    # NFKC first: Python reads identifiers normalised ("ﬁ" is "fi"), so two names that
+    # normalise alike would clash; then every character not allowed in a name goes
+    name = unicodedata.normalize("NFKC", name)
+    name = "".join(c if ("_" + c).isidentifier() else " " for c in name)
     ident = re.sub(r"\W+", "_", name).strip("_") or "v"
-    if ident[0].isdigit() or keyword.iskeyword(ident):
+    if not ident.isidentifier() or keyword.iskeyword(ident):
         ident = "v_" + ident
     return ident
 
