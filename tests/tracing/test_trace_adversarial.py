@@ -225,4 +225,20 @@ def test_unicode_attribute_names_make_valid_source(names):
         np.testing.assert_array_equal(p.data, q.data)
 
 
+def test_optimizer_hyper_parameter_of_another_type_retraces():
+    # the guard compared lr by value only: 0.1 and np.float64(0.1) (a NumPy schedule's
+    # first value) are equal, but a float32 model updates in float64 with the latter
+    pairs = _twins(np.float32, momentum=0.9)
+    eager, traced = _mse_step(*pairs[0]), gs.trace(_mse_step(*pairs[1]))
+    xs, ys = _data(dtype=np.float32)
+    for i in range(5):
+        for _, opt in pairs:
+            for group in opt.param_groups:
+                group["lr"] = 0.1 if i < 2 else np.float64(0.1)
+                group["momentum"] = 0.9 if i < 2 else np.float64(0.9)
+        np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
+        _assert_same(pairs)
+    assert traced.replays >= 2
+
+
 SCALE = np.float32(1.0)

@@ -436,6 +436,16 @@ def _hyper(opt: Optimizer) -> list:
     ]
 
 
+def _typed(hyper: list) -> list:
+    """Hyper-parameters with their types: 0.1 and np.float64(0.1) are different settings
+    (a float32 update with the latter is made in float64)."""
+    return [
+        (ids, [(k, v.__class__, tuple(map(type, v)) if isinstance(v, tuple) else (), v)])
+        for ids, settings in hyper
+        for k, v in settings.items()
+    ]
+
+
 def _state_keys(opt: Optimizer) -> list:
     return [(id(p), tuple(st)) for p, st in opt.state.items()]
 
@@ -494,7 +504,7 @@ class Guard:
             if d.get(k) is not v:
                 return f"the module's entry {k!r} was replaced"
         for opt, hyper, keys in self.hyper:
-            if _hyper(opt) != hyper:
+            if _typed(_hyper(opt)) != _typed(hyper):
                 return "the optimizer's hyper-parameters or parameter groups changed"
             if _state_keys(opt) != keys:
                 return "the optimizer's state changed shape (a first step, or a reset)"

@@ -229,8 +229,10 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
             g.miss_unless(f"len({grp}['params']) == {len(ids)}")
             for j in range(len(ids)):
                 g.miss_unless(f"{grp}['params'][{j}] is {params}[{j}]")
+            g.lines.append(f"    h = {grp}")
             for key, value in settings.items():
-                g.miss_unless(f"{grp}[{key!r}] == {g.const(value)}")
+                # type too: np.float64(0.1) == 0.1, but a float32 update differs
+                g.miss_unless(f"{_same_value(g, f'h[{key!r}]', value)}")
         g.miss_unless(f"len({o}.state) == {len(keys)}")
         for p_id, names in keys:
             p = g.const(next(p for p in opt.state if id(p) == p_id))
@@ -246,6 +248,15 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
             else:
                 g.miss_unless(f"{st}.__class__ is {g.const(sig)}")
     _ = _hyper  # the guard's own notion of hyper-parameters (guards.py) is what is compiled
+
+
+def _same_value(g: _Gen, expr: str, value) -> str:
+    """``expr`` has ``value``'s type and value (elementwise for a tuple such as betas)."""
+    if value.__class__ is tuple:
+        parts = [f"{expr}.__class__ is tuple and len({expr}) == {len(value)}"]
+        parts += [_same_value(g, f"{expr}[{k}]", v) for k, v in enumerate(value)]
+        return " and ".join(parts)
+    return f"{expr}.__class__ is {g.const(value.__class__)} and {expr} == {g.const(value)}"
 
 
 def _read_input(g: _Gen, kind, ref) -> str:
