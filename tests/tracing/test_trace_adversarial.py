@@ -242,3 +242,31 @@ def test_optimizer_hyper_parameter_of_another_type_retraces():
 
 
 SCALE = np.float32(1.0)
+
+
+def test_numpy_scalar_global_the_step_reads_is_guarded():
+    # only Python numbers read from globals were guarded: a NumPy scalar baked in at
+    # trace time stayed in every replay
+    global SCALE
+    pairs = _twins()
+
+    def make(net, opt):
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.mse_loss(net(x) * SCALE, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    eager, traced = make(*pairs[0]), gs.trace(make(*pairs[1]))
+    xs, ys = _data()
+    try:
+        for i in range(5):
+            SCALE = np.float32(1.0 + (i > 2))
+            np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
+            _assert_same(pairs)
+    finally:
+        SCALE = np.float32(1.0)
+    assert traced.replays >= 2

@@ -237,7 +237,7 @@ def slots_for(found: Found, arg_ids: set) -> list:
     return slots
 
 
-_SCALARS = (bool, int, float, complex, str, type(None))
+_SCALARS = (bool, int, float, complex, str, type(None), np.generic)  # read from globals
 _STATE = (Tensor, Module, Optimizer)
 
 
