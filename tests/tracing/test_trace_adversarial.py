@@ -270,3 +270,48 @@ def test_numpy_scalar_global_the_step_reads_is_guarded():
     finally:
         SCALE = np.float32(1.0)
     assert traced.replays >= 2
+
+
+def test_transposed_intermediate_keeps_the_eager_layout():
+    # ``t + y`` was written into t (its operand, dead there) even when t was a transposed
+    # (Fortran-order) array: the result took t's layout, not the C order NumPy gives the
+    # eager result, and the sum over axis 0 then added in another order (other bits)
+    def make(w):
+        def f(x, y):
+            t = gs.tensor(x).T * 2.0
+            u = t + y
+            return (w * u.sum(axis=0)).sum()
+
+        return f
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(100)
+    eager = make(gs.tensor(w, requires_grad=True))
+    traced = gs.trace(make(gs.tensor(w, requires_grad=True)))
+    for _ in range(4):
+        x, y = rng.standard_normal((100, 100)), rng.standard_normal((100, 100))
+        assert eager(x, y).data.tobytes() == traced(x, y).data.tobytes()
+    assert traced.replays == 3
+
+
+def test_argument_layout_change_retraces():
+    # the argument guard checked shape and dtype only: a Fortran-order batch replayed a
+    # program whose in-place rewrites assumed the traced (C-order) layout
+    def make(w):
+        def f(x, y):
+            t = x * 2.0
+            u = t + y
+            return (w * u.sum(axis=0)).sum()
+
+        return f
+
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal(100)
+    eager = make(gs.tensor(w, requires_grad=True))
+    traced = gs.trace(make(gs.tensor(w, requires_grad=True)))
+    for i in range(4):
+        x, y = rng.standard_normal((100, 100)), rng.standard_normal((100, 100))
+        if i % 2:
+            x = np.asfortranarray(x)
+        assert eager(x, y).data.tobytes() == traced(x, y).data.tobytes()
+    assert traced.traces == 2 and traced.replays == 2

@@ -176,7 +176,9 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
 
     Only operands this program allocated (results of ufunc calls) that nothing views
     (no reshape, transpose, index or NumPy function took them), of the result's
-    shape and dtype, not in ``keep`` (ids of inputs and outputs). Returns the new
+    shape, dtype and layout (strides: writing into a transposed operand would give the
+    result its layout, not the C order NumPy gives it, and a later sum would add in
+    another order), not in ``keep`` (ids of inputs and outputs). Returns the new
     ops and {id(alias): operand} for naming.
     """
     last = {}
@@ -205,6 +207,7 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
                         and last.get(id(a)) == i
                         and a.shape == res.shape
                         and a.dtype == res.dtype
+                        and a.strides == res.strides  # (a transposed operand: not C order)
                     ):
                         target = a
                         break

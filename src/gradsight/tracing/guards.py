@@ -359,9 +359,12 @@ def _value_sig(x):
     if isinstance(x, Tensor):
         g = x.grad
         gsig = None if g is None else (g.data.shape, g.data.dtype)
-        return ("tensor", x.data.shape, x.data.dtype, x.requires_grad, x.grad_fn is None, gsig)
+        # strides: the layout of the program's results follows its inputs', and the
+        # program's in-place rewrites were checked against the traced layout
+        d = x.data
+        return ("tensor", d.shape, d.dtype, x.requires_grad, x.grad_fn is None, gsig, d.strides)
     if isinstance(x, np.ndarray):
-        return ("array", x.shape, x.dtype)
+        return ("array", x.shape, x.dtype, x.strides)
     if x is None or isinstance(x, (bool, int, float, complex, str, np.generic)):
         return ("value", type(x), x)
     if isinstance(x, (list, tuple, dict)):  # labels as a list, a (x, y) batch
@@ -521,9 +524,10 @@ _MISSING = object()
 
 def _describe(sig) -> str:
     if sig[0] == "tensor":
-        return f"Tensor{sig[1]} {sig[2]}" + (" requiring grad" if sig[3] else "")
+        grad = " requiring grad" if sig[3] else ""
+        return f"Tensor{sig[1]} {sig[2]} strides {sig[6]}{grad}"
     if sig[0] == "array":
-        return f"ndarray{sig[1]} {sig[2]}"
+        return f"ndarray{sig[1]} {sig[2]} strides {sig[3]}"
     if sig[0] == "value":
         return repr(sig[2])
     if sig[0] == "struct":

@@ -146,10 +146,11 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
     g.lines.append(f"    {a} = args[{i}]")
     kind = sig[0]
     if kind == "tensor":
-        _, shape, dtype, rg, leaf, gsig = sig
+        _, shape, dtype, rg, leaf, gsig, strides = sig
         g.miss_unless(
             f"isinstance({a}, Tensor) and {a}.data.shape == {g.const(shape)} and "
-            f"{a}.data.dtype == {g.const(dtype)} and {a}.requires_grad is {rg}"
+            f"{a}.data.dtype == {g.const(dtype)} and {a}.requires_grad is {rg} and "
+            f"{a}.data.strides == {g.const(strides)}"
         )
         g.miss_unless(f"({a}.grad_fn is None) is {leaf}")
         if gsig is None:
@@ -162,10 +163,10 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
         if rg:
             g.miss_unless(f"{a}._hooks is None")
     elif kind == "array":
-        _, shape, dtype = sig
+        _, shape, dtype, strides = sig
         g.miss_unless(
             f"{a}.__class__ is np.ndarray and {a}.shape == {g.const(shape)} and "
-            f"{a}.dtype == {g.const(dtype)}"
+            f"{a}.dtype == {g.const(dtype)} and {a}.strides == {g.const(strides)}"
         )
     elif kind == "value":
         _, typ, value = sig
