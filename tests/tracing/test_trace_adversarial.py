@@ -315,3 +315,29 @@ def test_argument_layout_change_retraces():
             x = np.asfortranarray(x)
         assert eager(x, y).data.tobytes() == traced(x, y).data.tobytes()
     assert traced.traces == 2 and traced.replays == 2
+
+
+def test_traced_step_called_inside_a_traced_step_is_inlined():
+    # a traced function called while another step was being traced traced itself inside
+    # that trace (traced arrays wrapped twice): a TypeError
+    pairs = _twins()
+
+    def make(net, opt, inner):
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.mse_loss(inner(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return step
+
+    eager = make(*pairs[0], lambda x: pairs[0][0](x) * 1.0)
+    inner = gs.trace(lambda x: pairs[1][0](x) * 1.0)
+    traced = gs.trace(make(*pairs[1], inner))
+    xs, ys = _data()
+    inner(xs[5])  # traced on its own first: it has a program, which takes traced arrays
+    for i in range(4):
+        np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
+        _assert_same(pairs)
+    assert traced.replays >= 2

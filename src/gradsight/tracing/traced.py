@@ -29,6 +29,7 @@ from .replay import BRANCH, MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
 _lock = threading.RLock()  # one trace at a time: tracing patches module globals
+_tracer = [None]  # the thread tracing now (under _lock): a traced step it calls runs eagerly
 
 
 class Traced:
@@ -99,6 +100,8 @@ class Traced:
     def __call__(self, *args, **kwargs):
         if kwargs:
             args = self._positional(args, kwargs)
+        if _tracer[0] is not None and _tracer[0] == threading.get_ident():
+            return self.step(*args)  # called by the step being traced: its calls join that trace
         for entry in self.entries:  # each replay checks its guards (anomaly mode among them)
             result = entry[2](args)
             if result is BRANCH:
@@ -219,6 +222,7 @@ def _trace(step, args, allow_value_reads, names):
         guard = Guard(args, found, slots, step)
         rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
         session = _Session(rec, found, slots, args, step)
+        outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
             with _patched(session):
                 try:
@@ -237,6 +241,7 @@ def _trace(step, args, allow_value_reads, names):
                 )
             program = session.finish(result)
         finally:
+            _tracer[0] = outer
             session.restore()
             rec.active = False
         return session.result, guard, program
