@@ -341,3 +341,28 @@ def test_traced_step_called_inside_a_traced_step_is_inlined():
         np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
         _assert_same(pairs)
     assert traced.replays >= 2
+
+
+def test_constant_returned_values_are_new_objects_on_every_replay():
+    # a Tensor or array the step made from Python values was returned as the very object
+    # of the tracing call on every replay: a caller's `n += 1` on one call's result
+    # changed what every later call returned
+    pairs = _twins()
+
+    def make(net, opt):
+        def step(x, y):
+            loss = _mse_step(net, opt)(x, y)
+            return loss, gs.tensor(float(len(x))), np.zeros(2)
+
+        return step
+
+    eager, traced = make(*pairs[0]), gs.trace(make(*pairs[1]))
+    xs, ys = _data()
+    for i in range(4):
+        for out in eager(xs[i], ys[i]), traced(xs[i], ys[i]):
+            np.testing.assert_array_equal(out[1].data, 4.0)
+            np.testing.assert_array_equal(out[2], [0.0, 0.0])
+            n, z = out[1], out[2]
+            n += 1.0
+            z += 1.0
+    assert traced.replays >= 2

@@ -295,6 +295,10 @@ def _rebuild(g: _Gen, template, rets) -> str:
         return f"_frozen_tensor({rets[template[1]]})"
     if kind == "const":
         return g.const(template[1])
+    if kind == "const_tensor":  # a new Tensor per call, as the step makes (values shared,
+        return f"new_tensor({g.const(template[1])}, None, {template[2]})"  # read-only)
+    if kind == "const_array":
+        return f"{g.const(template[1])}.copy()"
     if kind == "seq":
         items = ", ".join(_rebuild(g, t, rets) for t in template[2])
         if template[1] is tuple:

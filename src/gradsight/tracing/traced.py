@@ -424,7 +424,11 @@ def _template(result, rets, rec):
         if isinstance(result.data, Sym):
             rets.append(result.data.var)
             return ("tensor", len(rets) - 1)
-        return ("const", result)
+        # a tensor made from Python values: a fresh one per call, from a copy of its
+        # values now (the caller may change the one this call returns in place)
+        return ("const_tensor", _frozen(np.array(result.data)), result.requires_grad)
+    if isinstance(result, np.ndarray):
+        return ("const_array", _frozen(result.copy()))
     if isinstance(result, (tuple, list)):
         return ("seq", type(result), [_template(r, rets, rec) for r in result])
     if isinstance(result, dict):
