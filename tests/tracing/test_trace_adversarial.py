@@ -366,3 +366,18 @@ def test_constant_returned_values_are_new_objects_on_every_replay():
             n += 1.0
             z += 1.0
     assert traced.replays >= 2
+
+
+def test_empty_batch_program_writes_nan_as_python_that_runs():
+    # the mean over an empty batch put the Python float nan into the program as the
+    # bare name `nan` (and np.float64(inf) as `np.float64(inf)`): a NameError on replay
+    pairs = _twins()
+    eager, traced = _mse_step(*pairs[0]), gs.trace(_mse_step(*pairs[1]))
+    with np.errstate(all="ignore"):
+        for _ in range(3):
+            x, y = gs.zeros(0, 3), gs.zeros(0, 2)
+            np.testing.assert_array_equal(eager(x, y).data, traced(x, y).data)
+            _assert_same(pairs)
+    assert traced.replays == 1
+    assert "float('nan')" in traced.source
+    exec(compile(traced.source, "<source>", "exec"), {})  # its constants evaluate

@@ -13,6 +13,7 @@ from __future__ import annotations
 import builtins
 import keyword
 import linecache
+import math
 import os
 import re
 import unicodedata
@@ -65,6 +66,16 @@ def identifier(name: str) -> str:
     if not ident.isidentifier() or keyword.iskeyword(ident):
         ident = "v_" + ident
     return ident
+
+
+def literal(x) -> str:
+    """``repr(x)``, except that NaN and infinities (an empty batch's mean) are written as
+    Python that evaluates: ``float('nan')``, not the undefined name ``nan``."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return f"float('{x}')"
+    if isinstance(x, complex) and not (math.isfinite(x.real) and math.isfinite(x.imag)):
+        return f"complex({literal(x.real)}, {literal(x.imag)})"
+    return repr(x)
 
 
 def live_ops(ops: list, outputs: list) -> list:
@@ -329,8 +340,8 @@ class Writer:
         if isinstance(x, np.generic):
             if self.hoist is not None:
                 return self.hoist(x)
-            return f"np.{type(x).__name__}({x.item()!r})"
-        return repr(x)
+            return f"np.{type(x).__name__}({literal(x.item())})"
+        return literal(x)
 
     def index(self, idx) -> str:
         items = idx if isinstance(idx, tuple) else (idx,)

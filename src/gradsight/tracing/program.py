@@ -361,10 +361,14 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
         flat = np.asarray(v).ravel()
         if flat.size and (flat == flat[0]).all() and np.size(v) > 1:
             head.append(
-                f"{name} = np.full({v.shape!r}, {flat[0].item()!r}, dtype=np.{v.dtype.name})"
+                f"{name} = np.full({v.shape!r}, {codegen.literal(flat[0].item())}, "
+                f"dtype=np.{v.dtype.name})"
             )
+        elif np.size(v) == 0:
+            head.append(f"{name} = np.empty({v.shape!r}, dtype=np.{v.dtype.name})")
         elif np.size(v) <= codegen.INLINE_CONST_SIZE:
-            head.append(f"{name} = np.array({np.asarray(v).tolist()!r}, dtype=np.{v.dtype.name})")
+            values = _nested(np.asarray(v).tolist())
+            head.append(f"{name} = np.array({values}, dtype=np.{v.dtype.name})")
         else:
             big.append(name)
             head.append(
@@ -372,6 +376,13 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
                 f"set {name} before calling step()"
             )
     return "\n".join(head) + "\n\n\n" + runnable
+
+
+def _nested(x) -> str:
+    """A nested list of numbers as Python source (NaN as float('nan'))."""
+    if isinstance(x, list):
+        return "[" + ", ".join(_nested(v) for v in x) + "]"
+    return codegen.literal(x)
 
 
 def _role(kind) -> str:
