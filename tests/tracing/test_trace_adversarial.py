@@ -381,3 +381,75 @@ def test_empty_batch_program_writes_nan_as_python_that_runs():
     assert traced.replays == 1
     assert "float('nan')" in traced.source
     exec(compile(traced.source, "<source>", "exec"), {})  # its constants evaluate
+
+
+CONFIG = {"scale": 1.0}
+
+
+class _Tempered(gs.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.lin = gs.nn.Linear(3, 2)
+        self.temperature = 1.0
+
+    def forward(self, x):
+        return self.lin(x) / self.temperature
+
+
+class _Trainer:
+    def __init__(self):
+        gs.manual_seed(0)
+        self.net = _Tempered()
+        self.opt = gs.optim.SGD(self.net.parameters(), lr=0.1)
+        self.scale = 1.0
+        self.cfg = {"scale": 1.0}
+
+    def step(self, x, y):
+        self.opt.zero_grad()
+        loss = gs.nn.functional.mse_loss(self.net(x) * self.scale * self.cfg["scale"], y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+    def global_step(self, x, y):
+        self.opt.zero_grad()
+        loss = gs.nn.functional.mse_loss(self.net(x) * CONFIG["scale"], y)
+        loss.backward()
+        self.opt.step()
+        return loss
+
+
+@pytest.mark.parametrize(
+    ("method", "where"),
+    [
+        ("step", "self.scale"),
+        ("step", "self.cfg['scale']"),
+        ("step", "module.temperature"),
+        ("global_step", "CONFIG['scale']"),
+    ],
+)
+def test_numbers_read_through_attributes_and_dict_entries_are_guarded(method, where):
+    # only numbers in closure cells and globals were guarded: self.scale, a config dict's
+    # entry and a module's attribute read in its forward were baked into every replay
+    a, b = _Trainer(), _Trainer()
+    eager, traced = getattr(a, method), gs.trace(getattr(b, method))
+    xs, ys = _data()
+
+    def set_to(v):
+        for t in a, b:
+            if where == "self.scale":
+                t.scale = v
+            elif where == "self.cfg['scale']":
+                t.cfg["scale"] = v
+            elif where == "module.temperature":
+                t.net.temperature = v
+        if where == "CONFIG['scale']":
+            CONFIG["scale"] = v
+
+    try:
+        for i in range(5):
+            set_to(1.0 + (i > 2))
+            np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
+    finally:
+        CONFIG["scale"] = 1.0
+    assert traced.traces == 3 and traced.replays == 2

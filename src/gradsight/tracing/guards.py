@@ -293,17 +293,23 @@ def _note_attributes(holders: list, obj) -> None:
                 _note_holder(holders, d, k, x, 1)
 
 
-def reads(step) -> tuple[list, list]:
+def reads(step, modules=()) -> tuple[list, list]:
     """What the step's code reads from its closure cells, the globals it names, its
     ``self`` (and the same places of the functions it calls): (scalars, holders).
 
-    scalars: (container, key, value) of the Python numbers, strings and None read;
-    a trace bakes them into the program, so a replay is valid only while they keep
-    their values. holders: (container, key, object) where a model, optimizer or
-    tensor (or a list, dict or object holding them) was read: valid only while
-    the same object is there. ``container`` is a cell (key None), a dict (globals,
-    an object's ``__dict__``) or a list (key an index)."""
+    scalars: (container, key, value) of the Python numbers, NumPy scalars, strings
+    and None read; a trace bakes them into the program, so a replay is valid only
+    while they keep their values. Besides closure cells and globals, that is the
+    entries of ``self``, of the dicts and plain objects the code reads (a config
+    dict, ``self.cfg``) and of the found ``modules`` whose (user-written) forward
+    reads them, when the code names them (``self.scale``, ``CFG["lr"]``).
+    holders: (container, key, object) where a model, optimizer or tensor (or a list,
+    dict or object holding them) was read: valid only while the same object is
+    there. ``container`` is a cell (key None), a dict (globals, an object's
+    ``__dict__``) or a list (key an index)."""
     scalars, holders, seen = [], [], set()
+    words: set = set()  # attribute names and string constants in the code walked
+    read: list = []  # dicts and objects the code reads: their entries named in words
 
     def walk(fn, depth):
         fn = getattr(fn, "__func__", fn)
@@ -311,6 +317,7 @@ def reads(step) -> tuple[list, list]:
         if code is None or id(fn) in seen or depth > 3 or code.co_filename.startswith(_PACKAGE):
             return
         seen.add(id(fn))
+        words.update(_words(code))
         for cell in getattr(fn, "__closure__", None) or ():
             try:
                 v = cell.cell_contents
@@ -329,17 +336,67 @@ def reads(step) -> tuple[list, list]:
             walk(v, depth + 1)
         else:
             _note_holder(holders, container, key, v)
+            _note_read(read, v, 1)
 
     if inspect.isroutine(step):
         owner = getattr(step, "__self__", None)
         if owner is not None:
             _note_attributes(holders, owner)
+            _note_read(read, owner, 0)
         walk(step, 0)
     else:  # a callable object: its __call__ (and a module's forward)
         _note_attributes(holders, step)
+        _note_read(read, step, 0)
         for attr in ("__call__", "forward"):
             walk(getattr(type(step), attr, None), 0)
+    for m, _ in modules:  # a user module's forward reading self.scale
+        for mod in m.modules():
+            forward = getattr(type(mod), "forward", None)
+            if getattr(getattr(forward, "__code__", None), "co_filename", _PACKAGE).startswith(
+                _PACKAGE
+            ):
+                continue
+            walk(forward, 0)
+            _note_read(read, mod, 1)
+    scalars += _named_entries(read, words)
     return scalars, holders
+
+
+def _note_read(read: list, v, depth: int) -> None:
+    """Keep ``v`` if it is a dict or an object whose entries the code may read; one level
+    further into ``self``'s attributes (``self.cfg``)."""
+    if isinstance(v, dict) or _plain_object(v) or isinstance(v, Module):
+        read.append(v)
+        if depth == 0 and not isinstance(v, dict):
+            for _, x in _attributes(v):
+                if isinstance(x, dict) or _plain_object(x):
+                    read.append(x)
+
+
+def _named_entries(read: list, words: set) -> list:
+    """(dict, key, value) of the scalar entries of ``read`` that the code names."""
+    found, done = [], set()
+    for obj in read:
+        d = obj if isinstance(obj, dict) else vars(obj)
+        if id(d) in done:
+            continue
+        done.add(id(d))
+        for k in words:
+            v = d.get(k, _MISSING)
+            if isinstance(v, _SCALARS) and not (k == "training" and isinstance(obj, Module)):
+                found.append((d, k, v))  # (training: guarded per module, in Guard)
+    return found
+
+
+def _words(code) -> set:
+    """Attribute and global names and string constants of ``code`` and its inner code."""
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, str):
+            out.add(c)
+        elif inspect.iscode(c):
+            out |= _words(c)
+    return out
 
 
 def read_holder(container, key):
@@ -470,7 +527,7 @@ class Guard:
         self.training = [
             (mod, mod.__dict__.get("training")) for m, _ in found.modules for mod in m.modules()
         ]
-        self.scalars, self.holders = reads(step) if step is not None else ([], [])
+        self.scalars, self.holders = reads(step, found.modules) if step is not None else ([], [])
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""
