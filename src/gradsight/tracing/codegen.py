@@ -226,19 +226,19 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
             if target is not None and id(res) not in keep:
                 base = alias.get(id(target), target)
                 alias[id(res)] = base
-                out_ops.append(
-                    Op(
-                        "ufunc",
-                        op.fn,
-                        "__call__",
-                        op.args,
-                        {"out": (target,)},
-                        (),
-                        op.context,
-                        op.errstate,
-                        True,
-                    )
+                new = Op(
+                    "ufunc",
+                    op.fn,
+                    "__call__",
+                    op.args,
+                    {"out": (target,)},
+                    (),
+                    op.context,
+                    op.errstate,
+                    True,
                 )
+                new.reused = True  # its layout decided when traced (program._layout_args)
+                out_ops.append(new)
                 owned.add(id(res))
                 continue
             if res is not None:

@@ -91,6 +91,9 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         _guard_arg(g, i, sig)
     for i, j, same in guard.aliases:  # the same tensor twice, or two tensors, as traced
         g.miss_unless(f"a{i} is {'' if same else 'not '}a{j}")
+    for i in sorted(getattr(program, "layout_args", ())):  # see program._layout_args
+        arr = f"(a{i}.data if a{i}.__class__ is not np.ndarray else a{i})"
+        g.miss_unless(f"{arr}.strides == {g.const(guard.args[i][-1])}")
     read = {id(ref) for _, ref in program.inputs}
     _guard_state(g, guard, read)
     names = []
@@ -146,11 +149,10 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
     g.lines.append(f"    {a} = args[{i}]")
     kind = sig[0]
     if kind == "tensor":
-        _, shape, dtype, rg, leaf, gsig, strides = sig
+        _, shape, dtype, rg, leaf, gsig, _ = sig
         g.miss_unless(
             f"isinstance({a}, Tensor) and {a}.data.shape == {g.const(shape)} and "
-            f"{a}.data.dtype == {g.const(dtype)} and {a}.requires_grad is {rg} and "
-            f"{a}.data.strides == {g.const(strides)}"
+            f"{a}.data.dtype == {g.const(dtype)} and {a}.requires_grad is {rg}"
         )
         g.miss_unless(f"({a}.grad_fn is None) is {leaf}")
         if gsig is None:
@@ -163,10 +165,10 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
         if rg:
             g.miss_unless(f"{a}._hooks is None")
     elif kind == "array":
-        _, shape, dtype, strides = sig
+        _, shape, dtype, _ = sig
         g.miss_unless(
             f"{a}.__class__ is np.ndarray and {a}.shape == {g.const(shape)} and "
-            f"{a}.dtype == {g.const(dtype)} and {a}.strides == {g.const(strides)}"
+            f"{a}.dtype == {g.const(dtype)}"
         )
     elif kind == "value":
         _, typ, value = sig
@@ -230,10 +232,12 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
             g.miss_unless(f"len({grp}['params']) == {len(ids)}")
             for j in range(len(ids)):
                 g.miss_unless(f"{grp}['params'][{j}] is {params}[{j}]")
+            # by type too (np.float64(0.1) == 0.1, but a float32 update with it differs),
+            # all in one condition: the group read once, each setting once
             g.lines.append(f"    h = {grp}")
-            for key, value in settings.items():
-                # type too: np.float64(0.1) == 0.1, but a float32 update differs
-                g.miss_unless(f"{_same_value(g, f'h[{key!r}]', value)}")
+            same = [_same_value(g, f"(v := h[{key!r}])", v) for key, v in settings.items()]
+            if same:
+                g.miss_unless(" and ".join(same))
         g.miss_unless(f"len({o}.state) == {len(keys)}")
         for p_id, names in keys:
             p = g.const(next(p for p in opt.state if id(p) == p_id))
@@ -251,13 +255,18 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
     _ = _hyper  # the guard's own notion of hyper-parameters (guards.py) is what is compiled
 
 
-def _same_value(g: _Gen, expr: str, value) -> str:
-    """``expr`` has ``value``'s type and value (elementwise for a tuple such as betas)."""
+def _same_value(g: _Gen, read: str, value) -> str:
+    """``read`` (which assigns ``v``) has ``value``'s type and value (elementwise for a
+    tuple such as betas)."""
     if value.__class__ is tuple:
-        parts = [f"{expr}.__class__ is tuple and len({expr}) == {len(value)}"]
-        parts += [_same_value(g, f"{expr}[{k}]", v) for k, v in enumerate(value)]
+        parts = [f"{read}.__class__ is tuple and len(v) == {len(value)}"]
+        parts += [_same_scalar(g, f"v[{k}]", x) for k, x in enumerate(value)]
         return " and ".join(parts)
-    return f"{expr}.__class__ is {g.const(value.__class__)} and {expr} == {g.const(value)}"
+    return f"{read} == {g.const(value)} and v.__class__ is {g.const(value.__class__)}"
+
+
+def _same_scalar(g: _Gen, expr: str, value) -> str:
+    return f"{expr} == {g.const(value)} and {expr}.__class__ is {g.const(value.__class__)}"
 
 
 def _read_input(g: _Gen, kind, ref) -> str:
