@@ -14,6 +14,16 @@ import gradsight as gs
 DIFF = cases(differentiable_only=True)
 
 
+def _same_layout(a: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``values`` in an array laid out as ``a`` (a transposed sample stays transposed);
+    ``a`` itself unless it is floating point."""
+    if a.dtype.kind != "f":
+        return a
+    out = np.empty_like(a)
+    out[...] = values
+    return out
+
+
 def _grads(info, kw, xs):
     out = info.gs(*xs, **kw)
     if not out.requires_grad:  # a cast to an integer dtype: no gradient to take
@@ -30,8 +40,9 @@ def test_registry_op_gradient_replays_equal_eager(info, sample):
     kw = kwargs_in(sample)
     first = sample.arrays(np.float64)
     rng = np.random.default_rng(3)
-    # new values of the same shapes (a replay must read them, not the traced ones)
-    second = [a + rng.integers(-2, 3, a.shape) * 0.125 if a.dtype.kind == "f" else a for a in first]
+    # new values of the same shapes and layouts (a replay must read them, not the traced
+    # ones; another layout, strides, is guarded: it retraces)
+    second = [_same_layout(a, a + rng.integers(-2, 3, a.shape) * 0.125) for a in first]
 
     def step(*xs):
         out, got = _grads(info, kw, xs)

@@ -13,8 +13,10 @@ from __future__ import annotations
 import builtins
 import keyword
 import linecache
+import math
 import os
 import re
+import unicodedata
 
 import numpy as np
 
@@ -56,10 +58,24 @@ INLINE_CONST_SIZE = 64  # larger constants become parameters of the standalone m
 
 def identifier(name: str) -> str:
     """A Python identifier for a dotted name: ``layers.0.weight`` -> ``layers_0_weight``."""
+    # NFKC first: Python reads identifiers normalised ("ﬁ" is "fi"), so two names that
+    # normalise alike would clash; then every character not allowed in a name goes
+    name = unicodedata.normalize("NFKC", name)
+    name = "".join(c if ("_" + c).isidentifier() else " " for c in name)
     ident = re.sub(r"\W+", "_", name).strip("_") or "v"
-    if ident[0].isdigit() or keyword.iskeyword(ident):
+    if not ident.isidentifier() or keyword.iskeyword(ident):
         ident = "v_" + ident
     return ident
+
+
+def literal(x) -> str:
+    """``repr(x)``, except that NaN and infinities (an empty batch's mean) are written as
+    Python that evaluates: ``float('nan')``, not the undefined name ``nan``."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return f"float('{x}')"
+    if isinstance(x, complex) and not (math.isfinite(x.real) and math.isfinite(x.imag)):
+        return f"complex({literal(x.real)}, {literal(x.imag)})"
+    return repr(x)
 
 
 def live_ops(ops: list, outputs: list) -> list:
@@ -174,7 +190,9 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
 
     Only operands this program allocated (results of ufunc calls) that nothing views
     (no reshape, transpose, index or NumPy function took them), of the result's
-    shape and dtype, not in ``keep`` (ids of inputs and outputs). Returns the new
+    shape, dtype and layout (strides: writing into a transposed operand would give the
+    result its layout, not the C order NumPy gives it, and a later sum would add in
+    another order), not in ``keep`` (ids of inputs and outputs). Returns the new
     ops and {id(alias): operand} for naming.
     """
     last = {}
@@ -203,6 +221,7 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
                         and last.get(id(a)) == i
                         and a.shape == res.shape
                         and a.dtype == res.dtype
+                        and a.strides == res.strides  # (a transposed operand: not C order)
                     ):
                         target = a
                         break
@@ -210,19 +229,19 @@ def reuse_dead_operands(ops: list, keep: set) -> tuple[list, dict]:
             if target is not None and id(res) not in keep:
                 base = alias.get(id(target), target)
                 alias[id(res)] = base
-                out_ops.append(
-                    Op(
-                        "ufunc",
-                        op.fn,
-                        "__call__",
-                        op.args,
-                        {"out": (target,)},
-                        (),
-                        op.context,
-                        op.errstate,
-                        True,
-                    )
+                new = Op(
+                    "ufunc",
+                    op.fn,
+                    "__call__",
+                    op.args,
+                    {"out": (target,)},
+                    (),
+                    op.context,
+                    op.errstate,
+                    True,
                 )
+                new.reused = True  # its layout decided when traced (program._layout_args)
+                out_ops.append(new)
                 owned.add(id(res))
                 continue
             if res is not None:
@@ -324,8 +343,8 @@ class Writer:
         if isinstance(x, np.generic):
             if self.hoist is not None:
                 return self.hoist(x)
-            return f"np.{type(x).__name__}({x.item()!r})"
-        return repr(x)
+            return f"np.{type(x).__name__}({literal(x.item())})"
+        return literal(x)
 
     def index(self, idx) -> str:
         items = idx if isinstance(idx, tuple) else (idx,)

@@ -237,7 +237,7 @@ def slots_for(found: Found, arg_ids: set) -> list:
     return slots
 
 
-_SCALARS = (bool, int, float, complex, str, type(None))
+_SCALARS = (bool, int, float, complex, str, type(None), np.generic)  # read from globals
 _STATE = (Tensor, Module, Optimizer)
 
 
@@ -293,17 +293,23 @@ def _note_attributes(holders: list, obj) -> None:
                 _note_holder(holders, d, k, x, 1)
 
 
-def reads(step) -> tuple[list, list]:
+def reads(step, modules=()) -> tuple[list, list]:
     """What the step's code reads from its closure cells, the globals it names, its
     ``self`` (and the same places of the functions it calls): (scalars, holders).
 
-    scalars: (container, key, value) of the Python numbers, strings and None read;
-    a trace bakes them into the program, so a replay is valid only while they keep
-    their values. holders: (container, key, object) where a model, optimizer or
-    tensor (or a list, dict or object holding them) was read: valid only while
-    the same object is there. ``container`` is a cell (key None), a dict (globals,
-    an object's ``__dict__``) or a list (key an index)."""
+    scalars: (container, key, value) of the Python numbers, NumPy scalars, strings
+    and None read; a trace bakes them into the program, so a replay is valid only
+    while they keep their values. Besides closure cells and globals, that is the
+    entries of ``self``, of the dicts and plain objects the code reads (a config
+    dict, ``self.cfg``) and of the found ``modules`` whose (user-written) forward
+    reads them, when the code names them (``self.scale``, ``CFG["lr"]``).
+    holders: (container, key, object) where a model, optimizer or tensor (or a list,
+    dict or object holding them) was read: valid only while the same object is
+    there. ``container`` is a cell (key None), a dict (globals, an object's
+    ``__dict__``) or a list (key an index)."""
     scalars, holders, seen = [], [], set()
+    words: set = set()  # attribute names and string constants in the code walked
+    read: list = []  # dicts and objects the code reads: their entries named in words
 
     def walk(fn, depth):
         fn = getattr(fn, "__func__", fn)
@@ -311,6 +317,7 @@ def reads(step) -> tuple[list, list]:
         if code is None or id(fn) in seen or depth > 3 or code.co_filename.startswith(_PACKAGE):
             return
         seen.add(id(fn))
+        words.update(_words(code))
         for cell in getattr(fn, "__closure__", None) or ():
             try:
                 v = cell.cell_contents
@@ -329,17 +336,67 @@ def reads(step) -> tuple[list, list]:
             walk(v, depth + 1)
         else:
             _note_holder(holders, container, key, v)
+            _note_read(read, v, 1)
 
     if inspect.isroutine(step):
         owner = getattr(step, "__self__", None)
         if owner is not None:
             _note_attributes(holders, owner)
+            _note_read(read, owner, 0)
         walk(step, 0)
     else:  # a callable object: its __call__ (and a module's forward)
         _note_attributes(holders, step)
+        _note_read(read, step, 0)
         for attr in ("__call__", "forward"):
             walk(getattr(type(step), attr, None), 0)
+    for m, _ in modules:  # a user module's forward reading self.scale
+        for mod in m.modules():
+            forward = getattr(type(mod), "forward", None)
+            if getattr(getattr(forward, "__code__", None), "co_filename", _PACKAGE).startswith(
+                _PACKAGE
+            ):
+                continue
+            walk(forward, 0)
+            _note_read(read, mod, 1)
+    scalars += _named_entries(read, words)
     return scalars, holders
+
+
+def _note_read(read: list, v, depth: int) -> None:
+    """Keep ``v`` if it is a dict or an object whose entries the code may read; one level
+    further into ``self``'s attributes (``self.cfg``)."""
+    if isinstance(v, dict) or _plain_object(v) or isinstance(v, Module):
+        read.append(v)
+        if depth == 0 and not isinstance(v, dict):
+            for _, x in _attributes(v):
+                if isinstance(x, dict) or _plain_object(x):
+                    read.append(x)
+
+
+def _named_entries(read: list, words: set) -> list:
+    """(dict, key, value) of the scalar entries of ``read`` that the code names."""
+    found, done = [], set()
+    for obj in read:
+        d = obj if isinstance(obj, dict) else vars(obj)
+        if id(d) in done:
+            continue
+        done.add(id(d))
+        for k in words:
+            v = d.get(k, _MISSING)
+            if isinstance(v, _SCALARS) and not (k == "training" and isinstance(obj, Module)):
+                found.append((d, k, v))  # (training: guarded per module, in Guard)
+    return found
+
+
+def _words(code) -> set:
+    """Attribute and global names and string constants of ``code`` and its inner code."""
+    out = set(code.co_names)
+    for c in code.co_consts:
+        if isinstance(c, str):
+            out.add(c)
+        elif inspect.iscode(c):
+            out |= _words(c)
+    return out
 
 
 def read_holder(container, key):
@@ -359,12 +416,56 @@ def _value_sig(x):
     if isinstance(x, Tensor):
         g = x.grad
         gsig = None if g is None else (g.data.shape, g.data.dtype)
-        return ("tensor", x.data.shape, x.data.dtype, x.requires_grad, x.grad_fn is None, gsig)
+        # strides: the layout of the program's results follows its inputs', and the
+        # program's in-place rewrites were checked against the traced layout
+        d = x.data
+        return ("tensor", d.shape, d.dtype, x.requires_grad, x.grad_fn is None, gsig, d.strides)
     if isinstance(x, np.ndarray):
-        return ("array", x.shape, x.dtype)
-    if x is None or isinstance(x, (bool, int, float, complex, str)):
+        return ("array", x.shape, x.dtype, x.strides)
+    if x is None or isinstance(x, (bool, int, float, complex, str, np.generic)):
         return ("value", type(x), x)
-    return ("object", id(x))
+    if isinstance(x, (list, tuple, dict)):  # labels as a list, a (x, y) batch
+        return ("struct", frozen(x))
+    return ("object", x)  # held: its id cannot be taken by another object
+
+
+class _Same:
+    """An object inside an argument's container, compared by identity (a Tensor in a
+    list argument is state of the program: another one needs another trace)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __eq__(self, other) -> bool:
+        return other.__class__ is _Same and other.obj is self.obj
+
+    __hash__ = None
+
+
+def frozen(x):
+    """A list, tuple or dict argument as nested tuples of (type, value), objects by
+    identity: equal exactly when a replay of the same program is valid (a list of
+    labels changed in place is not equal)."""
+    if x is None or isinstance(x, (bool, int, float, complex, str, np.generic)):
+        return (x.__class__, x)
+    if x.__class__ in (list, tuple):
+        return (x.__class__, tuple(frozen(v) for v in x))
+    if x.__class__ is dict:
+        return (dict, tuple((frozen(k), frozen(v)) for k, v in x.items()))
+    return _Same(x)
+
+
+def _aliases(args, sigs) -> list:
+    """(i, j, same): whether array arguments i > j of equal shape and dtype were one
+    object. The program reads one object once; two objects get their own gradients."""
+    return [
+        (i, j, args[i] is args[j])
+        for i in range(len(args))
+        for j in range(i)
+        if sigs[i][0] in ("tensor", "array") and sigs[i] == sigs[j]
+    ]
 
 
 def _slot_sig(v):
@@ -395,6 +496,16 @@ def _hyper(opt: Optimizer) -> list:
     ]
 
 
+def _typed(hyper: list) -> list:
+    """Hyper-parameters with their types: 0.1 and np.float64(0.1) are different settings
+    (a float32 update with the latter is made in float64)."""
+    return [
+        (ids, [(k, v.__class__, tuple(map(type, v)) if isinstance(v, tuple) else (), v)])
+        for ids, settings in hyper
+        for k, v in settings.items()
+    ]
+
+
 def _state_keys(opt: Optimizer) -> list:
     return [(id(p), tuple(st)) for p, st in opt.state.items()]
 
@@ -404,6 +515,7 @@ class Guard:
 
     def __init__(self, args, found: Found, slots: list, step=None):
         self.args = [_value_sig(a) for a in args]
+        self.aliases = _aliases(args, self.args)
         self.grad_enabled = mode.enabled
         self.found = found
         self.slots = [(s, _slot_sig(s.get())) for s in slots]
@@ -415,7 +527,7 @@ class Guard:
         self.training = [
             (mod, mod.__dict__.get("training")) for m, _ in found.modules for mod in m.modules()
         ]
-        self.scalars, self.holders = reads(step) if step is not None else ([], [])
+        self.scalars, self.holders = reads(step, found.modules) if step is not None else ([], [])
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""
@@ -424,6 +536,9 @@ class Guard:
         for i, (a, sig) in enumerate(zip(args, self.args)):
             if _value_sig(a) != sig:
                 return f"argument {i} changed: {_describe(sig)} -> {_describe(_value_sig(a))}"
+        for i, j, same in self.aliases:
+            if (args[i] is args[j]) is not same:
+                return f"arguments {j} and {i} {'stopped being' if same else 'became'} one object"
         if mode.enabled != self.grad_enabled:
             return f"grad mode changed to {'on' if mode.enabled else 'off'}"
         for s, sig in self.slots:
@@ -449,7 +564,7 @@ class Guard:
             if d.get(k) is not v:
                 return f"the module's entry {k!r} was replaced"
         for opt, hyper, keys in self.hyper:
-            if _hyper(opt) != hyper:
+            if _typed(_hyper(opt)) != _typed(hyper):
                 return "the optimizer's hyper-parameters or parameter groups changed"
             if _state_keys(opt) != keys:
                 return "the optimizer's state changed shape (a first step, or a reset)"
@@ -466,11 +581,14 @@ _MISSING = object()
 
 def _describe(sig) -> str:
     if sig[0] == "tensor":
-        return f"Tensor{sig[1]} {sig[2]}" + (" requiring grad" if sig[3] else "")
+        grad = " requiring grad" if sig[3] else ""
+        return f"Tensor{sig[1]} {sig[2]} strides {sig[6]}{grad}"
     if sig[0] == "array":
-        return f"ndarray{sig[1]} {sig[2]}"
+        return f"ndarray{sig[1]} {sig[2]} strides {sig[3]}"
     if sig[0] == "value":
         return repr(sig[2])
+    if sig[0] == "struct":
+        return f"a {sig[1][0].__name__} with other contents"
     return "another object"
 
 

@@ -71,7 +71,9 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     for k, z in enumerate(fills):
         z.name = namer.reserve(f"filled{k}" if z.value.any() else f"zeros{k}")
         names[id(z)] = z.name
+    before_reuse = fast_ops
     fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
+    layout_args = _layout_args(before_reuse, fast_ops, inputs)
     fast_ops, ownable = _updates_in_place(fast_ops, inputs)
     fast_ops, releases = _checks_that_retrace(fast_ops, inputs)
     scalars: dict = {}
@@ -120,6 +122,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
     program.releases_held = releases  # held=: emptied once no check can send the call back
+    program.layout_args = layout_args  # arguments whose strides the replay checks
     # outputs that are always ndarrays (not None, not a NumPy scalar): written back inline
     program.array_outputs = {
         k
@@ -130,6 +133,35 @@ def _build(rec, inputs, outputs, template, step) -> Program:
 
 
 RETRACE = object()  # what the replay's program returns when a recorded check fails
+
+
+def _layout_args(ops: list, reused: list, inputs: list) -> set:
+    """Positions of the arguments whose layout (strides) a rewrite of the program
+    relies on. ``t2 = t1 + y`` written into a dead ``t1`` gives the result t1's
+    layout, and NumPy gives a new array one that follows its operands' (a transposed
+    t1 with a C-order y: C order); reuse_dead_operands checked they agree on the
+    traced layouts, which follow the arguments' through elementwise ops. matmul,
+    ``copy()`` and fills make C-order arrays, so an MLP's rewrites depend on none.
+    ``ops`` and ``reused`` (the ops after reuse_dead_operands) correspond one to one."""
+    dep = {id(v): {k[1]} for k, v in inputs if k[0] == "arg"}
+    found: set = set()
+    for op, new in zip(ops, reused):
+        d = set().union(*(dep.get(id(x), ()) for x in codegen._syms_in((op.args, op.kwargs))))
+        if getattr(new, "reused", False):
+            found |= d
+        if d and not _c_order_result(op):
+            for o in op.outs:
+                dep[id(o)] = d
+    return found
+
+
+def _c_order_result(op: Op) -> bool:
+    """Whether ``op`` makes a new C-order array whatever its operands' layouts."""
+    if op.kind == "ufunc":
+        return op.fn is np.matmul and op.method == "__call__" and not op.inplace
+    if op.kind == "method":
+        return op.method == "copy" and len(op.args) == 1 and not op.kwargs
+    return op.kind == "func" and op.method == "full"
 
 
 def _checks_that_retrace(ops: list, inputs: list) -> tuple[list, bool]:
@@ -361,10 +393,14 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
         flat = np.asarray(v).ravel()
         if flat.size and (flat == flat[0]).all() and np.size(v) > 1:
             head.append(
-                f"{name} = np.full({v.shape!r}, {flat[0].item()!r}, dtype=np.{v.dtype.name})"
+                f"{name} = np.full({v.shape!r}, {codegen.literal(flat[0].item())}, "
+                f"dtype=np.{v.dtype.name})"
             )
+        elif np.size(v) == 0:
+            head.append(f"{name} = np.empty({v.shape!r}, dtype=np.{v.dtype.name})")
         elif np.size(v) <= codegen.INLINE_CONST_SIZE:
-            head.append(f"{name} = np.array({np.asarray(v).tolist()!r}, dtype=np.{v.dtype.name})")
+            values = _nested(np.asarray(v).tolist())
+            head.append(f"{name} = np.array({values}, dtype=np.{v.dtype.name})")
         else:
             big.append(name)
             head.append(
@@ -372,6 +408,13 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
                 f"set {name} before calling step()"
             )
     return "\n".join(head) + "\n\n\n" + runnable
+
+
+def _nested(x) -> str:
+    """A nested list of numbers as Python source (NaN as float('nan'))."""
+    if isinstance(x, list):
+        return "[" + ", ".join(_nested(v) for v in x) + "]"
+    return codegen.literal(x)
 
 
 def _role(kind) -> str:

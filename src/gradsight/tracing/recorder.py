@@ -77,6 +77,7 @@ class Var:
         "claimed",
         "is_int",
         "weak",
+        "strides",
     )
 
     def __init__(self, index: int, value, name: str = ""):
@@ -85,6 +86,7 @@ class Var:
         self.shape = np.shape(value)
         self.dtype = getattr(value, "dtype", None)
         self.is_array = isinstance(value, np.ndarray)
+        self.strides = value.strides if self.is_array else None  # its layout when traced
         self.fresh = False
         self.claimed = False
         self.is_int = False

@@ -17,7 +17,16 @@ import numpy as np
 from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
-from .guards import _MISSING, DataSlot, GradSlot, StateSlot, _hyper, read_holder, same_scalar
+from .guards import (
+    _MISSING,
+    DataSlot,
+    GradSlot,
+    StateSlot,
+    _hyper,
+    frozen,
+    read_holder,
+    same_scalar,
+)
 from .program import RETRACE
 
 MISS = object()
@@ -80,6 +89,11 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         g.miss_unless("not plain.on and not mode.enabled and not mode.anomaly")
     for i, sig in enumerate(guard.args):
         _guard_arg(g, i, sig)
+    for i, j, same in guard.aliases:  # the same tensor twice, or two tensors, as traced
+        g.miss_unless(f"a{i} is {'' if same else 'not '}a{j}")
+    for i in sorted(getattr(program, "layout_args", ())):  # see program._layout_args
+        arr = f"(a{i}.data if a{i}.__class__ is not np.ndarray else a{i})"
+        g.miss_unless(f"{arr}.strides == {g.const(guard.args[i][-1])}")
     read = {id(ref) for _, ref in program.inputs}
     _guard_state(g, guard, read)
     names = []
@@ -135,7 +149,7 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
     g.lines.append(f"    {a} = args[{i}]")
     kind = sig[0]
     if kind == "tensor":
-        _, shape, dtype, rg, leaf, gsig = sig
+        _, shape, dtype, rg, leaf, gsig, _ = sig
         g.miss_unless(
             f"isinstance({a}, Tensor) and {a}.data.shape == {g.const(shape)} and "
             f"{a}.data.dtype == {g.const(dtype)} and {a}.requires_grad is {rg}"
@@ -151,7 +165,7 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
         if rg:
             g.miss_unless(f"{a}._hooks is None")
     elif kind == "array":
-        _, shape, dtype = sig
+        _, shape, dtype, _ = sig
         g.miss_unless(
             f"{a}.__class__ is np.ndarray and {a}.shape == {g.const(shape)} and "
             f"{a}.dtype == {g.const(dtype)}"
@@ -159,8 +173,11 @@ def _guard_arg(g: _Gen, i: int, sig) -> None:
     elif kind == "value":
         _, typ, value = sig
         g.miss_unless(f"{a}.__class__ is {g.const(typ)} and {a} == {g.const(value)}")
+    elif kind == "struct":  # a list, tuple or dict: by contents (see guards.frozen)
+        g.ns["frozen"] = frozen
+        g.miss_unless(f"frozen({a}) == {g.const(sig[1])}")
     else:
-        g.miss_unless(f"id({a}) == {sig[1]}")
+        g.miss_unless(f"{a} is {g.const(sig[1])}")
 
 
 def _guard_state(g: _Gen, guard, read: set) -> None:
@@ -215,8 +232,12 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
             g.miss_unless(f"len({grp}['params']) == {len(ids)}")
             for j in range(len(ids)):
                 g.miss_unless(f"{grp}['params'][{j}] is {params}[{j}]")
-            for key, value in settings.items():
-                g.miss_unless(f"{grp}[{key!r}] == {g.const(value)}")
+            # by type too (np.float64(0.1) == 0.1, but a float32 update with it differs),
+            # all in one condition: the group read once, each setting once
+            g.lines.append(f"    h = {grp}")
+            same = [_same_value(g, f"(v := h[{key!r}])", v) for key, v in settings.items()]
+            if same:
+                g.miss_unless(" and ".join(same))
         g.miss_unless(f"len({o}.state) == {len(keys)}")
         for p_id, names in keys:
             p = g.const(next(p for p in opt.state if id(p) == p_id))
@@ -232,6 +253,20 @@ def _guard_state(g: _Gen, guard, read: set) -> None:
             else:
                 g.miss_unless(f"{st}.__class__ is {g.const(sig)}")
     _ = _hyper  # the guard's own notion of hyper-parameters (guards.py) is what is compiled
+
+
+def _same_value(g: _Gen, read: str, value) -> str:
+    """``read`` (which assigns ``v``) has ``value``'s type and value (elementwise for a
+    tuple such as betas)."""
+    if value.__class__ is tuple:
+        parts = [f"{read}.__class__ is tuple and len(v) == {len(value)}"]
+        parts += [_same_scalar(g, f"v[{k}]", x) for k, x in enumerate(value)]
+        return " and ".join(parts)
+    return f"{read} == {g.const(value)} and v.__class__ is {g.const(value.__class__)}"
+
+
+def _same_scalar(g: _Gen, expr: str, value) -> str:
+    return f"{expr} == {g.const(value)} and {expr}.__class__ is {g.const(value.__class__)}"
 
 
 def _read_input(g: _Gen, kind, ref) -> str:
@@ -269,12 +304,23 @@ def _rebuild(g: _Gen, template, rets) -> str:
         return f"_frozen_tensor({rets[template[1]]})"
     if kind == "const":
         return g.const(template[1])
+    if kind == "const_tensor":  # a new Tensor per call, as the step makes (values shared,
+        return f"new_tensor({g.const(template[1])}, None, {template[2]})"  # read-only)
+    if kind == "const_array":
+        return f"{g.const(template[1])}.copy()"
     if kind == "seq":
         items = ", ".join(_rebuild(g, t, rets) for t in template[2])
         if template[1] is tuple:
             return f"({items},)" if len(template[2]) == 1 else f"({items})"
         if template[1] is list:
             return f"[{items}]"
+        if hasattr(template[1], "_make"):  # a namedtuple takes its fields one by one
+            return f"{g.const(template[1])}._make([{items}])"
         return f"{g.const(template[1])}([{items}])"
-    items = ", ".join(f"{k!r}: {_rebuild(g, t, rets)}" for k, t in template[1])
+    # keys as constants: repr() of an enum or float("inf") is not Python that evaluates
+    items = ", ".join(f"{_key(g, k)}: {_rebuild(g, t, rets)}" for k, t in template[1])
     return "{" + items + "}"
+
+
+def _key(g: _Gen, key) -> str:
+    return repr(key) if key.__class__ in (str, int) else g.const(key)

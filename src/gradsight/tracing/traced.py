@@ -29,6 +29,7 @@ from .replay import BRANCH, MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
 _lock = threading.RLock()  # one trace at a time: tracing patches module globals
+_tracer = [None]  # the thread tracing now (under _lock): a traced step it calls runs eagerly
 
 
 class Traced:
@@ -99,6 +100,8 @@ class Traced:
     def __call__(self, *args, **kwargs):
         if kwargs:
             args = self._positional(args, kwargs)
+        if _tracer[0] is not None and _tracer[0] == threading.get_ident():
+            return self.step(*args)  # called by the step being traced: its calls join that trace
         for entry in self.entries:  # each replay checks its guards (anomaly mode among them)
             result = entry[2](args)
             if result is BRANCH:
@@ -219,6 +222,7 @@ def _trace(step, args, allow_value_reads, names):
         guard = Guard(args, found, slots, step)
         rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
         session = _Session(rec, found, slots, args, step)
+        outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
             with _patched(session):
                 try:
@@ -237,6 +241,7 @@ def _trace(step, args, allow_value_reads, names):
                 )
             program = session.finish(result)
         finally:
+            _tracer[0] = outer
             session.restore()
             rec.active = False
         return session.result, guard, program
@@ -258,10 +263,16 @@ class _Session:
         self.result = None
         names = _arg_names(step, len(args))
         call_args = []
+        self.repeated = set()  # positions of a Tensor given again (its first place is traced)
+        given = set()
         for i, a in enumerate(args):
-            if isinstance(a, Tensor):
+            if isinstance(a, Tensor) and id(a) in given:
+                self.repeated.add(i)
+                call_args.append(a)
+            elif isinstance(a, Tensor):
                 s = rec.sym(a.data, names[i])
                 self.swapped_args.append((a, a.data))
+                given.add(id(a))
                 a.data = s
                 self._input(("arg", i), s)
                 self.known.add(id(a))
@@ -318,6 +329,8 @@ class _Session:
             changed = True
             outputs.append((("slot", slot), self._ref(v)))
         for i, a in enumerate(self.args):
+            if i in self.repeated:
+                continue
             if isinstance(a, Tensor):  # an argument whose array the step replaced or wrote
                 before = next(
                     (_deref(s) for (k, j), _, s in self.inputs if k == "arg" and j == i), None
@@ -411,7 +424,11 @@ def _template(result, rets, rec):
         if isinstance(result.data, Sym):
             rets.append(result.data.var)
             return ("tensor", len(rets) - 1)
-        return ("const", result)
+        # a tensor made from Python values: a fresh one per call, from a copy of its
+        # values now (the caller may change the one this call returns in place)
+        return ("const_tensor", _frozen(np.array(result.data)), result.requires_grad)
+    if isinstance(result, np.ndarray):
+        return ("const_array", _frozen(result.copy()))
     if isinstance(result, (tuple, list)):
         return ("seq", type(result), [_template(r, rets, rec) for r in result])
     if isinstance(result, dict):
