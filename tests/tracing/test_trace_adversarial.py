@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import collections
 import enum
+import functools
 
 import numpy as np
 import pytest
@@ -452,4 +453,33 @@ def test_numbers_read_through_attributes_and_dict_entries_are_guarded(method, wh
             np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
     finally:
         CONFIG["scale"] = 1.0
+    assert traced.traces == 3 and traced.replays == 2
+
+
+SHIFT = 0.0
+
+
+def _partial_step(net, opt, x, y):
+    opt.zero_grad()
+    loss = gs.nn.functional.mse_loss(net(x) + SHIFT, y)
+    loss.backward()
+    opt.step()
+    return loss
+
+
+def test_functools_partial_step_finds_its_bound_model_and_guards_what_it_reads():
+    # a partial(train_step, model, opt) was searched as an opaque object: its model was
+    # not found (refused), and the globals its function reads were not guarded
+    global SHIFT
+    pairs = _twins(momentum=0.9)
+    eager = functools.partial(_partial_step, *pairs[0])
+    traced = gs.trace(functools.partial(_partial_step, *pairs[1]))
+    xs, ys = _data()
+    try:
+        for i in range(5):
+            SHIFT = 0.5 * (i > 2)
+            np.testing.assert_array_equal(eager(xs[i], ys[i]).data, traced(xs[i], ys[i]).data)
+            _assert_same(pairs)
+    finally:
+        SHIFT = 0.0
     assert traced.traces == 3 and traced.replays == 2
