@@ -483,3 +483,42 @@ def test_functools_partial_step_finds_its_bound_model_and_guards_what_it_reads()
     finally:
         SHIFT = 0.0
     assert traced.traces == 3 and traced.replays == 2
+
+
+@pytest.mark.parametrize(
+    "sgd", [{"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}]
+)
+def test_scalar_parameter_trains_like_eager(sgd):
+    # a ufunc on 0-d arrays returns a NumPy scalar, which the eager engine turns back
+    # into a 0-d array; the trace kept the scalar: a scalar parameter's gradient and
+    # momentum buffer became np.float64, and the retrace crashed in SGD's in-place
+    # momentum update (out= needs an array)
+    def make():
+        gs.manual_seed(0)
+        lin, scale = gs.nn.Linear(3, 2), gs.nn.Parameter(np.array(1.5))
+        params = [*lin.parameters(), scale]
+        opt = gs.optim.SGD(params, lr=0.1, **sgd)  # (eager Adam fails on a 0-d parameter)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.mse_loss(lin(x) * scale, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return scale, opt, step
+
+    (s1, o1, eager), (s2, o2, step) = make(), make()
+    traced = gs.trace(step)
+    xs, ys = _data()
+    for i in range(5):
+        a, b = eager(xs[i], ys[i]), traced(xs[i], ys[i])
+        assert type(b.data) is type(a.data) is np.ndarray
+        np.testing.assert_array_equal(a.data, b.data)
+        for t, u in (s1, s2), (s1.grad, s2.grad):
+            assert type(u.data) is type(t.data) is np.ndarray
+            np.testing.assert_array_equal(t.data, u.data)
+        for key, value in o1.state[s1].items():
+            assert type(o2.state[s2][key]) is type(value)
+            np.testing.assert_array_equal(o2.state[s2][key], value)
+    assert traced.replays >= 3

@@ -386,7 +386,7 @@ class _Session:
         for slot in self.slots:
             v = slot.get()
             if isinstance(v, Sym):
-                slot.put(v.value)
+                slot.put(_frozen(v.value) if slot.kind != "state" else v.value)
         for t in _stray:
             if isinstance(t.data, Sym):
                 t.data = t.data.value
@@ -413,6 +413,8 @@ def _written_inputs(ops: list, inputs: set) -> set:
 
 
 def _frozen(v):
+    if isinstance(v, np.generic):  # a 0-d result: the eager step keeps an array
+        v = np.asarray(v)
     if isinstance(v, np.ndarray):
         v.setflags(False)
     return v
