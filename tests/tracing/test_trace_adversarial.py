@@ -522,3 +522,36 @@ def test_scalar_parameter_trains_like_eager(sgd):
             assert type(o2.state[s2][key]) is type(value)
             np.testing.assert_array_equal(o2.state[s2][key], value)
     assert traced.replays >= 3
+
+
+def test_held_scalar_parameter_stays_an_array_on_replay():
+    # a 0-d parameter whose array the caller holds is updated out of place; on 0-d
+    # arrays that gives a NumPy scalar, which the replay stored as the parameter's
+    # .data (the eager update copies the array and writes into the copy)
+    def make():
+        gs.manual_seed(0)
+        lin, scale = gs.nn.Linear(3, 2), gs.nn.Parameter(np.array(1.5))
+        opt = gs.optim.SGD([*lin.parameters(), scale], lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.mse_loss(lin(x) * scale, y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return scale, step
+
+    (s1, eager), (s2, step) = make(), make()
+    traced = gs.trace(step)
+    xs, ys = _data()
+    held = []
+    for i in range(5):
+        held.append((s1.data, s2.data))  # the caller keeps the old values
+        eager(xs[i], ys[i])
+        traced(xs[i], ys[i])
+        assert type(s2.data) is type(s1.data) is np.ndarray
+        np.testing.assert_array_equal(s1.data, s2.data)
+    with gs.no_grad():
+        s2.mul_(2.0)  # an in-place write needs an array
+    assert traced.replays >= 3

@@ -286,9 +286,11 @@ def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
         g.lines.append(f"    a{ref}.data = _frozen_array({v})")
     elif kind == "arggrad":
         g.lines.append(f"    a{ref}.grad = None if {v} is None else _frozen_tensor({v})")
-    elif isinstance(ref, DataSlot):
+    elif isinstance(ref, DataSlot) and is_array:
         g.lines.append(f"    {v}.setflags(False)")
         g.lines.append(f"    {g.const(ref.t)}.data = {v}")
+    elif isinstance(ref, DataSlot):  # 0-d: an update out of place gives a NumPy scalar
+        g.lines.append(f"    {g.const(ref.t)}.data = _frozen_array({v})")
     elif isinstance(ref, GradSlot) and is_array:  # always an ndarray: built inline
         g.lines.append(f"    {v}.setflags(False)")
         g.lines.append(f"    {g.const(ref.t)}.grad = new_tensor({v}, None, False)")
