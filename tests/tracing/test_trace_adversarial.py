@@ -555,3 +555,40 @@ def test_held_scalar_parameter_stays_an_array_on_replay():
     with gs.no_grad():
         s2.mul_(2.0)  # an in-place write needs an array
     assert traced.replays >= 3
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "adam"])
+def test_step_raising_after_the_update_leaves_no_traced_arrays_behind(optimizer):
+    # a step that raised after opt.step() on its tracing call left traced arrays (Sym,
+    # holding the whole recording) in the optimizer state it had just created
+    pairs = []
+    for _ in range(2):
+        gs.manual_seed(0)
+        net = gs.nn.MLP([3, 5, 2])
+        if optimizer == "sgd":
+            pairs.append((net, gs.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)))
+        else:
+            pairs.append((net, gs.optim.Adam(net.parameters(), lr=0.01)))
+
+    def make(net, opt):
+        def step(x, y, fail):
+            loss = _mse_step(net, opt)(x, y)
+            if fail:
+                raise KeyError("after the update")
+            return loss
+
+        return step
+
+    eager, traced = make(*pairs[0]), gs.trace(make(*pairs[1]))
+    xs, ys = _data()
+    for f in eager, traced:
+        with pytest.raises(KeyError):
+            f(xs[0], ys[0], True)
+    (_, opt_a), (_, opt_b) = pairs
+    for sa, sb in zip(opt_a.state.values(), opt_b.state.values()):
+        assert {k: type(v) for k, v in sa.items()} == {k: type(v) for k, v in sb.items()}
+    _assert_same(pairs)
+    for i in range(1, 4):
+        a, b = eager(xs[i], ys[i], False), traced(xs[i], ys[i], False)
+        np.testing.assert_array_equal(a.data, b.data)
+        _assert_same(pairs)

@@ -391,6 +391,11 @@ class _Session:
             if isinstance(t.data, Sym):
                 t.data = t.data.value
         _stray.clear()
+        for opt in self.found.optimizers:  # entries the step made before it raised
+            for st in opt.state.values():
+                for key, v in st.items():
+                    if isinstance(v, Sym):
+                        st[key] = v.value
 
 
 _stray: list = []  # tensors given traced gradients outside the found state (restored after)
