@@ -5,8 +5,10 @@ step gives, retrace, or refuse. Each test names a behaviour that was wrong."""
 from __future__ import annotations
 
 import collections
+import copy
 import enum
 import functools
+import pickle
 
 import numpy as np
 import pytest
@@ -592,3 +594,19 @@ def test_step_raising_after_the_update_leaves_no_traced_arrays_behind(optimizer)
         a, b = eager(xs[i], ys[i], False), traced(xs[i], ys[i], False)
         np.testing.assert_array_equal(a.data, b.data)
         _assert_same(pairs)
+
+
+def test_tensor_the_step_keeps_pickles_and_copies_as_its_values():
+    # a tensor the step stored outside itself (a log) keeps its traced array after the
+    # tracing call; pickling it failed (the traced array holds the recording: "cannot
+    # pickle code objects") and a deep copy copied the recording
+    pairs = _twins()
+    log = []
+    keep = lambda loss, pred: log.append(pred.detach()) or loss  # noqa: E731
+    traced = gs.trace(_mse_step(*pairs[1], out=keep))
+    xs, ys = _data()
+    traced(xs[0], ys[0])
+    expected = pairs[0][0](xs[0]).data
+    for copied in pickle.loads(pickle.dumps(log[0])), copy.deepcopy(log[0]):
+        assert type(copied.data) is np.ndarray
+        np.testing.assert_array_equal(copied.data, expected)
