@@ -610,3 +610,30 @@ def test_tensor_the_step_keeps_pickles_and_copies_as_its_values():
     for copied in pickle.loads(pickle.dumps(log[0])), copy.deepcopy(log[0]):
         assert type(copied.data) is np.ndarray
         np.testing.assert_array_equal(copied.data, expected)
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_numpy_arrays_in_a_batch_argument_are_inputs_not_constants(fresh):
+    # NumPy arrays inside a tuple or dict argument were baked into the program as
+    # constants: buffers refilled in place replayed the first batch (and new arrays
+    # retraced on every call)
+    pairs = _twins()
+
+    def make(net, opt):
+        def step(batch):
+            return _mse_step(net, opt)(gs.tensor(batch["x"]), gs.tensor(batch["y"][1]))
+
+        return step
+
+    eager, traced = make(*pairs[0]), gs.trace(make(*pairs[1]))
+    rng = np.random.default_rng(0)
+    batch = {"x": np.zeros((4, 3)), "y": (None, np.zeros((4, 2)))}
+    for _ in range(5):
+        if fresh:
+            batch = {"x": rng.standard_normal((4, 3)), "y": (None, rng.standard_normal((4, 2)))}
+        else:
+            batch["x"][...] = rng.standard_normal((4, 3))
+            batch["y"][1][...] = rng.standard_normal((4, 2))
+        np.testing.assert_array_equal(eager(batch).data, traced(batch).data)
+        _assert_same(pairs)
+    assert traced.traces == 2 and traced.replays == 3

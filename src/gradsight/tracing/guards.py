@@ -479,6 +479,8 @@ def frozen(x):
         return (x.__class__, tuple(frozen(v) for v in x))
     if x.__class__ is dict:
         return (dict, tuple((frozen(k), frozen(v)) for k, v in x.items()))
+    if isinstance(x, np.ndarray):  # an input of the program (see traced._traced_items)
+        return (x.__class__, x.shape, x.dtype, x.strides)
     return _Same(x)
 
 

@@ -274,6 +274,8 @@ def _read_input(g: _Gen, kind, ref) -> str:
         return f"a{ref}.data if a{ref}.__class__ is not np.ndarray else a{ref}"
     if kind == "arggrad":
         return f"a{ref}.grad.data"
+    if kind == "argitem":  # an array in a list, tuple or dict argument: ref is its path
+        return f"a{ref[0]}" + "".join(f"[{_key(g, k)}]" for k in ref[1:])
     if isinstance(ref, DataSlot):
         return f"{g.const(ref.t)}.data"
     if isinstance(ref, GradSlot):

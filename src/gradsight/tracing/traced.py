@@ -285,6 +285,8 @@ class _Session:
                 s = rec.sym(a, names[i])
                 self._input(("arg", i), s, strong=True)  # only the call holds it
                 call_args.append(s)
+            elif a.__class__ in (list, tuple, dict):  # a batch (x, y) of NumPy arrays
+                call_args.append(self._traced_items(a, (i,), names[i]))
             else:
                 call_args.append(a)
         self.call_args = call_args
@@ -302,6 +304,22 @@ class _Session:
                 if slot.kind == "data" and v.flags.owndata and sys.getrefcount(v) <= 3:
                     s.flags = _OWNED
             del v
+
+    def _traced_items(self, a, path: tuple, name: str):
+        """A copy of the list, tuple or dict argument ``a`` whose NumPy arrays are traced
+        inputs, read at ``path`` on each replay (baked in, an array refilled in place
+        would replay its traced values). Tensors in it stay the objects they are
+        (found state, guarded by identity)."""
+        if isinstance(a, np.ndarray):
+            s = self.rec.sym(a, name)
+            self._input(("argitem", path), s, strong=True)
+            return s
+        if a.__class__ in (list, tuple):
+            items = [self._traced_items(v, path + (k,), f"{name}_{k}") for k, v in enumerate(a)]
+            return items if a.__class__ is list else tuple(items)
+        if a.__class__ is dict:
+            return {k: self._traced_items(v, path + (k,), f"{name}_{k}") for k, v in a.items()}
+        return a
 
     def _input(self, key, s: Sym, strong: bool = False) -> None:
         self.inputs.append((key, s.var, s if strong else weakref.ref(s)))
