@@ -357,10 +357,8 @@ def reads(step, modules=()) -> tuple[list, list]:
             _note_read(read, v, 1)
 
     step, bound = unwrap_partial(step)
-    for name, v in bound:  # partial(train_step, model, opt): what it holds, one level
+    for _, v in bound:  # partial(train_step, model, opt): what it holds, one level
         _note_read(read, v, 1)
-        if isinstance(v, _SCALARS):
-            continue
         if isinstance(v, (types.FunctionType, types.MethodType)):
             walk(v, 1)
     if inspect.isroutine(step):

@@ -21,7 +21,7 @@ from gradsight._core.grad_mode import mode
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
-from .guards import Guard, StateSlot, discover, slot_name, slots_for
+from .guards import Guard, StateSlot, discover, read_holder, slot_name, slots_for
 from .patches import _patched, _rule_codes
 from .program import Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError
@@ -259,6 +259,7 @@ class _Session:
         self.inputs = []  # (("arg", i) | ("slot", slot), Var, weakref to its Sym)
         self.start = {}  # slot -> value at the start (_ARRAY where it was an array)
         self.swapped_args = []  # (Tensor, real array)
+        self.swapped_items = []  # (list or dict argument, key, real value, its stand-in)
         self.known = {id(t) for t, _ in found.tensors}
         self.result = None
         names = _arg_names(step, len(args))
@@ -306,19 +307,23 @@ class _Session:
             del v
 
     def _traced_items(self, a, path: tuple, name: str):
-        """A copy of the list, tuple or dict argument ``a`` whose NumPy arrays are traced
-        inputs, read at ``path`` on each replay (baked in, an array refilled in place
-        would replay its traced values). Tensors in it stay the objects they are
-        (found state, guarded by identity)."""
+        """The list, tuple or dict argument ``a`` with its NumPy arrays traced: inputs
+        read at ``path`` on each replay (baked in, an array refilled in place would
+        replay its traced values). Lists and dicts are changed in place, as the step
+        may change them, and put back by restore(); a tuple is copied. Tensors in it
+        stay the objects they are (found state, guarded by identity)."""
         if isinstance(a, np.ndarray):
             s = self.rec.sym(a, name)
             self._input(("argitem", path), s, strong=True)
             return s
-        if a.__class__ in (list, tuple):
-            items = [self._traced_items(v, path + (k,), f"{name}_{k}") for k, v in enumerate(a)]
-            return items if a.__class__ is list else tuple(items)
-        if a.__class__ is dict:
-            return {k: self._traced_items(v, path + (k,), f"{name}_{k}") for k, v in a.items()}
+        if a.__class__ is tuple:
+            return tuple(self._traced_items(v, path + (k,), f"{name}_{k}") for k, v in enumerate(a))
+        if a.__class__ in (list, dict):
+            for k, v in list(enumerate(a) if a.__class__ is list else a.items()):
+                new = self._traced_items(v, path + (k,), f"{name}_{k}")
+                if new is not v:
+                    self.swapped_items.append((a, k, v, new))
+                    a[k] = new
         return a
 
     def _input(self, key, s: Sym, strong: bool = False) -> None:
@@ -396,6 +401,9 @@ class _Session:
 
     def restore(self) -> None:
         """Put real arrays back wherever a Sym stands (the step's effects are kept)."""
+        for container, key, real, stand_in in reversed(self.swapped_items):
+            if read_holder(container, key) is stand_in:
+                container[key] = real
         for t, _ in self.swapped_args:
             if isinstance(t.data, Sym):
                 t.data = t.data.value
