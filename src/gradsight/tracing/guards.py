@@ -17,6 +17,7 @@ no hooks are registered. ``Guard.holds(args)`` is checked before a replay.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import os
 import types
@@ -125,6 +126,8 @@ def _places(step, args) -> list:
         names = []
     for i, a in enumerate(args):
         places.append((names[i] if i < len(names) else f"arg{i}", a))
+    step, bound = unwrap_partial(step)
+    places += bound
     fn = step
     self_obj = getattr(step, "__self__", None)
     if self_obj is not None:
@@ -152,6 +155,21 @@ def _places(step, args) -> list:
     for d in getattr(fn, "__defaults__", None) or ():
         places.append(("default", d))
     return places
+
+
+def unwrap_partial(step) -> tuple:
+    """``functools.partial(train_step, model, opt)`` -> (train_step, [(name, model), ...]):
+    the function whose code runs, and the values bound to it (state kept there)."""
+    bound = []
+    while isinstance(step, functools.partial):
+        try:
+            names = list(inspect.signature(step.func).parameters)
+        except (TypeError, ValueError):
+            names = []
+        bound += [(names[i] if i < len(names) else f"bound{i}", a) for i, a in enumerate(step.args)]
+        bound += list(step.keywords.items())
+        step = step.func
+    return step, bound
 
 
 def _global_names(code) -> list:
@@ -338,6 +356,11 @@ def reads(step, modules=()) -> tuple[list, list]:
             _note_holder(holders, container, key, v)
             _note_read(read, v, 1)
 
+    step, bound = unwrap_partial(step)
+    for _, v in bound:  # partial(train_step, model, opt): what it holds, one level
+        _note_read(read, v, 1)
+        if isinstance(v, (types.FunctionType, types.MethodType)):
+            walk(v, 1)
     if inspect.isroutine(step):
         owner = getattr(step, "__self__", None)
         if owner is not None:
@@ -454,6 +477,8 @@ def frozen(x):
         return (x.__class__, tuple(frozen(v) for v in x))
     if x.__class__ is dict:
         return (dict, tuple((frozen(k), frozen(v)) for k, v in x.items()))
+    if isinstance(x, np.ndarray):  # an input of the program (see traced._traced_items)
+        return (x.__class__, x.shape, x.dtype, x.strides)
     return _Same(x)
 
 

@@ -47,7 +47,8 @@ class _NumPyProxy:
     def array(x, *args, **kwargs):
         if isinstance(x, Sym) and not args and set(kwargs) <= {"dtype"}:
             dtype = kwargs.get("dtype")
-            return x.copy() if dtype is None else x.astype(dtype)  # astype copies too
+            # astype copies too; np.array makes an array of a NumPy scalar (as_ndarray)
+            return as_ndarray(x.copy() if dtype is None else x.astype(dtype))
         return np.array(x, *args, **kwargs)
 
 
@@ -87,7 +88,7 @@ class _patched:
         original_acc = _engine._accumulate_leaf
         asarray = _node._asarray
 
-        def traced_asarray(x):
+        def traced_asarray(x):  # (a NumPy scalar stays one: the same values)
             return x if isinstance(x, Sym) else asarray(x)
 
         def accumulate(var, g, is_owned, create_graph):
@@ -142,6 +143,17 @@ class _patched:
     def __exit__(self, *exc):
         for obj, name, value in reversed(self.saved):
             setattr(obj, name, value)
+
+
+def as_ndarray(x: Sym) -> Sym:
+    """``np.asarray(x)``, recorded, where x holds a NumPy scalar: a ufunc on 0-d arrays
+    returns one, and the eager engine turns each op's result into a 0-d array. Done
+    where the value is stored (a scalar parameter's gradient, its momentum buffer:
+    written in place later, out= needs an array), not for every 0-d result (a loss:
+    the same values, and one call less per op in the replay)."""
+    if x.value.__class__ is np.ndarray:
+        return x
+    return x.rec.record("func", np.asarray, "asarray", (x,), {}, np.asarray(x.value))
 
 
 def _optimizer_classes() -> list:
@@ -240,6 +252,7 @@ def _accumulate_traced(session, var, g, create_graph) -> None:
     dtype = var.data.dtype
     if not isinstance(g, Sym):
         g = _writable(session.rec, np.asarray(g))  # an untraced gradient: a recorded copy
+    g = as_ndarray(g)
     if g.dtype != dtype:
         g = g.astype(dtype)
     elif g.var.claimed or not g.var.fresh:

@@ -425,6 +425,8 @@ def _role(kind) -> str:
         return f"returned value {ref}"
     if what == "arggrad":
         return f"gradient of argument {ref}"
+    if what == "argitem":
+        return f"argument {ref[0]}" + "".join(f"[{k!r}]" for k in ref[1:])
     if what == "argdata":
         return f"new array of argument {ref}"
     return (

@@ -355,6 +355,11 @@ class Sym:
     def __len__(self) -> int:
         return len(self.value)
 
+    def __reduce__(self):
+        # a tensor the step kept outside itself (a log list) holds its traced array
+        # after the tracing call: pickled or copied, it is the array it stands for
+        return (np.array, (self.value,))
+
     def setflags(self, *args, **kwargs) -> None:
         """Flags are the replay's business, except on an array the trace updates in place."""
         if self.flags is _OWNED:

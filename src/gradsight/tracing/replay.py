@@ -274,6 +274,8 @@ def _read_input(g: _Gen, kind, ref) -> str:
         return f"a{ref}.data if a{ref}.__class__ is not np.ndarray else a{ref}"
     if kind == "arggrad":
         return f"a{ref}.grad.data"
+    if kind == "argitem":  # an array in a list, tuple or dict argument: ref is its path
+        return f"a{ref[0]}" + "".join(f"[{_key(g, k)}]" for k in ref[1:])
     if isinstance(ref, DataSlot):
         return f"{g.const(ref.t)}.data"
     if isinstance(ref, GradSlot):
@@ -286,9 +288,11 @@ def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
         g.lines.append(f"    a{ref}.data = _frozen_array({v})")
     elif kind == "arggrad":
         g.lines.append(f"    a{ref}.grad = None if {v} is None else _frozen_tensor({v})")
-    elif isinstance(ref, DataSlot):
+    elif isinstance(ref, DataSlot) and is_array:
         g.lines.append(f"    {v}.setflags(False)")
         g.lines.append(f"    {g.const(ref.t)}.data = {v}")
+    elif isinstance(ref, DataSlot):  # 0-d: an update out of place gives a NumPy scalar
+        g.lines.append(f"    {g.const(ref.t)}.data = _frozen_array({v})")
     elif isinstance(ref, GradSlot) and is_array:  # always an ndarray: built inline
         g.lines.append(f"    {v}.setflags(False)")
         g.lines.append(f"    {g.const(ref.t)}.grad = new_tensor({v}, None, False)")

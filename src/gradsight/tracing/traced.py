@@ -21,7 +21,7 @@ from gradsight._core.grad_mode import mode
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
-from .guards import Guard, StateSlot, discover, slot_name, slots_for
+from .guards import Guard, StateSlot, discover, read_holder, slot_name, slots_for
 from .patches import _patched, _rule_codes
 from .program import Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError
@@ -259,6 +259,7 @@ class _Session:
         self.inputs = []  # (("arg", i) | ("slot", slot), Var, weakref to its Sym)
         self.start = {}  # slot -> value at the start (_ARRAY where it was an array)
         self.swapped_args = []  # (Tensor, real array)
+        self.swapped_items = []  # (list or dict argument, key, real value, its stand-in)
         self.known = {id(t) for t, _ in found.tensors}
         self.result = None
         names = _arg_names(step, len(args))
@@ -285,6 +286,8 @@ class _Session:
                 s = rec.sym(a, names[i])
                 self._input(("arg", i), s, strong=True)  # only the call holds it
                 call_args.append(s)
+            elif a.__class__ in (list, tuple, dict):  # a batch (x, y) of NumPy arrays
+                call_args.append(self._traced_items(a, (i,), names[i]))
             else:
                 call_args.append(a)
         self.call_args = call_args
@@ -302,6 +305,26 @@ class _Session:
                 if slot.kind == "data" and v.flags.owndata and sys.getrefcount(v) <= 3:
                     s.flags = _OWNED
             del v
+
+    def _traced_items(self, a, path: tuple, name: str):
+        """The list, tuple or dict argument ``a`` with its NumPy arrays traced: inputs
+        read at ``path`` on each replay (baked in, an array refilled in place would
+        replay its traced values). Lists and dicts are changed in place, as the step
+        may change them, and put back by restore(); a tuple is copied. Tensors in it
+        stay the objects they are (found state, guarded by identity)."""
+        if isinstance(a, np.ndarray):
+            s = self.rec.sym(a, name)
+            self._input(("argitem", path), s, strong=True)
+            return s
+        if a.__class__ is tuple:
+            return tuple(self._traced_items(v, path + (k,), f"{name}_{k}") for k, v in enumerate(a))
+        if a.__class__ in (list, dict):
+            for k, v in list(enumerate(a) if a.__class__ is list else a.items()):
+                new = self._traced_items(v, path + (k,), f"{name}_{k}")
+                if new is not v:
+                    self.swapped_items.append((a, k, v, new))
+                    a[k] = new
+        return a
 
     def _input(self, key, s: Sym, strong: bool = False) -> None:
         self.inputs.append((key, s.var, s if strong else weakref.ref(s)))
@@ -378,6 +401,9 @@ class _Session:
 
     def restore(self) -> None:
         """Put real arrays back wherever a Sym stands (the step's effects are kept)."""
+        for container, key, real, stand_in in reversed(self.swapped_items):
+            if read_holder(container, key) is stand_in:
+                container[key] = real
         for t, _ in self.swapped_args:
             if isinstance(t.data, Sym):
                 t.data = t.data.value
@@ -386,11 +412,16 @@ class _Session:
         for slot in self.slots:
             v = slot.get()
             if isinstance(v, Sym):
-                slot.put(v.value)
+                slot.put(_frozen(v.value) if slot.kind != "state" else v.value)
         for t in _stray:
             if isinstance(t.data, Sym):
                 t.data = t.data.value
         _stray.clear()
+        for opt in self.found.optimizers:  # entries the step made before it raised
+            for st in opt.state.values():
+                for key, v in st.items():
+                    if isinstance(v, Sym):
+                        st[key] = v.value
 
 
 _stray: list = []  # tensors given traced gradients outside the found state (restored after)
@@ -413,6 +444,8 @@ def _written_inputs(ops: list, inputs: set) -> set:
 
 
 def _frozen(v):
+    if isinstance(v, np.generic):  # a 0-d result: the eager step keeps an array
+        v = np.asarray(v)
     if isinstance(v, np.ndarray):
         v.setflags(False)
     return v
