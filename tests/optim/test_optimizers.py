@@ -255,3 +255,36 @@ def test_lr_can_be_changed_between_steps():
 def test_repr_lists_hyper_parameters():
     text = repr(Adam([nn.Parameter([1.0])], lr=0.5))
     assert text.startswith("Adam (") and "lr: 0.5" in text and "betas: (0.9, 0.999)" in text
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: gs.optim.SGD(ps, lr=0.1),
+        lambda ps: gs.optim.SGD(ps, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.1),
+        lambda ps: gs.optim.Adam(ps, lr=0.1),
+        lambda ps: gs.optim.Adam(ps, lr=0.1, weight_decay=0.1),
+    ],
+    ids=["sgd", "sgd-nesterov-wd", "adam", "adam-wd"],
+)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_scalar_parameter_trains_like_a_one_element_vector(make, dtype):
+    # Adam crashed on a 0-d parameter: NumPy returns a scalar, not an array, for 0-d
+    # operands, and its in-place update had nowhere to write
+    runs = []
+    for shape in ((), (1,)):
+        p = gs.nn.Parameter(np.full(shape, 2.0, dtype=dtype))
+        opt = make([p])
+        for _ in range(4):
+            opt.zero_grad()
+            (p * p * 0.5 + p).sum().backward()
+            opt.step()
+        assert p.data.shape == shape and p.data.dtype == dtype
+        assert all(
+            isinstance(v, np.ndarray) and v.shape == shape
+            for st in opt.state.values()
+            for v in st.values()
+            if not isinstance(v, int)
+        )
+        runs.append(p.numpy().reshape(-1))
+    np.testing.assert_array_equal(runs[0], runs[1])

@@ -488,9 +488,16 @@ def test_functools_partial_step_finds_its_bound_model_and_guards_what_it_reads()
 
 
 @pytest.mark.parametrize(
-    "sgd", [{"momentum": 0.9}, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}]
+    "optimizer",
+    [
+        (gs.optim.SGD, {"momentum": 0.9}),
+        (gs.optim.SGD, {"momentum": 0.9, "nesterov": True, "weight_decay": 0.1}),
+        (gs.optim.Adam, {}),
+        (gs.optim.Adam, {"weight_decay": 0.1}),
+    ],
+    ids=["sgd-momentum", "sgd-nesterov-wd", "adam", "adam-wd"],
 )
-def test_scalar_parameter_trains_like_eager(sgd):
+def test_scalar_parameter_trains_like_eager(optimizer):
     # a ufunc on 0-d arrays returns a NumPy scalar, which the eager engine turns back
     # into a 0-d array; the trace kept the scalar: a scalar parameter's gradient and
     # momentum buffer became np.float64, and the retrace crashed in SGD's in-place
@@ -499,7 +506,7 @@ def test_scalar_parameter_trains_like_eager(sgd):
         gs.manual_seed(0)
         lin, scale = gs.nn.Linear(3, 2), gs.nn.Parameter(np.array(1.5))
         params = [*lin.parameters(), scale]
-        opt = gs.optim.SGD(params, lr=0.1, **sgd)  # (eager Adam fails on a 0-d parameter)
+        opt = optimizer[0](params, lr=0.1, **optimizer[1])
 
         def step(x, y):
             opt.zero_grad()

@@ -74,6 +74,8 @@ class Adam(Optimizer):
                 t = st["step"] = st["step"] + 1
                 m, v = st["exp_avg"], st["exp_avg_sq"]
                 work = _subtract(g, m)
+                if not m.shape:  # 0-d operands give a NumPy scalar: an array to write into
+                    work = np.array(work)
                 work *= 1 - beta1
                 m += work
                 _multiply(v, beta2, out=v)

@@ -132,6 +132,7 @@ class _patched:
                 self._set(cls, "step", _found_optimizer_only(vars(cls)["step"], known_optimizers))
         self._set(sgd, "np", _NumPyProxy())
         self._set(autograd, "np", _NumPyProxy())
+        self._set(adam, "np", _NumPyProxy())
         self._set(adam, "math", _MathProxy())
         self._set(Tensor, "numpy", numpy_refused)
         return self
