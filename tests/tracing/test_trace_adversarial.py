@@ -644,3 +644,23 @@ def test_numpy_arrays_in_a_batch_argument_are_inputs_not_constants(fresh):
         np.testing.assert_array_equal(eager(batch).data, traced(batch).data)
         _assert_same(pairs)
     assert traced.traces == 2 and traced.replays == 3
+
+
+def test_argmax_and_argmin_inside_the_step_are_recorded_not_refused():
+    # argmax made its 0-d or integer result an array with np.asarray, which a trace
+    # refuses as a value read: a step logging its predictions could not be traced
+    gs.manual_seed(0)
+    net = gs.nn.Linear(3, 4)
+
+    def step(x):
+        out = net(x)
+        return out.sum(), out.argmax(axis=1), gs.argmin(out, axis=0), out.argmax()
+
+    traced = gs.trace(step)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = gs.tensor(rng.standard_normal((6, 3)))
+        for want, got in zip(step(x), traced(x)):
+            assert type(got.data) is np.ndarray and got.data.shape == want.data.shape
+            np.testing.assert_array_equal(got.numpy(), want.numpy())
+    assert traced.traces == 1 and traced.replays == 4

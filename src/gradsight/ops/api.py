@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from gradsight._core import node as _node
 from gradsight._core.node import apply, apply1, apply2, holds_tensor
 from gradsight._core.tensor import Tensor, new_tensor
 
@@ -184,11 +185,17 @@ def log_softmax(x, axis: int = -1) -> Tensor:
 
 def argmax(x, axis=None) -> Tensor:
     """Index of the maximum (no gradient)."""
-    return new_tensor(np.asarray(np.argmax(as_tensor(x).data, axis=axis)), None, False)
+    return _indices(np.argmax(as_tensor(x).data, axis=axis))
 
 
 def argmin(x, axis=None) -> Tensor:
-    return new_tensor(np.asarray(np.argmin(as_tensor(x).data, axis=axis)), None, False)
+    return _indices(np.argmin(as_tensor(x).data, axis=axis))
+
+
+def _indices(result) -> Tensor:
+    """An integer result as a Tensor without a gradient; a 0-d one becomes an array
+    through the engine's asarray, which gs.trace records instead of reading."""
+    return new_tensor(_node._asarray(result), None, False)
 
 
 # ---------------------------------------------------------------- shape
