@@ -436,3 +436,39 @@ def test_a_constant_gradient_added_to_a_traced_one_stays_traced(order, how):
         key = "result" if how == "autograd.grad" else "w_grad"
         np.testing.assert_array_equal(alone[key], want)
     assert traced.replays >= 1  # (backward: a second trace once w.grad exists)
+
+
+def test_constants_are_written_out_bit_for_bit_in_their_layout_or_left_to_set():
+    # Constants used to be written out by value in C order: [0.0, -0.0] as
+    # np.full(..., 0.0) (the -0.0 lost: w * c gave +0.0 where the step gives -0.0), a
+    # Fortran-order array as a C-order literal (a sum over it then adds in another
+    # order: other bits), a NaN as float('nan') (its sign and payload lost).
+    rng = np.random.default_rng(3)
+    signed = np.array([[0.0, -0.0, 0.0], [-0.0, 0.0, -0.0]])
+    fortran = np.asfortranarray(rng.standard_normal((3, 8)))
+    nan = np.array([np.float64(-np.nan), 1.0, -np.inf])  # 0/0's NaN on x86: sign bit set
+    nan[0] = np.frombuffer(np.array([0xFFF8000000000001], dtype=np.uint64).tobytes())[0]
+    w = gs.tensor(np.ones((2, 3)), requires_grad=True)
+
+    def step(x, z):
+        a = gs.tensor(signed) * x
+        b = (z.T * gs.tensor(fortran)).sum()
+        c = gs.tensor(nan) + x.sum()
+        loss = (w * x).sum()
+        loss.backward()
+        return a, b, c
+
+    traced = gs.trace(step)
+    x = gs.tensor(np.full((2, 3), 1.5))
+    z = gs.tensor(rng.standard_normal((8, 3)))
+    want = [t.numpy() for t in traced(x, z)]
+    source, program = traced.source, traced.entries[0][1]
+    _check_module(source, program)
+    assert "order='F'" in source  # the Fortran-order constant, written in its layout
+    fn, placeholders = _load(source, program)
+    assert len(placeholders) == 1  # the NaN: no literal gives its bits back
+    inputs, outputs = _doc(source)
+    given = {"x": x.numpy(), "z": z.numpy(), "w": w.numpy()}
+    got = dict(zip((name for name, _ in outputs), fn(*(given[n] for n, *_ in inputs))))
+    for k, name in enumerate(["result", "result1", "result2"]):
+        assert np.asarray(got[name]).tobytes() == want[k].tobytes(), name

@@ -387,27 +387,51 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
         "import numpy as np",
         "",
     ]
-    big = []
     for name in used:
         v = consts[name]
-        flat = np.asarray(v).ravel()
-        if flat.size and (flat == flat[0]).all() and np.size(v) > 1:
-            head.append(
-                f"{name} = np.full({v.shape!r}, {codegen.literal(flat[0].item())}, "
-                f"dtype=np.{v.dtype.name})"
-            )
-        elif np.size(v) == 0:
-            head.append(f"{name} = np.empty({v.shape!r}, dtype=np.{v.dtype.name})")
-        elif np.size(v) <= codegen.INLINE_CONST_SIZE:
-            values = _nested(np.asarray(v).tolist())
-            head.append(f"{name} = np.array({values}, dtype=np.{v.dtype.name})")
+        written = _written_out(v)
+        if written is not None:
+            head.append(f"{name} = {written}")
         else:
-            big.append(name)
             head.append(
                 f"{name} = None  # a {v.shape} {v.dtype} array recorded at trace time: "
                 f"set {name} before calling step()"
             )
     return "\n".join(head) + "\n\n\n" + runnable
+
+
+def _written_out(v: np.ndarray) -> str | None:
+    """``v`` as a Python expression that makes it again, bit for bit and in its layout
+    (``np.full`` for one repeated value, a literal for a small array), or None (a
+    placeholder the user sets from ``Program.consts``). The layout matters: a sum over
+    a Fortran-order constant adds in another order than over a C-order copy. The
+    expression is evaluated and compared, so what cannot be written exactly (signed
+    zeros among zeros, a NaN's sign and payload, long doubles) is never written."""
+    if not isinstance(v, np.ndarray) or not (v.flags.c_contiguous or v.flags.f_contiguous):
+        return None
+    order = ", order='F'" if v.ndim > 1 and not v.flags.c_contiguous else ""
+    dtype = f"np.{v.dtype.name}" if hasattr(np, v.dtype.name) else f"np.dtype({v.dtype.str!r})"
+    flat = v.ravel(order="K")
+    if v.size == 0:
+        expr = f"np.empty({v.shape!r}, dtype={dtype}{order})"
+    elif v.size > 1 and (flat.view(np.uint8).reshape(v.size, -1) == flat[:1].view(np.uint8)).all():
+        expr = f"np.full({v.shape!r}, {codegen.literal(flat[0].item())}, dtype={dtype}{order})"
+    elif v.size <= codegen.INLINE_CONST_SIZE:
+        expr = f"np.array({_nested(v.tolist())}, dtype={dtype}{order})"
+    else:
+        return None
+    try:
+        again = eval(expr, {"np": np})  # noqa: S307 - an expression written just above
+    except Exception:  # noqa: BLE001 - a value with no literal form: a placeholder then
+        return None
+    same = (
+        isinstance(again, np.ndarray)
+        and again.dtype == v.dtype
+        and again.shape == v.shape
+        and again.strides == v.strides
+        and again.tobytes(order="A") == v.tobytes(order="A")
+    )
+    return expr if same else None
 
 
 def _nested(x) -> str:
