@@ -187,6 +187,15 @@ def _doc(source: str) -> tuple[list, list]:
     return inputs, outputs
 
 
+def _updated(source: str) -> list:
+    """The inputs the docstring says step() writes into."""
+    doc = ast.get_docstring(ast.parse(source), clean=False)
+    head = "and updates in place (writes the new values into the arrays it is given):\n"
+    if head not in doc:
+        return []
+    return [line.strip() for line in doc.split(head)[1].strip("\n").splitlines()]
+
+
 def _check_module(source: str, program) -> None:
     """Valid Python, NumPy its only import, every name it reads defined, the
     docstring's inputs the parameters of step() in order, and nothing of the
@@ -261,6 +270,11 @@ def _run_module(source: str, program, before: dict) -> tuple[dict, dict]:
     for (_, role), v in zip(outputs, got):
         returned[role.removeprefix("new ")] = v
     passed = {role: v for (_, role, _, _), v in zip(inputs, given)}
+    updated = set(_updated(source))
+    assert updated <= {name for name, *_ in inputs}
+    for (name, role, _, _), v in zip(inputs, given):
+        if name not in updated:  # what the docstring does not say it writes stays as given
+            _assert_same(v, before[role], f"{name}, which step() should not write into")
     return returned, passed
 
 

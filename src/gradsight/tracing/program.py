@@ -115,7 +115,11 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     namespace.update(dict(scalars.values()))
     code = compile(fast_source, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
     exec(code, namespace)  # noqa: S102 - our own generated code
-    source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step)
+    written = {
+        id(t) for op in ops if op.inplace and op.kind != "check" for t in codegen._targets(op)
+    }
+    updated = [s for _, s in inputs if id(s) in written]
+    source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step, updated)
     program = Program(
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
@@ -365,8 +369,11 @@ def _walk_consts(x):
             yield from _walk_consts(v)
 
 
-def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
-    """``runnable`` as a module: constants written out, a docstring naming inputs/outputs."""
+def _module_source(runnable, consts, used, inputs, outputs, names, step, updated=()) -> str:
+    """``runnable`` as a module: constants written out, a docstring naming its inputs,
+    its outputs and the inputs it writes into (``updated``: optimizer state updated in
+    place, as the eager step updates it; parameters are never written, their new
+    arrays are returned)."""
     title = getattr(step, "__qualname__", "step")
     ins = [f"    {names[id(s)]}: {_role(k)} {tuple(s.shape)} {s.dtype}" for k, s in inputs]
     outs = [
@@ -382,6 +389,12 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step) -> str:
         *ins,
         "and returns, in order:",
         *outs,
+        *(
+            ["and updates in place (writes the new values into the arrays it is given):"]
+            + [f"    {names[id(u)]}" for u in updated]
+            if updated
+            else []
+        ),
         '"""',
         "",
         "import numpy as np",
