@@ -542,3 +542,25 @@ def test_arguments_in_a_dict_gradients_of_arguments_and_arrays_written_are_named
         for (_, role), v in zip(outputs, got):
             _assert_same(v, after[role], role)
     assert traced.traces == 2 and traced.replays == 1
+
+
+@pytest.mark.parametrize("key", ['a"""b', 'q""""', "\\N{x}", "end\\", "tab\\t"])
+def test_names_with_quotes_or_backslashes_keep_the_docstring_valid(key):
+    # a dict key (or a name given to gs.trace) goes into the docstring as written:
+    # 'a"""b' ended the docstring there (SyntaxError), '\N{x}' started an escape
+    w = gs.tensor(np.ones((2, 3)), requires_grad=True)
+
+    def step(batch):
+        return gs.autograd.grad((w * gs.tensor(batch[key])).sum(), [w])[0]
+
+    traced = gs.trace(step, names={key: w})
+    x = np.arange(6.0).reshape(2, 3)
+    traced({key: x})
+    source, program = traced.source, traced.entries[0][1]
+    _check_module(source, program)
+    doc = ast.get_docstring(ast.parse(source), clean=False)
+    assert f"argument 0[{key!r}]" in doc
+    inputs, outputs = _doc(source)
+    fn, _ = _load(source, program)
+    got = fn(*(x for _ in inputs))
+    np.testing.assert_array_equal(got[0], x)
