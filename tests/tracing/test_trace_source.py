@@ -7,9 +7,12 @@ Hypothesis draws the step (network, activation, loss, optimizer, dtype, batch
 sizes, zero_grad or accumulation, what it returns, a training step or a pure
 function returning gradients); at every call that traces, the freshly written
 module is run from the state the call started from, with the arguments in the
-documented order, and everything it returns or updates in place must equal what
-the eager step made of the same state, bit for bit (the module makes the same
-NumPy calls on the same values in the same order).
+documented order, and everything it returns or updates in place (the docstring
+names those inputs too) must equal what the eager step made of the same state,
+bit for bit (the module makes the same NumPy calls on the same values in the same
+order), and the module fed its own outputs trains like the eager loop. A few
+modules run in a bare interpreter that cannot import gradsight; the tests at the
+end pin the bugs this found.
 """
 
 from __future__ import annotations
@@ -319,6 +322,37 @@ def test_every_traced_program_runs_alone_and_equals_the_eager_step(cfg):
         if traced.traces > traces:  # this call wrote a program: run it from this call's state
             program = traced.entries[0][1]
             _check_against_eager(traced.source, program, before, after)
+
+
+@settings(max_examples=60 if os.environ.get("GS_SWEEP") == "deep" else 10, deadline=None)
+@given(configs(kinds=("train",)))
+def test_the_module_alone_trains_like_the_eager_loop(cfg):
+    # once the state exists (second call) the program is the steady-state step: the
+    # module, fed its own outputs (new parameters, gradients, Adam's step count) and
+    # the state it updated in place, follows the eager loop bit for bit
+    rows = cfg["batches"][0]
+    eager, world = World(cfg), World(cfg)
+    traced = gs.trace(world.step)
+    rng = np.random.default_rng(cfg["seed"])
+    for _ in range(2):
+        args = _batch(cfg, rows, rng)
+        eager.step(*args)
+        traced(*args)
+    source, program = traced.source, traced.entries[0][1]
+    _check_module(source, program)
+    fn, _ = _load(source, program)
+    inputs, outputs = _doc(source)
+    state = {k: v for k, v in eager.roles(()).items()}
+    for _ in range(4):
+        args = _batch(cfg, rows, rng)
+        state.update({f"argument {i}": a.data for i, a in enumerate(args)})
+        given_ = [_copy(state[role]) for _, role, _, _ in inputs]
+        got = fn(*given_)
+        state.update({role: v for (_, role, _, _), v in zip(inputs, given_)})
+        state.update({role.removeprefix("new "): v for (_, role), v in zip(outputs, got)})
+        after = eager.roles(args, eager.step(*args))
+        for role, want in after.items():
+            _assert_same(state[role], want, role)
 
 
 _CHILD = """
