@@ -422,6 +422,8 @@ def _written_out(v: np.ndarray) -> str | None:
     zeros among zeros, a NaN's sign and payload, long doubles) is never written."""
     if not isinstance(v, np.ndarray) or not (v.flags.c_contiguous or v.flags.f_contiguous):
         return None
+    if v.dtype.hasobject:  # Python objects: no literal is the same objects
+        return None
     order = ", order='F'" if v.ndim > 1 and not v.flags.c_contiguous else ""
     dtype = f"np.{v.dtype.name}" if hasattr(np, v.dtype.name) else f"np.dtype({v.dtype.str!r})"
     flat = v.ravel(order="K")
