@@ -266,7 +266,9 @@ def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
                         if r.__class__ is ndarray and r is not g and r.base is None:
                             owned.add(p)
                     elif p in owned:
-                        np.add(acc, r, out=acc)
+                        # (stored again: the same array, except under gs.trace, where an
+                        # untraced array a traced gradient was added into becomes traced)
+                        pending[p] = np.add(acc, r, out=acc)
                     else:
                         acc = acc + r
                         pending[p] = acc
@@ -357,7 +359,7 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
                 if acc.__class__ is ndarray:
                     owned.add(p)
             else:
-                np.add(acc, r, out=acc)
+                pending[p] = np.add(acc, r, out=acc)  # (see _propagate_plain)
             d = deps[p] - 1
             if d:
                 deps[p] = d

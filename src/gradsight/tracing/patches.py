@@ -92,6 +92,9 @@ class _patched:
             return x if isinstance(x, Sym) else asarray(x)
 
         def accumulate(var, g, is_owned, create_graph):
+            if g.__class__ is np.ndarray:  # an untraced gradient the trace added into
+                promoted = session.rec.promoted_sym(g)
+                g = g if promoted is None else promoted
             if not isinstance(g, Sym) and not isinstance(getattr(var.grad, "data", None), Sym):
                 return original_acc(var, g, is_owned, create_graph)
             _accumulate_traced(session, var, g, create_graph)

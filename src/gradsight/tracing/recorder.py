@@ -121,7 +121,10 @@ class Recorder:
     rule_codes: dict = field(default_factory=dict)  # code object -> primitive name
     contexts: dict = field(default_factory=dict)  # id(Sym) made in forward -> its context
     value_reads: list = field(default_factory=list)
-    promoted: dict = field(default_factory=dict)  # id(array) -> weakref to its Sym
+    # id(array) -> (weakref to the array, its Var): an untraced array the trace wrote
+    # into. Held by the array's life, not a Sym's: the engine keeps adding into such an
+    # array (a constant gradient plus a traced one) after the Sym of the write is gone
+    promoted: dict = field(default_factory=dict)
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
@@ -146,15 +149,21 @@ class Recorder:
         if isinstance(x, Sym):
             return x.var
         if isinstance(x, np.ndarray):
-            promoted = self.promoted.get(id(x))
-            promoted = promoted() if promoted is not None else None
-            if promoted is not None and promoted.value is x:
+            promoted = self.promoted_sym(x)
+            if promoted is not None:
                 return promoted.var  # an untraced array the trace has written into
             return self.const(x)
         if isinstance(x, (tuple, list)):
             refs = [self._ref(v) for v in x]
             return tuple(refs) if isinstance(x, tuple) else refs
         return x
+
+    def promoted_sym(self, x):
+        """A Sym for ``x`` if the trace has written into this untraced array, else None."""
+        entry = self.promoted.get(id(x))
+        if entry is not None and entry[0]() is x:
+            return Sym(self, x, entry[1])
+        return None
 
     # ------------------------------------------------------------ recording
     def record(self, kind, fn, method, args, kwargs, result, inplace=False):
@@ -598,12 +607,11 @@ def _writable(rec: Recorder, x):
     if isinstance(x, Sym):
         return x
     if isinstance(x, np.ndarray):
-        promoted = rec.promoted.get(id(x))
-        promoted = promoted() if promoted is not None else None
-        if promoted is not None and promoted.value is x:
+        promoted = rec.promoted_sym(x)
+        if promoted is not None:
             return promoted
         s = rec.sym(x)  # the trace writes into x itself, as the eager step does
-        rec.promoted[id(x)] = weakref.ref(s)  # weak: x is freed when the step drops it
+        rec.promoted[id(x)] = (weakref.ref(x), s.var)  # weak: x is freed when the step drops it
         fill = _uniform(x)
         if fill is not None:  # relu's zeros: made afresh by the program, no constant kept
             op = Op("func", np.full, "full", (x.shape, fill), {"dtype": x.dtype}, (s.var,))

@@ -24,7 +24,7 @@ from .codegen import _targets
 from .guards import Guard, StateSlot, discover, read_holder, slot_name, slots_for
 from .patches import _patched, _rule_codes
 from .program import Program, _arg_names, _build
-from .recorder import _OWNED, Recorder, Sym, TraceError
+from .recorder import _OWNED, Recorder, Sym, TraceError, Var
 from .replay import BRANCH, MISS, compile_replay
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
@@ -390,7 +390,9 @@ class _Session:
         if isinstance(v, Sym):
             return v.var
         if isinstance(v, np.ndarray):
-            return self.rec.const(v)
+            # an untraced array the trace wrote into (the engine adding a traced
+            # gradient into a constant one) is its Var, not a snapshot of its values
+            return self.rec._ref(v)
         return v
 
     def _input_sym(self, slot):
@@ -454,8 +456,10 @@ def _frozen(v):
 def _template(result, rets, rec):
     """The shape of the step's return value, with traced tensors numbered into ``rets``."""
     if isinstance(result, Tensor):
-        if isinstance(result.data, Sym):
-            rets.append(result.data.var)
+        data = result.data
+        ref = rec._ref(data) if isinstance(data, np.ndarray) else None
+        if isinstance(data, Sym) or isinstance(ref, Var):  # (Var: an array the trace wrote)
+            rets.append(data.var if isinstance(data, Sym) else ref)
             return ("tensor", len(rets) - 1)
         # a tensor made from Python values: a fresh one per call, from a copy of its
         # values now (the caller may change the one this call returns in place)
