@@ -275,22 +275,29 @@ def test_numpy_scalar_global_the_step_reads_is_guarded():
     assert traced.replays >= 2
 
 
+def _column_sums_twins(first, rng):
+    """Eager and traced f(x, y) = sum(w * (first(x) + y).sum(axis=0)), each with its own w:
+    ``first(x) + y`` may be written into first's result, and the column sums add in
+    that array's memory order."""
+    w = rng.standard_normal(100)
+
+    def make():
+        wt = gs.tensor(w, requires_grad=True)
+
+        def f(x, y):
+            return (wt * (first(x) + y).sum(axis=0)).sum()
+
+        return f
+
+    return make(), gs.trace(make())
+
+
 def test_transposed_intermediate_keeps_the_eager_layout():
     # ``t + y`` was written into t (its operand, dead there) even when t was a transposed
     # (Fortran-order) array: the result took t's layout, not the C order NumPy gives the
     # eager result, and the sum over axis 0 then added in another order (other bits)
-    def make(w):
-        def f(x, y):
-            t = gs.tensor(x).T * 2.0
-            u = t + y
-            return (w * u.sum(axis=0)).sum()
-
-        return f
-
     rng = np.random.default_rng(0)
-    w = rng.standard_normal(100)
-    eager = make(gs.tensor(w, requires_grad=True))
-    traced = gs.trace(make(gs.tensor(w, requires_grad=True)))
+    eager, traced = _column_sums_twins(lambda x: gs.tensor(x).T * 2.0, rng)
     for _ in range(4):
         x, y = rng.standard_normal((100, 100)), rng.standard_normal((100, 100))
         assert eager(x, y).data.tobytes() == traced(x, y).data.tobytes()
@@ -300,18 +307,8 @@ def test_transposed_intermediate_keeps_the_eager_layout():
 def test_argument_layout_change_retraces():
     # the argument guard checked shape and dtype only: a Fortran-order batch replayed a
     # program whose in-place rewrites assumed the traced (C-order) layout
-    def make(w):
-        def f(x, y):
-            t = x * 2.0
-            u = t + y
-            return (w * u.sum(axis=0)).sum()
-
-        return f
-
     rng = np.random.default_rng(0)
-    w = rng.standard_normal(100)
-    eager = make(gs.tensor(w, requires_grad=True))
-    traced = gs.trace(make(gs.tensor(w, requires_grad=True)))
+    eager, traced = _column_sums_twins(lambda x: x * 2.0, rng)
     for i in range(4):
         x, y = rng.standard_normal((100, 100)), rng.standard_normal((100, 100))
         if i % 2:

@@ -28,13 +28,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.tracing.test_random_steps import ACTIVATIONS, _optimizer
+from tests.tracing.test_random_steps import _data as _batch  # (x, y) of a cfg's shapes
 
 import gradsight as gs
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
 F = gs.nn.functional
-ACTIVATIONS = ["relu", "sigmoid", "tanh"]
 LOSSES = {
     "mse": F.mse_loss,
     "cross_entropy": F.cross_entropy,
@@ -79,15 +80,7 @@ class World:
             cfg["sizes"], activation=cfg["activation"], output_activation=output, dtype=cfg["dtype"]
         )
         self.params = list(self.net.parameters())
-        wd = cfg["weight_decay"]
-        if cfg["optimizer"] == "adam":
-            self.opt = gs.optim.Adam(self.params, lr=0.01, weight_decay=wd)
-        else:
-            mu = 0.0 if cfg["optimizer"] == "sgd" else 0.9
-            nesterov = cfg["optimizer"] == "nesterov"
-            self.opt = gs.optim.SGD(
-                self.params, lr=0.1, momentum=mu, weight_decay=wd, nesterov=nesterov
-            )
+        self.opt = _optimizer(cfg, self.params)
         self.step = self._grad_step if cfg["kind"] == "grad" else self._train_step
 
     def _returns(self, loss, out, extra=()):
@@ -157,17 +150,6 @@ def _tensors(result) -> list:
     if isinstance(result, dict):
         return [t for r in result.values() for t in _tensors(r)]
     return []
-
-
-def _batch(cfg, rows, rng):
-    x = rng.standard_normal((rows, cfg["sizes"][0])).astype(cfg["dtype"])
-    if cfg["loss"] == "cross_entropy":
-        y = rng.integers(0, cfg["sizes"][-1], rows)
-    elif cfg["loss"] in ("bce_logits", "bce"):
-        y = rng.integers(0, 2, (rows, 1)).astype(cfg["dtype"])
-    else:
-        y = rng.standard_normal((rows, 1)).astype(cfg["dtype"])
-    return gs.tensor(x), gs.tensor(y)
 
 
 # ------------------------------------------------------------------ the module
