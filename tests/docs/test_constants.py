@@ -37,3 +37,18 @@ def stated(page: str, pattern: str) -> int:
 )
 def test_stated_limit_is_the_code(page, pattern, value):
     assert stated(page, pattern) == value
+
+
+def test_the_sign_gap_engine_md_states_is_the_behaviour():
+    text = (DOCS / "engine.md").read_text(encoding="utf-8")
+    if "a gap: `sign`" not in text:
+        pytest.skip("engine.md no longer describes sign as a gap")
+    import numpy as np
+
+    import gradsight as gs
+
+    x = gs.tensor([1.0, -2.0], requires_grad=True)
+    stale = "engine.md (section 8) says sign records no gradient: update the page"
+    assert gs.sign(x).grad_fn is None and not gs.sign(x).requires_grad, stale
+    assert np.sign(x).grad_fn is None, stale
+    assert not hasattr(x, "sign"), "engine.md says there is no Tensor.sign: update the page"
