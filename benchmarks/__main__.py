@@ -3,11 +3,11 @@
 python -m benchmarks                      # full run (about 5 minutes on 2 cores)
 python -m benchmarks --quick              # under a minute (no 100k rows, no micrograd)
 python -m benchmarks --only xor,chain_3k --peers numpy,gradsight,torch
-python -m benchmarks --json out.json --plot bars.png --markdown docs/performance.md
-python -m benchmarks --scaling docs/img/perf_scaling.png
+python -m benchmarks --json benchmarks/results/full.json --markdown docs/performance.md
+python -m benchmarks --plot bars.png --scaling scaling.png
 python -m benchmarks --profile mlp_784    # cProfile of gradsight's step
 python -m benchmarks --breakdown xor      # gradsight's time per phase of a step
-python -m benchmarks --render out.json --markdown docs/performance.md  # no re-run
+python -m benchmarks --render benchmarks/results/full.json --markdown docs/performance.md
 """
 
 from __future__ import annotations

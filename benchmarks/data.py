@@ -2,7 +2,9 @@
 
 python -m benchmarks.data                 # 10^5 and 10^6 rows (a few minutes on 2 cores)
 python -m benchmarks.data --full          # also 5 * 10^6 rows
-python -m benchmarks.data --sizes 500000 --markdown docs/performance.md
+python -m benchmarks.data --sizes 500000,5000000 --json benchmarks/results/data.json \
+    --markdown docs/performance.md
+python -m benchmarks.data --render benchmarks/results/data.json --markdown docs/performance.md
 
 For each size a CSV of 11 numeric columns (10 features, a target; about
 100 bytes a row) is generated in a temporary folder and deleted afterwards.
@@ -36,6 +38,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 MARK_START = "<!-- data-row:start -->"
 MARK_END = "<!-- data-row:end -->"
+# The reader's targets: its time over np.loadtxt's on the same file, and its peak RSS
+# growth over the size of the (n, 10) float64 feature array it returns.
+READ_TIME_LIMIT = 2.0
+READ_MEMORY_LIMIT = 3.0
 
 
 def generate(path: Path, n: int, seed: int = 0, block: int = 200_000) -> None:
@@ -142,6 +148,24 @@ def gradsight_epoch(path: Path) -> dict:
 
 
 # ---------------------------------------------------------------- the run
+def run_meta() -> dict:
+    """Date, CPU, platform, Python and load of this run, recorded with its results."""
+    import datetime
+    import os
+    import platform
+
+    from benchmarks.report import _cpu_model
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "cpu": _cpu_model(),
+        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "platform": platform.platform(),
+        "python": sys.version.split()[0],
+        "loadavg_start": os.getloadavg(),
+    }
+
+
 def measure(sizes: list[int], with_torch: bool) -> list[dict]:
     rows = []
     with tempfile.TemporaryDirectory(prefix="gradsight-data-bench-") as tmp:
@@ -163,11 +187,47 @@ def _fmt(x, spec: str, unit: str = "") -> str:
     return "—" if x is None else format(x, spec) + unit
 
 
-def markdown(rows: list[dict], note: str = "") -> str:
-    def get(r, k, f):
-        return r[k].get(f) if isinstance(r.get(k), dict) else None
+def _get(r: dict, k: str, f: str):
+    return r[k].get(f) if isinstance(r.get(k), dict) else None
 
+
+def header(meta: dict | None) -> str:
+    """Where and when the run was measured, as its results file records it."""
+    if not meta:
+        return "The results file records no machine or date for this run."
+    load = meta.get("loadavg_start")
+    return (
+        f"Run of {meta.get('date', '?')} on {meta.get('cpu', '?')}, "
+        f"{meta.get('cpus_usable', '?')} usable CPUs, {meta.get('platform', '?')}; "
+        f"Python {meta.get('python', '?')}"
+        + (f"; load average (1 min) at start {load[0]:.2f}" if load else "")
+        + "."
+    )
+
+
+def targets(rows: list[dict]) -> list[str]:
+    """One line per size: the reader's time and memory against their limits."""
+    out = []
+    for r in rows:
+        g, lt = _get(r, "gradsight", "seconds"), _get(r, "loadtxt", "seconds")
+        gm, feat = _get(r, "gradsight", "growth_mib"), _get(r, "gradsight", "features_mib")
+        parts = []
+        for what, value, limit in (
+            ("time", g / lt if g and lt else None, READ_TIME_LIMIT),
+            ("peak RSS growth", gm / feat if gm and feat else None, READ_MEMORY_LIMIT),
+        ):
+            verdict = "not measured" if value is None else "met" if value <= limit else "missed"
+            measured = "–" if value is None else f"{value:.2f}x"
+            parts.append(f"{what} {measured} (limit {limit:.1f}x): {verdict}")
+        out.append(f"- {r['n']:,} rows: " + "; ".join(parts))
+    return out
+
+
+def markdown(rows: list[dict], note: str = "", meta: dict | None = None) -> str:
+    get = _get
     out = [
+        header(meta),
+        "",
         "| rows | CSV | read: gradsight | np.loadtxt | time ratio | gradsight peak RSS "
         "growth / feature array | np.loadtxt's | epoch: gradsight | PyTorch | rows/s gradsight |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -196,6 +256,8 @@ def markdown(rows: list[dict], note: str = "") -> str:
         if gm_a and gm_b:
             parts.append(f"read memory {gm_b / gm_a:.1f}x")
         out.append(f"- {a['n']:,} -> {b['n']:,} rows ({b['n'] / a['n']:.0f}x): " + ", ".join(parts))
+    out += ["", "Targets of the reader (time over np.loadtxt's, memory over the feature array):"]
+    out += targets(rows)
     if note:
         out += ["", note]
     return "\n".join(out) + "\n"
@@ -228,18 +290,22 @@ def main(argv=None) -> int:
     if args.probe:
         print(json.dumps(probe(*args.probe)))
         return 0
+    meta = None
     if args.render:
-        rows = json.loads(args.render.read_text())["rows"]
+        saved = json.loads(args.render.read_text())
+        rows, meta = saved["rows"], saved.get("meta")
     else:
         sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else [100_000, 1_000_000]
         if args.full and not args.sizes:
             sizes.append(5_000_000)
         with_torch = not args.no_torch and importlib.util.find_spec("torch") is not None
+        meta = run_meta()
         rows = measure(sizes, with_torch)
-    text = markdown(rows)
+    text = markdown(rows, meta=meta)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"rows": rows}, indent=1))
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "rows": rows}, indent=1) + "\n")
     if args.markdown:
         update_markdown(args.markdown, text)
     return 0

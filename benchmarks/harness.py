@@ -21,7 +21,7 @@ data (workloads.make_data) and builds a Runner. Then:
    the process holds ~220,000 tracked objects against ~25,000 for gradsight
    alone, and every full collection triggered by a peer that builds its graph
    from Python objects would traverse all of them. Frozen, each peer pays for
-   collecting its own objects only (docs/performance.md has the measurements).
+   collecting its own objects only.
 3. memory: for each (workload, peer), a fresh ``python -m benchmarks
    --memory-probe`` process imports the framework, notes its RSS, builds the
    workload, runs 3 steps and reports peak RSS (VmHWM) minus that RSS.

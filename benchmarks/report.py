@@ -203,12 +203,22 @@ def ratio_interval(w: dict, key: str, versus: str, seed: int = 0) -> tuple | Non
     return float(lo), float(hi)
 
 
-def _interval_text(interval: tuple | None, limit: float) -> str:
-    if interval is None:
-        return "–"
-    lo, hi = interval
-    text = f"{lo:.2f}–{hi:.2f}"
-    return text + " (limit inside)" if lo <= limit < hi else text
+def _interval_text(interval: tuple | None) -> str:
+    return "–" if interval is None else f"{interval[0]:.2f}–{interval[1]:.2f}"
+
+
+UNDECIDED = "cannot decide"
+
+
+def verdict(measured: float | None, limit: float, interval: tuple | None = None) -> str:
+    """Say "met" / "**missed**" for ``measured`` against ``limit``, "not measured" without a
+    figure, and UNDECIDED when the 95% interval holds the limit: this run's noise could
+    put the ratio on either side, so neither word would be true."""
+    if measured is None:
+        return "not measured"
+    if interval is not None and interval[0] <= limit < interval[1]:
+        return UNDECIDED
+    return "met" if measured <= limit else "**missed**"
 
 
 def _short_error(p: dict) -> str:
@@ -253,11 +263,12 @@ def linear_growth(results: dict, key: str = "gradsight") -> tuple[list, float | 
 
 
 def evaluate_targets(results: dict) -> list:
-    """[(description, measured text, limit text, "met"/"missed"/"not measured",
-    95% interval text)]. The verdict compares the measured ratio of medians
-    with the limit; the interval (time targets) says how far this run's noise
-    could move that ratio, and "(limit inside)" marks a verdict the noise
-    could flip."""
+    """[(description, measured text, limit text, verdict, 95% interval text)].
+
+    The verdict compares the measured ratio of medians with the limit; the
+    interval (time targets) says how far this run's noise could move that
+    ratio, and when it holds the limit the verdict is "cannot decide"
+    (``verdict``): a loaded machine gives wide intervals, not false verdicts."""
     by_name = {w["name"]: w for w in results["workloads"]}
     rows = []
     for key, label, targets in (
@@ -268,24 +279,26 @@ def evaluate_targets(results: dict) -> list:
             desc = f"{name}: {label} / {peer_registry.label(versus)} ({what})"
             w = by_name.get(name)
             r = ratio(w, key, versus, what) if w else None
-            verdict = "not measured" if r is None else ("met" if r <= limit else "**missed**")
             interval = ratio_interval(w, key, versus) if w and what == "time" and r else None
-            rows.append((desc, _x(r), f"≤ {limit:.2f}×", verdict, _interval_text(interval, limit)))
+            rows.append(
+                (
+                    desc,
+                    _x(r),
+                    f"≤ {limit:.2f}×",
+                    verdict(r, limit, interval),
+                    _interval_text(interval),
+                )
+            )
     points, spread = linear_growth(results)
     if points:
         measured = ", ".join(f"{n:,}: {fmt_time(t)}/op" for n, t in points)
         measured += f"; max/min {spread:.2f}" if spread is not None else ""
-        verdict = (
-            "not measured"
-            if spread is None
-            else ("met" if spread <= LINEAR_LIMIT else "**missed**")
-        )
         rows.append(
             (
                 "chains: gradsight time per op constant (linear growth)",
                 measured,
                 f"max/min ≤ {LINEAR_LIMIT}",
-                verdict,
+                verdict(spread, LINEAR_LIMIT),
                 "–",
             )
         )
@@ -302,8 +315,7 @@ def markdown(results: dict) -> str:
         f"Run of {meta['date']} ({'quick' if meta.get('quick') else 'full'} mode) "
         f"on {meta['cpu']}, {meta['cpus_usable']} usable CPUs, {meta['platform']}.",
         "",
-        f"- Python {meta['python']}; NumPy BLAS: {meta['numpy_blas']}; "
-        f"gradsight commit {meta.get('gradsight_commit', 'unknown')}",
+        f"- Python {meta['python']}; NumPy BLAS: {meta['numpy_blas']}",
         "- Versions: "
         + ", ".join(f"{peer_registry.label(k)} {v}" for k, v in meta["versions"].items()),
         f"- Thread pools: {_threadpools(meta)}",

@@ -46,3 +46,20 @@ def test_table_ratios_and_markers(tmp_path):
     assert doc.read_text() == (
         "# Performance\n\nkept\n\n" + data_row.MARK_START + "\nsecond\n" + data_row.MARK_END + "\n"
     )
+
+
+def test_reader_targets_and_the_run_header():
+    row = {"n": 10, "mib": 1.0, "loadtxt": {"seconds": 2.0},
+           "gradsight": {"seconds": 5.0, "growth_mib": 4.0, "features_mib": 2.0}}  # fmt: skip
+    (line,) = data_row.targets([row])
+    assert line == (
+        "- 10 rows: time 2.50x (limit 2.0x): missed; peak RSS growth 2.00x (limit 3.0x): met"
+    )
+    assert data_row.header(None) == "The results file records no machine or date for this run."
+    meta = {"date": "2000-01-01T00:00:00+00:00", "cpu": "CPU X", "cpus_usable": 2,
+            "platform": "linux", "python": "3.11", "loadavg_start": [0.25, 0, 0]}  # fmt: skip
+    assert data_row.header(meta) == (
+        "Run of 2000-01-01T00:00:00+00:00 on CPU X, 2 usable CPUs, linux; Python 3.11; "
+        "load average (1 min) at start 0.25."
+    )
+    assert data_row.markdown([row], meta=meta).startswith(data_row.header(meta) + "\n\n| rows |")

@@ -39,9 +39,10 @@ def add_parser(sub, parents) -> None:
         help="the main job: the article's XOR network end to end (start here)",
         description="The article's 2-4-1 sigmoid network on XOR, end to end: hand-derived\n"
         "vs autograd gradients for the first step, training with SGD + momentum,\n"
-        "and four files in --out: graph.svg (the graph with its gradients),\n"
-        "backprop.html (step through backward), loss.png (loss.csv without\n"
-        "matplotlib) and report.md. Takes a few seconds.",
+        "and five files in --out: graph.svg (the graph with its gradients),\n"
+        "backprop.html (step through backward), backprop.py (the step as NumPy\n"
+        "code, gs.trace), loss.png (loss.csv without matplotlib) and report.md.\n"
+        "Takes a few seconds.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--out", metavar="DIR", default="demo-out", help="default: demo-out")
