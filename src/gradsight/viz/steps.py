@@ -68,7 +68,8 @@ def _values(a) -> str:
             formatter={"float_kind": lambda v: f"{v:.6g}"},
         )
         return f"{text}   shape {L.fmt_shape(a.shape)}"
-    return f"shape {L.fmt_shape(a.shape)}, ‖g‖ = {L.fmt_number(L.grad_norm(a))}, {L.summary(a)}"
+    # one fact a line: the summary never needs a wide column
+    return f"shape {L.fmt_shape(a.shape)}\n‖g‖ = {L.fmt_number(L.grad_norm(a))}\n{L.summary(a)}"
 
 
 def _describe(model: Model, tid: str) -> str:
