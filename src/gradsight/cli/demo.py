@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -156,10 +154,8 @@ def first_step(net: ArticleNet) -> dict:
     except CliError as err:  # no Graphviz `dot`: keep the DOT text, say how to get the SVG
         print(f"gradsight: warning: {err}; writing graph.dot instead", file=sys.stderr)
         graph = ("graph.dot", drawing.source.encode("utf-8"))
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "backprop.html"
-        backprop_steps(loss, page, params=params)  # steps name W, b, V, c as graph.svg does
-        html = page.read_bytes()
+    page = backprop_steps(loss, params=params)  # steps name W, b, V, c as graph.svg does
+    html = page.html.encode("utf-8")
     return dict(report=report, graph=graph, html=html, loss=loss.item())
 
 
