@@ -25,6 +25,7 @@ from .graph import render
 from .progress import Progress
 from .report import demo_report
 
+# the four XOR samples, one a row, and their targets
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 T = np.array([[0.0], [1.0], [1.0], [0.0]])  # XOR
 NAMES = ("W", "b", "V", "c")  # the article's names: W (hidden, input), V (output, hidden)
