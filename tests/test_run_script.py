@@ -201,7 +201,6 @@ def as_root(sandbox, system_without_a_browser, tmp_path):
         return sandbox(*args, _script=_script, **env)
 
     run.uninstall_chromium = lambda: (root_bin / "chromium").unlink()
-
     run.apt_calls = lambda: apt_log.read_text().splitlines() if apt_log.exists() else []
     run.python_calls = lambda: (sandbox.work / ".venv" / "bin" / "calls.log").read_text()
     run.work = sandbox.work
