@@ -1,4 +1,4 @@
-"""``gradsight demo``: the article's network end to end, and its four files."""
+"""``gradsight demo``: the article's network end to end, and the files it writes."""
 
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def test_demo_prints_the_story(demo):
     assert res.err == ""
 
 
-def test_demo_writes_four_valid_files(demo):
+def test_demo_writes_valid_files(demo):
     res, out = demo
     assert sorted(p.name for p in out.iterdir()) == [
         "backprop.html",
@@ -68,6 +68,16 @@ def test_demo_writes_four_valid_files(demo):
     assert html.lstrip().lower().startswith("<!doctype html")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)  # self-contained
     assert not list(out.glob(".*"))  # no temp files left
+
+
+def test_demo_help_names_every_file_the_demo_writes(demo, cli):
+    _, out = demo
+    res = cli("demo", "--help")
+    assert res.rc == 0, res.err
+    described = res.out.split("--out:", 1)[1].split("Takes")[0]
+    named = set(re.findall(r"\b[a-z]+\.(?:svg|html|py|png|md)\b", described))
+    assert named == {p.name for p in out.iterdir()}
+    assert re.search(r"\b(three|four|five|six) files\b", res.out) is None  # no count to drift
 
 
 def test_report_matches_the_run(demo):

@@ -72,3 +72,33 @@ def test_predictions_have_six_significant_digits_unless_asked(cli, tmp_path):
 def test_bad_digits_is_one_line(cli, tmp_path):
     assert_bad_input(cli("predict", "m.npz", "xor", "--digits", "18"), "--digits", "1 to 17", "18")
     assert_bad_input(cli("predict", "m.npz", "xor", "--digits", "x"), "--digits", "'x'")
+
+
+def test_top_level_help_says_check_also_checks_your_own_code(cli):
+    res = cli("--help")
+    assert res.rc == 0, res.err
+    text = " ".join(res.out.split())
+    check_line = text.split(" check ", 1)[1].split(" bench ")[0]
+    assert "the article's network" in check_line and "your own NumPy" in check_line
+    assert "(--file)" in check_line  # the option that does it
+    assert "your own NumPy backward code" in text  # the description says it too
+
+
+def quiet_help(parser: argparse.ArgumentParser) -> str:
+    return next(a.help for a in parser._actions if "--quiet" in a.option_strings)
+
+
+def test_quiet_promises_progress_bars_only_where_there_are_some():
+    for name, parser in subcommands().items():
+        said = quiet_help(parser)
+        if name in ("demo", "train", "predict"):  # they draw bars or per-epoch lines
+            assert said == "no progress bars or per-epoch lines", name
+        else:
+            assert "progress bars" not in said and "changes nothing" in said, name
+
+
+def test_check_quiet_indeed_changes_nothing(cli):
+    loud, quiet = cli("check", "--sizes", "2,3,1"), cli("check", "--sizes", "2,3,1", "-q")
+    assert loud.rc == quiet.rc == 0, loud.err + quiet.err
+    assert (quiet.out, quiet.err) == (loud.out, loud.err)
+    assert "accepted for uniformity; check shows no progress" in cli("check", "--help").out

@@ -7,6 +7,8 @@ expected structure can be counted by hand.
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import shutil
 import subprocess
@@ -146,7 +148,25 @@ def chromium_path() -> str | None:
     return None
 
 
-requires_browser = pytest.mark.skipif(chromium_path() is None, reason="no chromium installed")
+NO_BROWSER = (
+    "no Chromium installed: the browser tests are skipped (`./run test` installs it as root; "
+    "under CI, CI=true, its absence is a failure)"
+)
+
+
+def requires_browser(test):
+    """Skip ``test`` without Chromium, with a note; under CI (``CI=true``) fail instead,
+    so a CI machine without a browser cannot pass by skipping the browser tests."""
+
+    @functools.wraps(test)
+    def wrapper(*args, **kwargs):
+        if chromium_path() is None:
+            if os.environ.get("CI", "").lower() == "true":
+                pytest.fail("CI=true and no Chromium: the browser tests must run under CI")
+            pytest.skip(NO_BROWSER)
+        return test(*args, **kwargs)
+
+    return wrapper
 
 
 def dump_dom(url: str, profile_dir) -> str:

@@ -164,3 +164,45 @@ def test_vanishing_and_exploding_gradients_stand_out():
         assert text.replace("<", "&lt;") in src
     colored = [e for e in dot_edge_lines(src) if "penwidth=2 " in e or e.endswith("penwidth=2]")]
     assert colored  # edges carrying a gradient are coloured too
+
+
+def bucket_of(value: float) -> str:
+    """The legend colour a magnitude falls in, by the legend's own bounds."""
+    return next(color for limit, color, _ in GRAD_BUCKETS if value < limit)
+
+
+def test_coloured_labels_state_the_rms_the_colour_is_chosen_by():
+    """A 1000-entry gradient of 1e-4 each: ‖g‖ = 3.2e-3 ("normal") but rms = 1e-4
+    ("small"). Coloured by rms, its label must say rms(g) = 0.0001, not ‖g‖ = 0.003162."""
+    w = gs.tensor(np.full((10, 100), 0.5), requires_grad=True)
+    v = gs.tensor(np.array([2.0, -3.0]), requires_grad=True)
+    loss = (w * 1e-4).sum() + (v * v).sum() * 0.5  # dL/dw = 1e-4 everywhere, dL/dv = v
+    loss.backward(retain_graph=True)
+    g = w.grad.numpy()
+    assert bucket_of(np.linalg.norm(g)) != bucket_of(1e-4)  # the premise: the two disagree
+    src = draw_graph(loss, params={"w": w, "v": v}, color_by_grad=True).source
+    nodes = {n: line for n, line in dot_node_lines(src).items() if "<B>w</B>" in line}
+    (w_line,) = nodes.values()
+    assert "rms(g) = 0.0001<" in w_line and "‖g‖" not in src
+    assert f'fillcolor="{bucket_of(1e-4)}"' in w_line
+    (v_line,) = (line for line in dot_node_lines(src).values() if "<B>v</B>" in line)
+    assert "[2, -3]" in v_line and f"rms(g) = {math.sqrt(6.5):.4g}" in v_line  # values, and rms
+    # every coloured box: the rms its label states falls in the bucket of its fill colour
+    checked = 0
+    for line in dot_node_lines(src).values():
+        if "rms(g) = " in line and "fillcolor" in line:
+            shown = float(line.split("rms(g) = ")[1].split("<")[0])
+            assert f'fillcolor="{bucket_of(shown)}"' in line, line
+            checked += 1
+    assert checked >= 4
+    plain = draw_graph(loss, params={"w": w, "v": v}).source  # uncoloured: the norm, as before
+    assert f"‖g‖ = {np.linalg.norm(g):.4g}" in plain and "rms(g)" not in plain
+
+
+def test_backward_drawing_edge_labels_state_the_rms_when_coloured():
+    w = gs.tensor(np.full((3, 4), 1.0), requires_grad=True)
+    loss = (w * 1e-2).sum()
+    loss.backward(retain_graph=True)
+    src = draw_graph(loss, params={"w": w}, direction="backward", color_by_grad=True).source
+    labelled = [e for e in dot_edge_lines(src) if "label=" in e]
+    assert labelled and all("rms(g) = " in e and "‖g‖" not in e for e in labelled)

@@ -1,5 +1,6 @@
 """Readable pictures: the step-through page names parameters as graph.svg does, its
-graph text is not shrunk, and draw_graph(rankdir="auto") picks a layout by shape."""
+graph text is not shrunk, its value boxes show every value on a laptop screen, and
+draw_graph(rankdir="auto") picks a layout by shape."""
 
 from __future__ import annotations
 
@@ -138,3 +139,75 @@ def test_page_never_scales_the_graph_down():
     css = TEMPLATE.split("<style>")[1].split("</style>")[0]
     svg_rules = re.findall(r"#graph svg \{([^}]*)\}", css)
     assert svg_rules and not any("max-width" in r or "width:" in r for r in svg_rules)
+
+
+# every step in turn: each value box's hidden width (scrollWidth beyond clientWidth), its
+# text lines against the lines drawn (a wrapped row draws more), and its right edge
+BOXES = """<script>
+(function () {
+  var n = parseInt(document.getElementById("slider").max, 10), found = [], boxes = 0;
+  for (var k = 0; k <= n; k++) {
+    window.gsShow(k);
+    var pres = document.querySelectorAll("#panel pre");
+    for (var i = 0; i < pres.length; i++) {
+      var p = pres[i], style = getComputedStyle(p), r = p.getBoundingClientRect();
+      var inner = p.clientHeight - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom);
+      var drawn = Math.round(inner / parseFloat(style.lineHeight));
+      var lines = p.textContent.split("\\n").length;
+      boxes++;
+      found.push([k, i, p.scrollWidth - p.clientWidth, lines, drawn,
+                  Math.round(r.right - document.documentElement.clientWidth)].join(","));
+    }
+  }
+  document.body.setAttribute("data-boxes", found.join(";"));
+  document.body.setAttribute("data-count", String(boxes));
+})();
+</script></body>"""
+
+
+def browser_dom(tmp_path, page: str, size: str) -> str:
+    (tmp_path / "boxes.html").write_text(page, encoding="utf-8")
+    cmd = [
+        chromium_path(),
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--window-size={size}",
+        "--virtual-time-budget=3000",
+        "--dump-dom",
+        (tmp_path / "boxes.html").as_uri(),
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+
+
+@requires_browser
+@requires_dot
+def test_browser_value_boxes_show_every_value_at_1366_by_900(tmp_path):
+    """The demo's page on a 1366×900 laptop screen: no value box hides part of its text
+    behind a scrollbar, none breaks a matrix row, none reaches past the window."""
+    page = demo_page(tmp_path).replace("</body>", BOXES)
+    dom = browser_dom(tmp_path, page, "1366,900")
+    boxes = [
+        tuple(map(int, b.split(",")))
+        for b in re.search(r'data-boxes="([^"]*)"', dom).group(1).split(";")
+    ]
+    assert len(boxes) == int(re.search(r'data-count="(\d+)"', dom).group(1)) > 20
+    assert any(lines == 4 for _, _, _, lines, _, _ in boxes)  # the (4, 4) matrices are there
+    for step, i, hidden, lines, drawn, past_edge in boxes:
+        where = f"step {step}, box {i}"
+        assert hidden <= 0, f"{where}: {hidden} px hidden behind a scrollbar"
+        assert drawn == lines, f"{where}: {lines} lines drawn as {drawn}"
+        assert past_edge <= 0, f"{where}: {past_edge} px past the window"
+
+
+def test_large_gradients_are_summarised_one_fact_a_line(tmp_path):
+    x = gs.tensor(np.linspace(-1.0, 1.0, 200).reshape(8, 25), requires_grad=True)
+    path = backprop_steps((x * x).sum(), tmp_path / "big.html", params={"x": x})
+    step = [s for s in page_data(path)["steps"] if s["title"].startswith("AccumulateGrad")][0]
+    shape, norm, stats = step["received"].split("\n")
+    g = 2 * np.linspace(-1.0, 1.0, 200)
+    assert shape == "shape (8, 25)"
+    assert norm == f"‖g‖ = {np.linalg.norm(g):.4g}"
+    assert stats.startswith(f"min {g.min():.4g}  mean ") and stats.endswith(f"max {g.max():.4g}")

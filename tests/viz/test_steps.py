@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from html.parser import HTMLParser
 
 import numpy as np
 import pytest
 
 import gradsight as gs
 from gradsight.autograd import trace_backward
-from gradsight.viz import backprop_steps
+from gradsight.viz import StepPage, backprop_steps
 
 from .helpers import ClassText, XorNet, dump_dom, label_numbers, requires_browser, requires_dot
 
@@ -203,3 +204,70 @@ def test_hostile_names_stay_text_in_the_page(tmp_path):
     assert any(evil in s["title"] for s in steps)
     shown = [s for s in steps if evil in s["title"]][0]
     assert len(steps) == 12 and shown["nodes"][0].startswith("gs_n")
+
+
+# ------------------------------------------------------------ inline, in a notebook
+def frame_of(fragment: str) -> dict:
+    """The attributes (unescaped) of the one iframe in an HTML fragment, as a browser reads
+    them."""
+    found = []
+
+    class Frames(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "iframe":
+                found.append(dict(attrs))
+
+    Frames().feed(fragment)
+    (frame,) = found
+    assert frame["sandbox"] == "allow-scripts"  # its script runs, apart from the notebook
+    return frame
+
+
+def test_without_a_path_the_page_is_returned_to_show_inline(xor_page, tmp_path):
+    net, path = xor_page
+    page = backprop_steps(net.loss, params=net.params)
+    assert isinstance(page, StepPage) and page.steps == 12
+    assert page.html == path.read_text(encoding="utf-8")  # the very page the file holds
+    assert frame_of(page._repr_html_())["srcdoc"] == page.html  # escaped once, read back whole
+    assert repr(page) == "<gs.viz step-through page 'Backpropagation, step by step': 12 steps>"
+    saved = page.save(tmp_path / "saved.html")
+    assert saved.read_text(encoding="utf-8") == page.html
+    assert net.params["hidden.W"].grad is None  # .grad untouched, as with a path
+
+
+def test_the_inline_page_cannot_leave_its_attribute():
+    evil = '"><script>alert(1)</script><b id="evil">'
+    net = XorNet(names=(evil, "hidden.b", "output.V", "output.c"))
+    page = backprop_steps(net.loss, params=net.params, title=evil)
+    fragment = page._repr_html_()
+    assert fragment.count("<") == 2 and fragment.startswith("<iframe ")  # <iframe>, </iframe>
+    frame = frame_of(fragment)
+    assert frame["title"] == evil and frame["srcdoc"] == page.html
+
+
+INLINE = """<!DOCTYPE html><html><body>{frame}
+<script>
+document.querySelector("iframe").addEventListener("load", function () {{
+  var inner = this.contentDocument;
+  inner.getElementById("next").click();
+  inner.getElementById("next").click();
+  document.body.setAttribute("data-inner-step", inner.body.getAttribute("data-step"));
+  document.body.setAttribute("data-inner-title", inner.getElementById("step-title").textContent);
+}});
+</script></body></html>"""
+
+
+@requires_browser
+def test_browser_the_inline_page_steps_through_inside_its_iframe(tmp_path):
+    evil = '</iframe><b id="evil">x</b>'
+    net = XorNet(names=(evil, "hidden.b", "output.V", "output.c"))
+    frame = backprop_steps(net.loss, params=net.params)._repr_html_()
+    # allow-same-origin only here, so that this test's own script may look inside
+    frame = frame.replace('sandbox="allow-scripts"', 'sandbox="allow-scripts allow-same-origin"')
+    outer = tmp_path / "notebook-like.html"
+    outer.write_text(INLINE.format(frame=frame), encoding="utf-8")
+    dom = dump_dom(outer.as_uri(), tmp_path / "profile")
+    assert 'data-inner-step="2"' in dom  # the page's own script ran and took two steps
+    title = re.search(r'data-inner-title="([^"]*)"', dom).group(1)
+    assert title == f"Step 2 of 12: {engine_order(net.loss)[1]}"
+    assert "evil" not in parse(dom).by_id  # nothing leaked into the notebook's document

@@ -36,19 +36,24 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{where}{message} (see '{self.prog} --help')")
 
 
-def _common(default) -> argparse.ArgumentParser:
+# the commands that show progress (bars, per-epoch lines) and so have something to quiet
+SHOWS_PROGRESS = ("demo", "train", "predict")
+
+
+def _common(default, quiet_help: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument(
         "--debug", action="store_true", default=default, help="show tracebacks on errors"
     )
-    p.add_argument(
-        "-q",
-        "--quiet",
-        action="store_true",
-        default=default,
-        help="no progress bars or per-epoch lines",
-    )
+    p.add_argument("-q", "--quiet", action="store_true", default=default, help=quiet_help)
     return p
+
+
+def _quiet_help(command: str) -> str:
+    if command in SHOWS_PROGRESS:
+        return "no progress bars or per-epoch lines"
+    # accepted everywhere, so `gradsight -q COMMAND` and `COMMAND -q` both work
+    return f"accepted for uniformity; {command} shows no progress, so it changes nothing"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,17 +62,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="gradsight",
         description="See and check backpropagation: the article's network end to end, "
-        "training on your own CSV data, computation graphs and gradient checks.",
+        "training on your own CSV data, computation graphs, and gradient checks of the "
+        "article's network or of your own NumPy backward code.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        parents=[_common(False)],
+        parents=[_common(False, "no progress bars or per-epoch lines (demo, train, predict)")],
     )
     parser.add_argument("--version", action="version", version=f"gradsight {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     # SUPPRESS: a subcommand's --debug/--quiet must not reset one given before it
-    common = _common(argparse.SUPPRESS)
     for module in (demo, train, predict, graph, check, bench):
-        module.add_parser(sub, [common])
+        command = module.__name__.rpartition(".")[2]
+        module.add_parser(sub, [_common(argparse.SUPPRESS, _quiet_help(command))])
     show_defaults(parser)  # every --help states each option's default
     return parser
 

@@ -36,7 +36,8 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser(
         "check",
         parents=parents,
-        help="compare hand-derived and autograd gradients of the article's network",
+        help="compare hand-derived and autograd gradients: the article's network, "
+        "or your own NumPy forward/backward (--file)",
         description="Compare the article's hand-derived gradients (gs.reference) with\n"
         "autograd's for a 2-layer network of any size; exit code 1 on a mismatch.",
         epilog=EXAMPLES,

@@ -2,7 +2,7 @@
 
 The 2-4-1 sigmoid network h = sigmoid(W x + b), y = sigmoid(V h + c) with the
 loss L = 1/(2n) sum (y - target)^2: its first step's gradients by hand
-(gs.reference) next to autograd's, training with SGD + momentum, and four
+(gs.reference) next to autograd's, training with SGD + momentum, and its
 files: graph.svg, backprop.html, backprop.py (the traced step as NumPy code, gs.trace),
 loss.png (loss.csv without matplotlib), report.md.
 """
@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -27,6 +25,7 @@ from .graph import render
 from .progress import Progress
 from .report import demo_report
 
+# the four XOR samples, one a row, and their targets
 X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 T = np.array([[0.0], [1.0], [1.0], [0.0]])  # XOR
 NAMES = ("W", "b", "V", "c")  # the article's names: W (hidden, input), V (output, hidden)
@@ -39,9 +38,9 @@ def add_parser(sub, parents) -> None:
         help="the main job: the article's XOR network end to end (start here)",
         description="The article's 2-4-1 sigmoid network on XOR, end to end: hand-derived\n"
         "vs autograd gradients for the first step, training with SGD + momentum,\n"
-        "and five files in --out: graph.svg (the graph with its gradients),\n"
-        "backprop.html (step through backward), backprop.py (the step as NumPy\n"
-        "code, gs.trace), loss.png (loss.csv without matplotlib) and report.md.\n"
+        "and these files in --out: graph.svg (the graph with its gradients),\n"
+        "backprop.html (step through backward), backprop.py (the traced training\n"
+        "step as NumPy code), loss.png (loss.csv without matplotlib) and report.md.\n"
         "Takes a few seconds.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -90,10 +89,11 @@ def run(args) -> int:
     print(f"SGD with momentum: η = {args.lr:g}, α = {args.momentum:g}; seed {args.seed}\n")
 
     first = first_step(net)
-    print("Step 1: hand-derived gradients (gs.reference) vs autograd")
+    print(f"Step 1 (loss {first['loss']:.6g}): hand-derived gradients (gs.reference) vs autograd")
     print(first["report"].to_text() + "\n")
-    listing = listing_check.check()  # the article's own NumPy code, as written (issue 13)
+    listing = listing_check.check()  # the article's own NumPy code, as written
     print("The article's fixed listing, its NumPy forward differentiated as written")
+    print(why_the_listing_differs(net, first["loss"], listing.loss) + "\n")
     print(listing.to_text() + "\n")
 
     losses, program = train(net, args)
@@ -120,6 +120,24 @@ def run(args) -> int:
     return 0
 
 
+def why_the_listing_differs(net: ArticleNet, loss: float, listing_loss: float) -> str:
+    """Why the listing's weights, their layout and its loss are not step 1's."""
+    W = net.named()["W"]
+    ih = listing_check.initial_params()["weights_ih"]
+    return (
+        "The same network and loss, as the article writes them, with the article's weights:\n"
+        f"  listing: weights_ih is {_shape(ih.shape)} (inputs, hidden), used as X @ weights_ih, "
+        "from np.random.seed(0) then rand, in [0, 1);\n"
+        f"  step 1:  W is {_shape(W.shape)} (hidden, inputs), used as x Wᵀ as gs.nn.Linear "
+        "does, from U(-1/√inputs, 1/√inputs) with --seed.\n"
+        f"Different weights, so a different loss ({listing_loss:.6g} against {loss:.6g})."
+    )
+
+
+def _shape(shape) -> str:
+    return "×".join(str(d) for d in shape)
+
+
 def first_step(net: ArticleNet) -> dict:
     """Gradients of the first step by hand and by autograd, the graph and the step-through."""
     from gradsight.check import compare_gradients
@@ -137,10 +155,8 @@ def first_step(net: ArticleNet) -> dict:
     except CliError as err:  # no Graphviz `dot`: keep the DOT text, say how to get the SVG
         print(f"gradsight: warning: {err}; writing graph.dot instead", file=sys.stderr)
         graph = ("graph.dot", drawing.source.encode("utf-8"))
-    with tempfile.TemporaryDirectory() as tmp:
-        page = Path(tmp) / "backprop.html"
-        backprop_steps(loss, page, params=params)  # steps name W, b, V, c as graph.svg does
-        html = page.read_bytes()
+    page = backprop_steps(loss, params=params)  # steps name W, b, V, c as graph.svg does
+    html = page.html.encode("utf-8")
     return dict(report=report, graph=graph, html=html, loss=loss.item())
 
 

@@ -55,6 +55,15 @@ class Traced:
         name = getattr(self.step, "__qualname__", type(self.step).__name__)
         return f"<gs.trace of {name}: {self.traces} trace(s), {self.replays} replay(s)>"
 
+    def _repr_html_(self) -> str:
+        """Jupyter: the repr, then the recorded program (escaped) once there is one."""
+        import html
+
+        head = f"<code>{html.escape(repr(self))}</code>"
+        if not self.entries:
+            return f"<p>{head}: nothing traced yet; call the traced step once</p>"
+        return f"<p>{head}</p><pre>{html.escape(self.source)}</pre>"
+
     def __set_name__(self, owner, name: str) -> None:
         self._attr = name
 

@@ -102,7 +102,9 @@ def draw_graph(
     highlight : gs.check report, name, or iterable of names, optional
         These parameters and every path from them to ``root`` are drawn in red.
     color_by_grad : bool
-        Fill tensors and colour edges by gradient magnitude, with a legend.
+        Fill tensors and colour edges by gradient magnitude, the root-mean-square
+        ``sqrt(mean(g²))`` of the entries, with a legend; gradient labels then
+        state that rms (``rms(g) = …``) instead of the norm ``‖g‖``.
 
     Returns
     -------
@@ -183,8 +185,10 @@ def new_drawing(name: str, rankdir: str) -> Drawing:
 
 
 # ---------------------------------------------------------------- node labels
-def tensor_rows(t: TensorView, show_data: bool, show_grad: bool) -> list[str]:
-    """Escaped HTML rows describing a tensor node."""
+def tensor_rows(
+    t: TensorView, show_data: bool, show_grad: bool, measure: str = "norm"
+) -> list[str]:
+    """Escaped HTML rows describing a tensor node (``measure``: see ``L.grad_lines``)."""
     rows = []
     title = t.name if t.name is not None else _TITLE[t.role]
     if title is not None:
@@ -203,7 +207,7 @@ def tensor_rows(t: TensorView, show_data: bool, show_grad: bool) -> list[str]:
         # a leaf shows its .grad (what backward() accumulated); others d(root)/d(tensor)
         prefix = "<I>grad</I> " if t.role == "output" else "<I>.grad</I> "
         if t.grad is not None:
-            rows.append(prefix + L.lines_html(L.grad_lines(t.grad)))
+            rows.append(prefix + L.lines_html(L.grad_lines(t.grad, measure=measure)))
         elif t.role != "output":
             rows.append(prefix + L.text("None"))
     return rows
@@ -225,6 +229,8 @@ def _tensor_attrs(t: TensorView, color_by_grad: bool) -> dict:
 def _emit(g: Drawing, model: Model, show_data, show_grad, backward, color_by_grad) -> None:
     """Nodes (grouped into module clusters) and edges of ``model`` into ``g``."""
     by_cluster: dict[str, list] = {}
+    # coloured by rms: the labels state the rms too, so a label never contradicts its colour
+    measure = "rms" if color_by_grad else "norm"
 
     def place(cluster: str, node_id: str, label: str, attrs: dict) -> None:
         by_cluster.setdefault(cluster, []).append((node_id, label, attrs))
@@ -232,7 +238,7 @@ def _emit(g: Drawing, model: Model, show_data, show_grad, backward, color_by_gra
     for t in model.tensors.values():
         if backward and t.role == "const":
             continue
-        rows = tensor_rows(t, show_data, show_grad)
+        rows = tensor_rows(t, show_data, show_grad, measure)
         place(t.cluster, t.id, L.table(rows), _tensor_attrs(t, color_by_grad))
     for op in model.ops.values():
         title = op.bname if backward else op.title
@@ -257,7 +263,7 @@ def _emit(g: Drawing, model: Model, show_data, show_grad, backward, color_by_gra
             attrs.update(color=HOT, penwidth="2.5")
         if backward:
             if e.grad is not None:
-                attrs["label"] = L.table([L.lines_html(L.grad_lines(e.grad))])
+                attrs["label"] = L.table([L.lines_html(L.grad_lines(e.grad, measure=measure))])
             g.edge(e.dst, e.src, id=f"gs_{e.id}", **attrs)
         else:
             g.edge(e.src, e.dst, id=f"gs_{e.id}", **attrs)

@@ -130,9 +130,17 @@ def value_lines(a: np.ndarray, small: int = SMALL) -> list[str]:
     return [summary(a)]
 
 
-def grad_lines(g: np.ndarray, small: int = SMALL) -> list[str]:
-    """A gradient: values when small, else its norm (and non-finite count)."""
+def grad_lines(g: np.ndarray, small: int = SMALL, measure: str = "norm") -> list[str]:
+    """A gradient: values when small, else one magnitude (and the non-finite count).
+
+    ``measure="norm"``: the Euclidean norm ``‖g‖``. ``measure="rms"``: the
+    root-mean-square ``sqrt(mean(g²))``, the measure ``color_by_grad`` colours by,
+    stated even beside a small gradient's values so label and colour agree.
+    """
     g = np.asarray(g)
+    if measure == "rms":
+        line = f"rms(g) = {fmt_number(rms(g))}{_finite_summary(g)}"
+        return (array_lines(g) + [line]) if g.size <= small else [line]
     if g.size <= small:
         return array_lines(g)
     return [f"‖g‖ = {fmt_number(grad_norm(g))}{_finite_summary(g)}"]

@@ -22,7 +22,9 @@ body { font-family: Helvetica, Arial, sans-serif; margin: 1em 2em; color: #222; 
 h1 { font-size: 1.3em; margin: 0 0 .4em; }
 /* graph on the left at its natural size (10 pt labels stay readable: never shrunk),
    scrolling inside its box; controls and the step panel on the right, in view */
-#layout { display: grid; grid-template-columns: minmax(0, 1fr) minmax(18em, 30em);
+/* the side column is wide enough for a 4-column matrix at 6 significant digits
+   (the article's (4, 4) gradients) on a 1366 px laptop screen */
+#layout { display: grid; grid-template-columns: minmax(0, 1fr) minmax(20em, 38em);
           gap: 1em; align-items: start; }
 @media (max-width: 60em) { #layout { grid-template-columns: minmax(0, 1fr); } }
 #graph { overflow: auto; max-height: calc(100vh - 8em); border: 1px solid #ddd;
@@ -34,8 +36,9 @@ h1 { font-size: 1.3em; margin: 0 0 .4em; }
 #slider { flex: 1 1 10em; }
 #panel { border-left: 4px solid #d62728; padding: .3em 1em; background: #fafafa; }
 #panel h2 { font-size: 1.1em; margin: .2em 0; }
+/* values wrap rather than hide behind a scrollbar when the column is narrower */
 #panel pre { background: #fff; border: 1px solid #eee; padding: .4em; margin: .2em 0 .6em;
-             overflow-x: auto; }
+             line-height: 1.35; white-space: pre-wrap; overflow-wrap: anywhere; }
 .hint { color: #666; font-size: .9em; }
 .node.done path, .node.done polygon, .node.done ellipse { fill: #e3f1e6; }
 .node.received path, .node.received polygon, .node.received ellipse {

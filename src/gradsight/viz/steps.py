@@ -68,7 +68,8 @@ def _values(a) -> str:
             formatter={"float_kind": lambda v: f"{v:.6g}"},
         )
         return f"{text}   shape {L.fmt_shape(a.shape)}"
-    return f"shape {L.fmt_shape(a.shape)}, ‖g‖ = {L.fmt_number(L.grad_norm(a))}, {L.summary(a)}"
+    # one fact a line: the summary never needs a wide column
+    return f"shape {L.fmt_shape(a.shape)}\n‖g‖ = {L.fmt_number(L.grad_norm(a))}\n{L.summary(a)}"
 
 
 def _describe(model: Model, tid: str) -> str:
@@ -141,10 +142,47 @@ def _json_for_script(obj) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+class StepPage:
+    """A step-through page in memory, as ``backprop_steps(loss)`` returns it.
+
+    ``html`` is the self-contained page; ``save(path)`` writes it. In Jupyter the
+    page shows inline: ``_repr_html_`` puts it in an iframe (``srcdoc``, escaped;
+    ``sandbox="allow-scripts"``: its script runs, but apart from the notebook),
+    ``height`` pixels tall.
+    """
+
+    def __init__(self, html_text: str, title: str, steps: int, height: int = 720):
+        self.html = html_text
+        self.title = title
+        self.steps = steps
+        self.height = height
+
+    def save(self, path) -> Path:
+        """Write the page to ``path`` (replaced atomically); returns the path."""
+        return _write_atomic(Path(path), self.html)
+
+    def _repr_html_(self) -> str:
+        return (
+            f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
+            f'title="{html.escape(self.title, quote=True)}" sandbox="allow-scripts" '
+            f'style="width: 100%; height: {int(self.height)}px; border: 1px solid #ddd;">'
+            "</iframe>"
+        )
+
+    def __repr__(self) -> str:
+        return f"<gs.viz step-through page {self.title!r}: {self.steps} steps>"
+
+
 def backprop_steps(
-    loss: Tensor, path, *, params=None, title: str | None = None, max_nodes: int = 300
-) -> Path:
-    """Write a self-contained HTML page that steps through ``loss``'s backward pass.
+    loss: Tensor,
+    path=None,
+    *,
+    params=None,
+    title: str | None = None,
+    max_nodes: int = 300,
+):
+    """A self-contained HTML page that steps through ``loss``'s backward pass:
+    written to ``path``, or, without one, returned to show inline in Jupyter.
 
     Parameters
     ----------
@@ -152,8 +190,10 @@ def backprop_steps(
         A single-element result whose graph is alive: call this before
         ``loss.backward()`` (or after ``backward(retain_graph=True)``).
         ``.grad`` is not touched.
-    path : str or PathLike
-        Where to write the page (replaced atomically).
+    path : str or PathLike, optional
+        Where to write the page (replaced atomically). Without it the page is
+        returned as a ``StepPage``: a notebook cell ending in
+        ``gs.viz.backprop_steps(loss)`` shows it.
     params : Module or mapping name -> Tensor, optional
         Names for parameters and other tensors (see ``draw_graph``).
     title : str, optional
@@ -163,8 +203,8 @@ def backprop_steps(
 
     Returns
     -------
-    pathlib.Path
-        The path written.
+    pathlib.Path or StepPage
+        The path written; without ``path``, the page (``.html``, ``.save(path)``).
     """
     if not isinstance(loss, Tensor):
         raise TypeError(f"backprop_steps needs a Tensor, got {type(loss).__name__}")
@@ -205,6 +245,8 @@ def backprop_steps(
         "__DATA__": _json_for_script(data),
     }
     page = re.sub("__TITLE__|__SVG__|__DATA__", lambda m: fill[m.group(0)], TEMPLATE)
+    if path is None:
+        return StepPage(page, page_title, len(steps))
     return _write_atomic(Path(path), page)
 
 
