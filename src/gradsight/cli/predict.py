@@ -14,7 +14,7 @@ from . import model as model_file
 from . import prepare
 from .errors import output_file, write_atomic
 from .progress import ByteBar
-from .train import separator
+from .train import decimal_mark, separator
 
 EXAMPLES = """\
 examples:
@@ -54,7 +54,18 @@ def add_parser(sub, parents) -> None:
         help="significant digits of each number, 1 to 17 (default 6; 17 reads back exactly)",
     )
     p.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
-    p.add_argument("--sep", type=separator, help="the column separator of DATA (default: sniffed)")
+    p.add_argument(
+        "--sep",
+        type=separator,
+        help="the column separator of DATA (default: the training file's if DATA's header "
+        "splits into the model's columns with it, else sniffed)",
+    )
+    p.add_argument(
+        "--decimal",
+        type=decimal_mark,
+        help="the decimal mark of DATA's numbers, '.' or ',' (default: the training file's "
+        "when DATA has its separator, else as train decides it)",
+    )
     p.set_defaults(run=run)
 
 
@@ -82,7 +93,7 @@ def _read(args, meta) -> datasets.Dataset:
         size = datasets.tables.input_file(args.data, "data file").stat().st_size
         bar = ByteBar(size, "read", args.quiet)
     try:
-        return datasets.features_for(args.data, meta, meta["dtype"], bar, args.sep)
+        return datasets.features_for(args.data, meta, meta["dtype"], bar, args.sep, args.decimal)
     finally:
         if bar is not None:
             bar.close()
@@ -92,6 +103,13 @@ def _fill(data, trained) -> None:
     """Count training rows (by fingerprint), then fill missing cells with the training means."""
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     n = len(data.X)
+    for note in data.notes:
+        say(note)
+    if trained.meta.get("old_fingerprint"):
+        say(
+            "the model's fingerprint of its training rows is of an older kind and is not "
+            "used: train it again to have predict count training rows"
+        )
     if trained.train_rows is not None:
         seen = prepare.count_known(prepare.row_hashes(data.X), trained.train_rows)
         note = " (a score on them is not a held-out score)" if seen else ""
