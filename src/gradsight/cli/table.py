@@ -53,9 +53,9 @@ def is_missing(cell: str) -> bool:
 
 
 # a decimal point, commas grouping thousands: 1,234 / -12,345.5
-THOUSANDS = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?")
+THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?")
 # a decimal comma, '.' or a space (one kind per number) grouping thousands: 1.234,5 / 12 345
-_GROUPED = r"\d{1,3}(?:([. \u00a0\u202f])\d{3})(?:\1\d{3})*"
+_GROUPED = r"[1-9]\d{0,2}(?:([. \u00a0\u202f])\d{3})(?:\1\d{3})*"
 DECIMAL_COMMA = re.compile(rf"[+-]?(?:(?:{_GROUPED}|\d+)(?:,\d*)?|,\d+)(?:[eE][+-]?\d+)?")
 INFINITE = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
 
