@@ -103,6 +103,20 @@ def test_predict_applies_the_training_files_decimal_comma(cli, tmp_path):
     assert predictions(points) != predictions(same)  # 1.5 and 2.25, not 1500 and 2250
 
 
+def test_decimal_comma_chunks_take_numpys_fast_path(tmp_path, monkeypatch):
+    rows = [f"{comma(i / 8, 3)};{i % 5};cat{i % 3}" for i in range(3000)]
+    write(tmp_path / "big.csv", "a;b;c", rows)
+    fast = []
+    original = tables._ChunkReader._fast
+    monkeypatch.setattr(
+        tables._ChunkReader, "_fast", lambda self, *a: fast.append(original(self, *a)) or fast[-1]
+    )
+    frame = tables.read(str(tmp_path / "big.csv"), ["a", "b", "c"], chunk_bytes=1000)
+    assert frame.decimal_detected and len(fast) > 20 and all(fast)
+    np.testing.assert_array_equal(number_column(frame, "a"), np.arange(3000) / 8)
+    np.testing.assert_array_equal(number_column(frame, "b"), np.arange(3000) % 5)
+
+
 def test_decimal_option_reads_decimal_commas_in_any_separator(tmp_path):
     path = tmp_path / "q.csv"
     path.write_text('a,b\n"1.234,5","0,25"\n"-2 000,75",3\n"1e3",",5"\n')

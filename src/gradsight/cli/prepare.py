@@ -132,12 +132,9 @@ def row_hashes(X: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         part = X[s] if rows is None else X[rows[s]]
         part = np.array(part, dtype="<f8", order="C") + 0.0  # -0.0 -> 0.0
         part[np.isnan(part)] = np.nan  # one NaN bit pattern
-        width = part.itemsize * part[0].size if len(part) else 0
-        raw = memoryview(part.tobytes())
-        digests = b"".join(
-            hashlib.blake2b(raw[i * width : (i + 1) * width], digest_size=8).digest()
-            for i in range(len(part))
-        )
+        rows_as_bytes = part.reshape(len(part), -1).view(f"V{8 * part[0].size}").ravel().tolist()
+        blake2b = hashlib.blake2b
+        digests = b"".join([blake2b(r, digest_size=8).digest() for r in rows_as_bytes])
         out[s] = np.frombuffer(digests, dtype="<u8")
     return out.astype(np.uint64, copy=False)
 
