@@ -103,6 +103,16 @@ def test_predict_applies_the_training_files_decimal_comma(cli, tmp_path):
     assert predictions(points) != predictions(same)  # 1.5 and 2.25, not 1500 and 2250
 
 
+def test_predict_scores_a_decimal_comma_regression_target(cli, tmp_path):
+    x, z, _ = two_class_rows(120, seed=9)
+    rows = [f"{comma(a)};{comma(b)};{comma(2 * a - b, 3)}" for a, b in zip(x, z)]
+    write(tmp_path / "r.csv", "x;z;y", rows)
+    res = cli("train", "r.csv", "--target", "y", "--epochs", "2", "--save", "r.npz", "-q")
+    assert res.rc == 0 and "regress" in res.out, res.err
+    res = cli("predict", "r.npz", "r.csv")
+    assert res.rc == 0 and "(120 rows)" in res.err and "not scored" not in res.err, res.err
+
+
 def test_decimal_comma_chunks_take_numpys_fast_path(tmp_path, monkeypatch):
     rows = [f"{comma(i / 8, 3)};{i % 5};cat{i % 3}" for i in range(3000)]
     write(tmp_path / "big.csv", "a;b;c", rows)

@@ -165,7 +165,8 @@ def _score(data, trained, outputs) -> None:
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     blank = sum(v is None for v in labels)
     if trained.meta["task"] == "regress":
-        y = np.array([_float(v) for v in labels])
+        decimal = data.frame.decimal if data.frame is not None else "."
+        y = np.array([_float(v, decimal) for v in labels])
         ok = ~np.isnan(y)
         skipped = int(np.count_nonzero(~ok))
         if skipped:
@@ -181,8 +182,9 @@ def _score(data, trained, outputs) -> None:
         )
         return
     classes = trained.meta["classes"]
+    decimal = data.frame.decimal if data.frame is not None else "."
     index = {_canonical(c): k for k, c in enumerate(classes)}
-    y = np.array([index.get(_canonical(v), -1) if v is not None else -1 for v in labels])
+    y = np.array([index.get(_canonical(v, decimal), -1) if v is not None else -1 for v in labels])
     unknown = int(np.count_nonzero(y < 0)) - blank
     if blank or unknown:
         say(
@@ -196,16 +198,17 @@ def _score(data, trained, outputs) -> None:
     say(f"accuracy on {data.source}: {acc:.1f}% ({int(ok.sum())} rows)")
 
 
-def _float(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
+def _float(v, decimal: str = ".") -> float:
+    """A target cell as a number (NaN if it is none), read with the file's decimal mark."""
+    if v is None:
         return float("nan")
+    x = datasets.tables.number(str(v), decimal)
+    return float("nan") if x is None else x
 
 
-def _canonical(label: str) -> str:
-    """'1.0' and '1' are the same numeric class."""
-    try:
-        return datasets.label_text(float(label))
-    except (ValueError, OverflowError):
+def _canonical(label: str, decimal: str = ".") -> str:
+    """'1.0' and '1' are the same numeric class (and '1,0' with a decimal comma)."""
+    x = datasets.tables.number(label, decimal)
+    if x is None or not np.isfinite(x):
         return label
+    return datasets.label_text(x)
