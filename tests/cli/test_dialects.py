@@ -260,6 +260,8 @@ def test_an_unnamed_first_column_that_is_no_index_is_refused_with_the_fix(cli, t
     res = cli("train", "df.csv", "--target", "label", "--ignore", "1", "--epochs", "1")
     assert res.rc == 0, res.err
     assert "2 features (x, z)" in res.out and "row index" not in res.out
+    res = cli("train", "df.csv", "--target", "label", "--ignore", "")
+    assert res.rc == 2 and "a column without a name: its position, like 1" in res.err
 
 
 def test_ignore_takes_names_or_positions_counted_from_one(cli, tmp_path):
