@@ -181,6 +181,20 @@ def test_decimal_comma_text_columns_point_to_the_option(cli, tmp_path):
     assert res.rc == 0 and "warning" not in res.err and "1 features (x)" in res.out
 
 
+def test_a_decimal_comma_target_points_to_the_option(cli, tmp_path):
+    rows = [f'{i % 3},"{comma(i / 7, 2)}"' for i in range(40)]
+    write(tmp_path / "t.csv", "x,y", rows)
+    assert_bad_input(
+        cli("train", "t.csv", "--target", "y", "--task", "regress"),
+        "not a number: '0,00'", "--task regress needs a numeric target", "--decimal ,",
+    )  # fmt: skip
+    res = cli("train", "t.csv", "--target", "y", "--epochs", "1", "-q")
+    assert re.search(r"warning: the target column 'y' is read as class labels, but .*--decimal ,",
+                     res.err), res.err  # fmt: skip
+    res = cli("train", "t.csv", "--target", "y", "--epochs", "1", "-q", "--decimal", ",")
+    assert res.rc == 0 and "regress" in res.out and "warning" not in res.err, res.err
+
+
 # ------------------------------------------------------------------ line ends
 @pytest.mark.parametrize("end", ["\r", "\r\n"])
 def test_cr_and_crlf_line_ends_read_every_row(cli, tmp_path, end):

@@ -404,10 +404,16 @@ def encode_target(data: Dataset, task: str = "auto") -> Target:
     col.parts = []
     if task == "regress":
         line, value = col.first_text
+        decimal = data.frame.decimal if data.frame is not None else "."
+        hint = _decimal_hint(col, decimal)
         raise CliError(
             f"{data.source}, line {line}, column {col.index + 1} ({col.name!r}): "
             f"not a number: {value!r} (--task regress needs a numeric target)"
+            + (f"; {hint}" if hint else "")
         )
+    hint = _decimal_hint(col, data.frame.decimal if data.frame is not None else ".")
+    if hint:
+        data.warnings.append(f"the target column {col.name!r} is read as class labels, but {hint}")
     classes = sorted(col.vocab)
     position = np.array([classes.index(v) for v in col.values()] + [-1], dtype=np.int64)
     y = position[codes]  # code -1 (missing) picks the trailing -1

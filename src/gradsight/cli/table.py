@@ -22,8 +22,8 @@ comma-holding cell of its column does. Line ends may be LF, CRLF or CR
 alone (old Mac files). A bad cell does not stop the reading: every bad cell
 of the file is counted, and the first one is reported. Missing cells
 (``""``, ``NA``, ``N/A``, ``NaN``, ``null``, ``?``, any case) are counted
-per column. Memory while reading: the chunk
-arrays, which the caller turns into one feature matrix chunk by chunk.
+per column. Memory while reading: the chunk arrays, which the caller turns
+into one feature matrix chunk by chunk.
 """
 
 from __future__ import annotations
@@ -126,7 +126,6 @@ class Frame:
     decimal: str = "."  # the decimal mark: '.' or ','
     decimal_detected: bool = False  # ',' found in the data, not given
     line_ending: str = "\n"  # "\n", "\r\n" or "\r"
-    bad_cells: int = 0  # cells that are not numbers (read with stop_at_bad=False)
 
 
 # ------------------------------------------------------------------ header and separator

@@ -195,6 +195,8 @@ def run(args) -> int:
         )
     data = _read(args)
     target = datasets.encode_target(data, args.task)
+    for warning in data.warnings:
+        print(f"gradsight: warning: {warning}", file=sys.stderr)
     _drop_rows(data, target, args.missing)
     train_idx, val_idx = prepare.split(
         target.y, target.task == "classify", args.val_split, args.seed
@@ -244,8 +246,6 @@ def _read(args) -> datasets.Dataset:
         f"read {data.source}: {f.n_rows:,} rows, {len(f.header)} columns in "
         f"{f.seconds:.2f} s ({rate:.0f} MiB/s)"
     )
-    for warning in data.warnings:
-        print(f"gradsight: warning: {warning}", file=sys.stderr)
     return data
 
 
