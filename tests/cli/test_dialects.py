@@ -211,6 +211,7 @@ def test_cr_and_crlf_line_ends_read_every_row(cli, tmp_path, end):
               "--save-split", "s", "-q")  # fmt: skip
     assert res.rc == 0, res.err
     assert "200 rows" in res.out
+    assert ("prepared: read lines ended by CR alone" in res.out) == (end == "\r")
     with np.load(tmp_path / "m.npz") as f:
         assert json.loads(f["meta_json"].tobytes())["dialect"]["line_ending"] == end
     assert predictions(cli("predict", "m.npz", "mac.csv")) == predictions(

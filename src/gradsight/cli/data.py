@@ -118,6 +118,8 @@ def load(
     notes: list[str] = []
     if index is not None:
         notes.append(_index_column(frame, source))
+    if frame.line_ending == "\r":
+        notes.append("read lines ended by CR alone (as Excel for Mac's 'CSV (Macintosh)' writes)")
     if frame.decimal_detected:
         notes.append(
             "read numbers with a decimal comma ('1,5' is 1.5; '.' and spaces group "

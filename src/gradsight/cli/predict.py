@@ -63,6 +63,7 @@ def add_parser(sub, parents) -> None:
     p.add_argument(
         "--decimal",
         type=decimal_mark,
+        metavar="MARK",
         help="the decimal mark of DATA's numbers, '.' or ',' (default: the training file's "
         "when DATA has its separator, else as train decides it)",
     )

@@ -29,9 +29,13 @@ examples:
 Data preparation: text feature columns are one-hot encoded; missing cells
 ('', NA, N/A, NaN, null, ?) are filled with the training rows' mean
 (--missing mean, the default), or their rows dropped (drop), or refused
-(error); rows without a target are always dropped. Inputs are standardised
-with the training rows' mean and standard deviation; the encoding and the
-scaling are saved with the weights, so predict reproduces train's outputs.
+(error); rows without a target are always dropped. The separator, the
+decimal mark, CR-only line ends and an unnamed index column (pandas'
+to_csv) are recognised and said; a column numbering the rows is warned
+about. Inputs are standardised with the training rows' mean and standard
+deviation; what was learnt about the file, the encoding and the scaling are
+saved with the weights, so predict reads new files the same way and
+reproduces train's outputs.
 
 Evaluation: classification holds out a stratified --val-split of each class,
 drawn from --seed (which also seeds the weights and the shuffling); the
@@ -47,8 +51,8 @@ def add_parser(sub, parents) -> None:
         parents=parents,
         help="train an MLP on a CSV file or a built-in data set",
         description="Train a multilayer perceptron on a CSV file (a header row naming the\n"
-        "columns; number columns are inputs as they are, text columns are one-hot encoded)\n"
-        "or on a built-in data set: xor, moons, digits.\n"
+        "columns; number columns are inputs, text columns are one-hot encoded) or on a\n"
+        "built-in data set: xor, moons, digits.\n"
         "Reports loss and accuracy (RMSE for regression) per epoch.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -113,7 +117,7 @@ def add_parser(sub, parents) -> None:
         "or stop with an error",
     )
     p.add_argument("--sep", type=separator, help="the column separator (default: sniffed)")
-    p.add_argument("--decimal", type=decimal_mark, help=DECIMAL_HELP)
+    p.add_argument("--decimal", type=decimal_mark, metavar="MARK", help=DECIMAL_HELP)
     p.add_argument(
         "--dtype",
         choices=("float64", "float32"),
