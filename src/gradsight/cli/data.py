@@ -114,6 +114,7 @@ def load(
         check_memory=check_memory,
         progress=progress,
         target=target,
+        exact=(INDEX,),  # row numbers beyond 2**24 are exact in float64 only
     )
     notes: list[str] = []
     if index is not None:

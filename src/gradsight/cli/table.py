@@ -261,6 +261,7 @@ def read(
     progress: Callable[[int], None] | None = None,
     target: str | None = None,
     decimal: str | None = None,
+    exact: tuple[str, ...] = (),
 ) -> Frame:
     """Read the columns ``use`` of a CSV file with a header row.
 
@@ -274,12 +275,13 @@ def read(
     ``missing_ok=False``: the first missing cell is an error (``missing_hint``
     says what to do). ``check_memory(rows_estimate, width_estimate)`` is
     called after the first chunk so the caller can refuse a file too large.
-    ``target`` (a number column) is read as float64 whatever ``dtype`` is.
+    ``target`` and the columns ``exact`` (number columns) are read as
+    float64 whatever ``dtype`` is.
     """
     source, header, sep, ending = header_and_line_ending(path, sep)
     cols = [Column(n, header.index(n), (kinds or {}).get(n, "")) for n in use]
     for c in cols:
-        if c.name == target:
+        if c.name == target or c.name in exact:
             c.dtype = np.float64
     for c in cols:
         if vocab and c.name in vocab:
