@@ -221,6 +221,25 @@ def test_cr_and_crlf_line_ends_read_every_row(cli, tmp_path, end):
     assert sum(len(lines) - 1 for lines in split) == 200
 
 
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 8, 13, 21, 34, 55, 89, 144, 1 << 20])
+def test_awkward_rows_with_cr_line_ends_at_every_chunk_size(tmp_path, chunk):
+    """The same awkward rows (quotes, blank lines, a multi-line cell, no final line end)
+    read alike with CR and with LF line ends; the LF file's oracle is in test_table."""
+    from .test_table import AWKWARD, columns_of
+
+    use = ["num", "col, with sep", "kind", "label"]
+    got = {}
+    for end in ("\n", "\r"):
+        path = tmp_path / f"a{len(got)}.csv"
+        path.write_bytes(AWKWARD.replace("\r\n", end).encode("utf-8"))
+        frame = tables.read(str(path), use, chunk_bytes=chunk)
+        assert frame.n_rows == 8 and frame.line_ending == end
+        got[end] = columns_of(frame)
+    for name in use:
+        np.testing.assert_array_equal(got["\r"][name], got["\n"][name])
+    assert "multi\nline" in got["\r"]["label"]
+
+
 def test_a_bad_cell_in_a_cr_file_is_named_by_its_line(tmp_path):
     lines = ["a,y"] + [f"{i},{i % 2}" for i in range(300)]
     lines[151] = "oops,1"
