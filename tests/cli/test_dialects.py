@@ -10,6 +10,8 @@ import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import gradsight as gs
 from gradsight.cli import table as tables
@@ -125,6 +127,19 @@ def test_decimal_comma_chunks_take_numpys_fast_path(tmp_path, monkeypatch):
     assert frame.decimal_detected and len(fast) > 20 and all(fast)
     np.testing.assert_array_equal(number_column(frame, "a"), np.arange(3000) / 8)
     np.testing.assert_array_equal(number_column(frame, "b"), np.arange(3000) % 5)
+
+
+@given(st.floats(-1e12, 1e12), st.integers(0, 6), st.sampled_from([".", " ", ""]))
+def test_numbers_written_in_either_locale_read_back(v, digits, group):
+    """Python's own formatting is the oracle: '{:,.Nf}' groups thousands with commas."""
+    us = f"{v:,.{digits}f}"
+    exact = float(us.replace(",", ""))
+    assert tables.number(us) == exact
+    assert tables.number(us.replace(",", "")) == exact
+    eu = us.replace(",", "\0").replace(".", ",").replace("\0", group)
+    assert tables.number(eu, ",") == exact
+    if digits not in (0, 3) and "," not in us:  # '.' only groups thousands, in threes
+        assert tables.number(us, ",") is None
 
 
 def test_decimal_option_reads_decimal_commas_in_any_separator(tmp_path):
