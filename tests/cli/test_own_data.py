@@ -47,14 +47,14 @@ def test_messy_file_trains_and_predicts_the_same(cli, tmp_path):
     path, a, b, colour, label = messy(tmp_path)
     res = cli("train", path, "--target", "label", "--epochs", "30", "--save", "m.npz", "-q")
     assert res.rc == 0, res.err
-    assert "one-hot encoded 'colour' (3 values: blue, green, red)" in res.out
+    assert "one-hot encoded 'colour' (3 values: 'blue', 'green', 'red')" in res.out
     holes_b = sum(1 for i in range(240) if i % 17 == 3)
     holes_c = sum(1 for i in range(240) if i % 29 == 5)
     assert f"filled missing cells: {holes_b} in 'b' (training mean" in res.out
     assert f"{holes_c} in 'colour' (training value frequencies)" in res.out
     assert "5 features (a, b, colour=blue, colour=green, colour=red)" in res.out
     meta, arrays, predict = numpy_model(tmp_path / "m.npz")
-    assert meta["sep"] == ";" and meta["missing"] == "mean"
+    assert meta["dialect"]["sep"] == ";" and meta["missing"] == "mean"
 
     # predict on complete rows agrees with a hand-built encoding and a NumPy forward pass
     complete = [i for i in range(240) if i % 17 != 3 and i % 29 != 5]
@@ -197,7 +197,7 @@ def test_version_1_model_file_still_loads(cli, tmp_path):
     with np.load(tmp_path / "m.npz", allow_pickle=False) as f:
         arrays = {k: f[k] for k in f.files if k not in ("__manifest__", "train_rows")}
     meta = json.loads(arrays["meta_json"].tobytes())
-    for key in ("columns", "dtype", "missing", "sep", "train_rows"):
+    for key in ("columns", "dtype", "missing", "dialect", "train_rows"):
         meta.pop(key)
     meta["version"] = 1
     arrays["meta_json"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)

@@ -42,6 +42,8 @@ class Dataset:
     frame: tables.Frame | None = field(default=None, repr=False)
     rows: np.ndarray | None = None  # the file's data rows kept (None: all, in order)
     notes: list[str] = field(default_factory=list)  # what preparation did
+    warnings: list[str] = field(default_factory=list)  # what the user should look at
+    dialect: dict | None = None  # what train learnt about the file (saved with the model)
 
 
 def is_builtin(spec: str) -> bool:
@@ -76,54 +78,169 @@ def load(
     ignore: list[str] | None = None,
     *,
     sep: str | None = None,
+    decimal: str | None = None,
     missing: str = "mean",
     dtype=np.float64,
     check_memory=None,
     progress=None,
 ) -> Dataset:
     """A built-in data set by name, or a CSV file whose columns other than
-    ``target`` and ``ignore`` are the features (text columns one-hot encoded)."""
+    ``target`` and ``ignore`` are the features (text columns one-hot encoded).
+
+    ``ignore`` holds column names, or 1-based column positions (a number that
+    is not a column's name). An unnamed first column holding 0..n-1 (the
+    index ``DataFrame.to_csv()`` writes) is left out, and said so.
+    """
     if is_builtin(spec):
         data = builtin(spec)
         data.X = data.X.astype(dtype)
         data.columns = [{"name": n, "kind": "number"} for n in data.features]
         return data
     source, names, sep = tables.read_header(spec, sep)
-    ignore = ignore or []
-    for name in ignore:
-        find(names, name, source, "--ignore column", sep)
+    ignore = [column_named(names, name, source, sep) for name in ignore or []]
     find(names, target, source, "target column", sep)
-    use = [c for c in names if c != target and c not in ignore]
+    index = INDEX if names[0] == INDEX and INDEX not in ignore and target != INDEX else None
+    use = [c for c in names if c != target and c not in ignore and c != index]
     if not use:
         raise CliError(f"{source} has no feature columns besides the target {target!r}")
     frame = tables.read(
         spec,
-        [*use, target],
+        [*use, target] + ([index] if index is not None else []),
         sep=sep,
+        decimal=decimal,
         dtype=dtype,
         missing_ok=missing != "error",
         missing_hint=MISSING_HINT,
         check_memory=check_memory,
         progress=progress,
         target=target,
+        exact=(INDEX,),  # row numbers beyond 2**24 are exact in float64 only
     )
-    columns = [_encoding(frame.columns[n]) for n in use]
+    notes: list[str] = []
+    if index is not None:
+        notes.append(_index_column(frame, source))
+    if frame.line_ending == "\r":
+        notes.append("read lines ended by CR alone (as Excel for Mac's 'CSV (Macintosh)' writes)")
+    if frame.decimal_detected:
+        notes.append(
+            "read numbers with a decimal comma ('1,5' is 1.5; '.' and spaces group "
+            "thousands), as the ';'-separated cells are written; --decimal . reads them otherwise"
+        )
+    columns = [_encoding(frame.columns[n], frame.decimal) for n in use]
+    warnings = [w for n in use if (w := _warning(frame.columns[n], frame.decimal))]
     X = assemble(frame, columns, dtype, check_memory)
+    warnings += identifier_warnings(X, columns)
     data = Dataset(source, X, input_names(columns), target, frame.columns[target])
     data.columns, data.frame = columns, frame
+    data.notes, data.warnings = notes, warnings
+    data.dialect = {
+        "sep": frame.sep,
+        "decimal": frame.decimal,
+        "line_ending": frame.line_ending,
+        "index": index,
+        "ignored": ignore,
+    }
     return data
 
 
-def _encoding(col: tables.Column) -> dict:
+INDEX = ""  # the name of pandas' index column in a CSV: an empty first header cell
+
+
+def column_named(names: list[str], name: str, source: str, sep: str) -> str:
+    """An --ignore entry as a column name: a name, or a 1-based position."""
+    if name in names:
+        return name
+    if name.isdigit() and 1 <= int(name) <= len(names):
+        return names[int(name) - 1]
+    if name.isdigit():
+        raise CliError(
+            f"--ignore column {name}: {source} has {len(names)} columns "
+            f"(positions count from 1); its columns: " + ", ".join(map(repr, names))
+        )
+    find(names, name, source, "--ignore column", sep)
+    return name
+
+
+def _index_column(frame: tables.Frame, source: str) -> str:
+    """Check that the unnamed first column is the row index 0..n-1; drop it from ``frame``."""
+    col = frame.columns.pop(INDEX)
+    values = np.concatenate(col.parts) if col.parts else np.zeros(0)
+    col.parts = []
+    if col.kind != "number" or not np.array_equal(values, np.arange(len(values))):
+        raise CliError(
+            f"{source}, line 1: column 1 has an empty name in the header and does not hold "
+            "the row numbers 0, 1, 2, ... of an index; name it in the header, or leave it "
+            "out with --ignore 1"
+        )
+    return (
+        f"column 1 has no name and holds 0..{len(values) - 1}: read as the row index "
+        "(as pandas' to_csv writes it) and left out of the features"
+    )
+
+
+def _decimal_hint(col: tables.Column, decimal: str) -> str:
+    """A hint for a text column whose values are numbers written with a decimal comma."""
+    if decimal == "," or col.kind != "text":
+        return ""
+    values = list(col.vocab)[:1000]
+    if not any(tables.looks_decimal_comma(v) for v in values):
+        return ""
+    if not all(tables.number(v, ",") is not None for v in values):
+        return ""
+    example = next(v for v in values if tables.looks_decimal_comma(v))
+    return (
+        f"its values look like numbers with a decimal comma ({example!r}): "
+        "use --decimal , to read them as numbers"
+    )
+
+
+def _encoding(col: tables.Column, decimal: str = ".") -> dict:
     if col.kind == "number":
         return {"name": col.name, "kind": "number"}
     values = sorted(col.vocab)
     if len(values) > MAX_CATEGORIES:
+        hint = _decimal_hint(col, decimal)
+        fix = hint if hint else f"leave it out with --ignore {col.name}"
         raise CliError(
             f"column {col.name!r} holds {len(values):,} distinct text values, too many to "
-            f"one-hot encode (at most {MAX_CATEGORIES}); leave it out with --ignore {col.name}"
+            f"one-hot encode (at most {MAX_CATEGORIES}); {fix}"
         )
     return {"name": col.name, "kind": "category", "values": values}
+
+
+def _warning(col: tables.Column, decimal: str) -> str:
+    hint = _decimal_hint(col, decimal)
+    return f"column {col.name!r} is one-hot encoded as text, but {hint}" if hint else ""
+
+
+MIN_ID_ROWS = 10  # fewer rows: a 0, 1, 2, ... column is as likely a real feature
+
+
+def identifier_warnings(X: np.ndarray, columns: list[dict]) -> list[str]:
+    """Warnings for number columns that count the rows: whole numbers k, k+1, k+2, ...
+    in file order (an identifier, which a model would learn as a feature)."""
+    out, k = [], 0
+    if len(X) < MIN_ID_ROWS:
+        return out
+    for c in columns:
+        if c["kind"] == "number":
+            v = X[:, k]
+            step = np.diff(v)
+            if v[0] == np.round(v[0]) and np.all(step == 1):
+                out.append(
+                    f"column {c['name']!r} numbers the rows ({v[0]:.0f}, {v[1]:.0f}, ..., "
+                    f"{v[-1]:.0f}: unique, sequential): an identifier is no feature, and it "
+                    f"is used as one; leave it out with --ignore {quote_arg(c['name'])}"
+                )
+            k += 1
+        else:
+            k += len(c["values"])
+    return out
+
+
+def quote_arg(name: str) -> str:
+    """A column name as typed on a shell command line."""
+    return name if name and all(ch.isalnum() or ch in "_-." for ch in name) else repr(name)
 
 
 def input_names(columns: list[dict]) -> list[str]:
@@ -179,10 +296,21 @@ def _one_hot(block: np.ndarray, codes: np.ndarray, remap: np.ndarray) -> None:
 
 
 def features_for(
-    spec: str, meta: dict, dtype=np.float64, progress=None, sep: str | None = None
+    spec: str,
+    meta: dict,
+    dtype=np.float64,
+    progress=None,
+    sep: str | None = None,
+    decimal: str | None = None,
 ) -> Dataset:
     """The model's input columns of a CSV (any order, other columns ignored) or built-in;
-    the target column too when the file has it (for scoring)."""
+    the target column too when the file has it (for scoring).
+
+    The file is read in the training file's dialect (``meta["dialect"]``):
+    its separator when the header splits into the model's columns with it
+    (else the sniffed one), and then its decimal mark; ``sep`` and
+    ``decimal`` override them.
+    """
     columns = meta["columns"]
     if is_builtin(spec):
         data = builtin(spec)
@@ -194,7 +322,12 @@ def features_for(
         data.X = data.X.astype(dtype)
         data.columns = columns
         return data
+    saved = meta.get("dialect") or {}
+    sep = sep or _saved_separator(spec, saved.get("sep"), columns)
     source, names, sep = tables.read_header(spec, sep)
+    given = decimal
+    if decimal is None and sep == saved.get("sep"):
+        decimal = saved.get("decimal")
     lacking = [c["name"] for c in columns if c["name"] not in names]
     if lacking:
         raise CliError(
@@ -214,6 +347,7 @@ def features_for(
         spec,
         use + ([target] if has_target else []),
         sep=sep,
+        decimal=decimal,
         kinds=kinds,
         vocab=vocab,
         dtype=dtype,
@@ -225,7 +359,21 @@ def features_for(
     data = Dataset(source, X, input_names(columns), target if has_target else None)
     data.target = frame.columns[target] if has_target else None
     data.columns, data.frame = columns, frame
+    if frame.decimal == ",":
+        how = "--decimal ," if given else "as in training" if decimal else "found in its cells"
+        data.notes.append(
+            f"read {source} with a decimal comma ({how}; --decimal . reads decimal points)"
+        )
     return data
+
+
+def _saved_separator(spec: str, saved: str | None, columns: list[dict]) -> str | None:
+    """The training file's separator if it splits this file's header into the model's
+    columns; else None (sniff it)."""
+    if saved is None:
+        return None
+    names = tables.read_header(spec, saved)[1]
+    return saved if all(c["name"] in names for c in columns) else None
 
 
 # ------------------------------------------------------------------ targets
@@ -259,10 +407,16 @@ def encode_target(data: Dataset, task: str = "auto") -> Target:
     col.parts = []
     if task == "regress":
         line, value = col.first_text
+        decimal = data.frame.decimal if data.frame is not None else "."
+        hint = _decimal_hint(col, decimal)
         raise CliError(
             f"{data.source}, line {line}, column {col.index + 1} ({col.name!r}): "
             f"not a number: {value!r} (--task regress needs a numeric target)"
+            + (f"; {hint}" if hint else "")
         )
+    hint = _decimal_hint(col, data.frame.decimal if data.frame is not None else ".")
+    if hint:
+        data.warnings.append(f"the target column {col.name!r} is read as class labels, but {hint}")
     classes = sorted(col.vocab)
     position = np.array([classes.index(v) for v in col.values()] + [-1], dtype=np.int64)
     y = position[codes]  # code -1 (missing) picks the trailing -1

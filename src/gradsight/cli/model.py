@@ -5,11 +5,16 @@ Keys: ``model.<param>`` (the MLP's state_dict), ``input_mean`` and
 ``input_std`` (d,), ``target_mean`` and ``target_std`` (1,), ``train_rows``
 (sorted uint64 fingerprints of the training rows' inputs, see
 ``prepare.row_hashes``) and ``meta_json`` (UTF-8 JSON as uint8: format,
-version, sizes, activation, task, features, target, classes, and since
-version 2 columns (the encoding of the file's columns), dtype, missing, sep).
+version, sizes, activation, task, features, target, classes, columns (the
+encoding of the file's columns), dtype, missing, and what train learnt about
+the file: ``dialect`` (separator, decimal mark, line ending, index column,
+ignored columns; see ``table.Dialect``)).
 
-A version 1 file (before one-hot encoding and fingerprints) still loads:
-its features are all numeric columns and it has no fingerprint.
+Older files still load. Version 2 (before the dialect and the BLAKE2b
+fingerprint): a comma-separated, decimal-point file; its fingerprint is of
+another kind, so predict does not count training rows with it. Version 1
+(before one-hot encoding and fingerprints): its features are all numeric
+columns.
 """
 
 from __future__ import annotations
@@ -25,8 +30,9 @@ from .errors import CliError, input_file, one_line, write_atomic_with
 from .options import check_model_size
 
 FORMAT = "gradsight-cli-model"
-VERSION = 2
-READS = (1, 2)  # versions this gradsight loads
+VERSION = 3
+READS = (1, 2, 3)  # versions this gradsight loads
+FINGERPRINT_SINCE = 3  # the first version whose train_rows are BLAKE2b fingerprints
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "leaky_relu")
 
 
@@ -115,6 +121,9 @@ def load(path) -> Trained:
     rows = arrays.get("train_rows")
     if rows is not None and (rows.dtype != np.uint64 or rows.ndim != 1):
         raise CliError(f"model file '{p}': 'train_rows' must be a 1-d uint64 array")
+    if rows is not None and meta["version"] < FINGERPRINT_SINCE:
+        rows = None  # another hash: comparing it with today's would count nonsense
+        meta["old_fingerprint"] = True
     return Trained(model, meta, mean, std, tm, ts, rows)
 
 
@@ -150,6 +159,8 @@ def _meta(arrays: dict, p) -> dict:
         meta.setdefault("columns", [{"name": f, "kind": "number"} for f in feats])
         meta.setdefault("dtype", "float64")
         meta.setdefault("missing", "error")
+    if meta["version"] < 3:  # before the dialect was saved: what the reader assumed then
+        meta.setdefault("dialect", {"sep": meta.get("sep"), "decimal": "."})
     sizes = meta.get("sizes")
     if not (isinstance(sizes, list) and len(sizes) >= 2 and all(_pos_int(n) for n in sizes)):
         problems.append(f"sizes {sizes!r}")
@@ -162,6 +173,8 @@ def _meta(arrays: dict, p) -> dict:
         problems.append(f"{len(feats)} features for {sizes[0]} inputs")
     elif not _columns_ok(meta.get("columns"), feats):
         problems.append("columns (the encoding does not give the features)")
+    if not _dialect_ok(meta.get("dialect")):
+        problems.append(f"dialect {meta.get('dialect')!r}")
     if meta.get("dtype") not in ("float64", "float32"):
         problems.append(f"dtype {meta.get('dtype')!r}")
     task, classes = meta.get("task"), meta.get("classes")
@@ -179,6 +192,21 @@ def _meta(arrays: dict, p) -> dict:
     if problems:
         raise CliError(f"model file '{p}' has a bad description: {'; '.join(problems)}")
     return meta
+
+
+def _dialect_ok(d) -> bool:
+    """The file's dialect as train saw it: separator, decimal mark, line ending,
+    index column and ignored columns (each optional but the decimal mark)."""
+    if not isinstance(d, dict) or d.get("decimal") not in (".", ","):
+        return False
+    sep, index, ignored = d.get("sep"), d.get("index"), d.get("ignored", [])
+    if sep is not None and not (isinstance(sep, str) and len(sep) == 1):
+        return False
+    if d.get("line_ending") not in (None, "\n", "\r\n", "\r"):
+        return False
+    if index is not None and not isinstance(index, str):
+        return False
+    return isinstance(ignored, list) and all(isinstance(c, str) for c in ignored)
 
 
 def _pos_int(n) -> bool:

@@ -147,10 +147,13 @@ def check_model_size(
 
 
 def names(text: str) -> list[str]:
-    """'id,name' -> ['id', 'name']."""
+    """'id,name' -> ['id', 'name'] (column names, or positions counted from 1)."""
     out = [w.strip() for w in text.split(",") if w.strip()]
     if not out:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected comma-separated column names")
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: expected comma-separated column names or positions counted from 1 "
+            "(a column without a name: its position, like 1 for the first column)"
+        )
     return out
 
 

@@ -14,7 +14,7 @@ from . import model as model_file
 from . import prepare
 from .errors import output_file, write_atomic
 from .progress import ByteBar
-from .train import separator
+from .train import decimal_mark, separator
 
 EXAMPLES = """\
 examples:
@@ -54,7 +54,19 @@ def add_parser(sub, parents) -> None:
         help="significant digits of each number, 1 to 17 (default 6; 17 reads back exactly)",
     )
     p.add_argument("--out", metavar="FILE", help="write the CSV here (default: stdout)")
-    p.add_argument("--sep", type=separator, help="the column separator of DATA (default: sniffed)")
+    p.add_argument(
+        "--sep",
+        type=separator,
+        help="the column separator of DATA (default: the training file's if DATA's header "
+        "splits into the model's columns with it, else sniffed)",
+    )
+    p.add_argument(
+        "--decimal",
+        type=decimal_mark,
+        metavar="MARK",
+        help="the decimal mark of DATA's numbers, '.' or ',' (default: the training file's "
+        "when DATA has its separator, else as train decides it)",
+    )
     p.set_defaults(run=run)
 
 
@@ -82,7 +94,7 @@ def _read(args, meta) -> datasets.Dataset:
         size = datasets.tables.input_file(args.data, "data file").stat().st_size
         bar = ByteBar(size, "read", args.quiet)
     try:
-        return datasets.features_for(args.data, meta, meta["dtype"], bar, args.sep)
+        return datasets.features_for(args.data, meta, meta["dtype"], bar, args.sep, args.decimal)
     finally:
         if bar is not None:
             bar.close()
@@ -92,6 +104,13 @@ def _fill(data, trained) -> None:
     """Count training rows (by fingerprint), then fill missing cells with the training means."""
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     n = len(data.X)
+    for note in data.notes:
+        say(note)
+    if trained.meta.get("old_fingerprint"):
+        say(
+            "the model's fingerprint of its training rows is of an older kind and is not "
+            "used: train it again to have predict count training rows"
+        )
     if trained.train_rows is not None:
         seen = prepare.count_known(prepare.row_hashes(data.X), trained.train_rows)
         note = " (a score on them is not a held-out score)" if seen else ""
@@ -147,7 +166,8 @@ def _score(data, trained, outputs) -> None:
     say = lambda line: print(line, file=sys.stderr)  # noqa: E731
     blank = sum(v is None for v in labels)
     if trained.meta["task"] == "regress":
-        y = np.array([_float(v) for v in labels])
+        decimal = data.frame.decimal if data.frame is not None else "."
+        y = np.array([_float(v, decimal) for v in labels])
         ok = ~np.isnan(y)
         skipped = int(np.count_nonzero(~ok))
         if skipped:
@@ -163,8 +183,9 @@ def _score(data, trained, outputs) -> None:
         )
         return
     classes = trained.meta["classes"]
+    decimal = data.frame.decimal if data.frame is not None else "."
     index = {_canonical(c): k for k, c in enumerate(classes)}
-    y = np.array([index.get(_canonical(v), -1) if v is not None else -1 for v in labels])
+    y = np.array([index.get(_canonical(v, decimal), -1) if v is not None else -1 for v in labels])
     unknown = int(np.count_nonzero(y < 0)) - blank
     if blank or unknown:
         say(
@@ -178,16 +199,17 @@ def _score(data, trained, outputs) -> None:
     say(f"accuracy on {data.source}: {acc:.1f}% ({int(ok.sum())} rows)")
 
 
-def _float(v) -> float:
-    try:
-        return float(v)
-    except (TypeError, ValueError):
+def _float(v, decimal: str = ".") -> float:
+    """A target cell as a number (NaN if it is none), read with the file's decimal mark."""
+    if v is None:
         return float("nan")
+    x = datasets.tables.number(str(v), decimal)
+    return float("nan") if x is None else x
 
 
-def _canonical(label: str) -> str:
-    """'1.0' and '1' are the same numeric class."""
-    try:
-        return datasets.label_text(float(label))
-    except (ValueError, OverflowError):
+def _canonical(label: str, decimal: str = ".") -> str:
+    """'1.0' and '1' are the same numeric class (and '1,0' with a decimal comma)."""
+    x = datasets.tables.number(label, decimal)
+    if x is None or not np.isfinite(x):
         return label
+    return datasets.label_text(x)

@@ -13,9 +13,17 @@ column. Either way a chunk becomes typed column arrays at once:
   (-1 where missing).
 
 Column kinds are decided on the first chunk (a column whose cells are mostly
-text is ``text``); missing cells (``""``, ``NA``, ``N/A``, ``NaN``, ``null``,
-``?``, any case) are counted per column. Memory while reading: the chunk
-arrays, which the caller turns into one feature matrix chunk by chunk.
+text is ``text``), and so is the decimal mark of a ``;``-separated file (a
+decimal comma when the cells that hold a comma are all numbers written that
+way). With a decimal comma, ``.`` and spaces group thousands (``1.234,5``);
+with a decimal point, a cell with commas is a number only when it groups
+thousands (``1,234``, ``-12,345.5``): in the first chunk, only when every
+comma-holding cell of its column does. Line ends may be LF, CRLF or CR
+alone (old Mac files). A bad cell does not stop the reading: every bad cell
+of the file is counted, and the first one is reported. Missing cells
+(``""``, ``NA``, ``N/A``, ``NaN``, ``null``, ``?``, any case) are counted
+per column. Memory while reading: the chunk arrays, which the caller turns
+into one feature matrix chunk by chunk.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import csv
 import io
 import math
 import os
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,15 +52,43 @@ def is_missing(cell: str) -> bool:
     return cell.strip().lower() in MISSING
 
 
-def number(cell: str) -> float | None:
-    """The cell as a float (inf included), or None if it is not a number."""
+# a decimal point, commas grouping thousands: 1,234 / -12,345.5
+THOUSANDS = re.compile(r"[+-]?[1-9]\d{0,2}(?:,\d{3})+(?:\.\d*)?(?:[eE][+-]?\d+)?")
+# a decimal comma, '.' or a space (one kind per number) grouping thousands: 1.234,5 / 12 345
+_GROUPED = r"[1-9]\d{0,2}(?:([. \u00a0\u202f])\d{3})(?:\1\d{3})*"
+DECIMAL_COMMA = re.compile(rf"[+-]?(?:(?:{_GROUPED}|\d+)(?:,\d*)?|,\d+)(?:[eE][+-]?\d+)?")
+INFINITE = frozenset({"inf", "+inf", "-inf", "infinity", "+infinity", "-infinity"})
+
+
+def number(cell: str, decimal: str = ".") -> float | None:
+    """The cell as a float (inf included), or None if it is not a number.
+
+    ``decimal`` is the decimal mark: '.' (commas may group thousands, as in
+    1,234.5) or ',' ('.' and spaces may group thousands, as in 1.234,5).
+    """
     s = cell.strip()
     if not s or "_" in s:  # float() accepts '1_000'; a data file should not
         return None
+    if decimal == ",":
+        if s.lower() in INFINITE:
+            return float(s)
+        if not DECIMAL_COMMA.fullmatch(s):
+            return None
+        s = re.sub(r"[. \u00a0\u202f]", "", s).replace(",", ".")
+    elif "," in s:
+        if not THOUSANDS.fullmatch(s):
+            return None
+        s = s.replace(",", "")
     try:
         return float(s)
     except ValueError:
         return None
+
+
+def looks_decimal_comma(cell: str) -> bool:
+    """A cell that is a number written with a decimal comma, and not one with a point."""
+    s = cell.strip()
+    return "," in s and number(s, ",") is not None and number(s, ".") is None
 
 
 @dataclass
@@ -86,6 +123,9 @@ class Frame:
     chunk_rows: list[int]  # rows per chunk, in order
     seconds: float = 0.0
     n_bytes: int = 0
+    decimal: str = "."  # the decimal mark: '.' or ','
+    decimal_detected: bool = False  # ',' found in the data, not given
+    line_ending: str = "\n"  # "\n", "\r\n" or "\r"
 
 
 # ------------------------------------------------------------------ header and separator
@@ -96,29 +136,56 @@ def sniff(line: str) -> str:
     return SEPARATORS[-best[1]] if best[0] > 0 else ","
 
 
-def read_header(path: str, sep: str | None = None) -> tuple[str, list[str], str]:
-    """(source, column names, separator) from the first non-blank line."""
+def _head(path: str) -> tuple[str, str, str]:
+    """(source, the text up to the first line end or more, line ending) of a file."""
     p = input_file(path, "data file")
     source = str(p)
     try:
         with open(p, "rb") as f:
             head = f.read(FIRST_CHUNK_BYTES)
-            while b"\n" not in head and (more := f.read(FIRST_CHUNK_BYTES)):
+            while not _ends_a_line(head) and (more := f.read(FIRST_CHUNK_BYTES)):
                 head += more
     except OSError as err:
         raise CliError(f"cannot read {source}: {err.strerror or err}") from None
-    text = _decode(head, source, 0, first=True)
+    cut = max(head.rfind(b"\n"), head.rfind(b"\r")) + 1  # never inside a UTF-8 character
+    return source, _decode(head[: cut or len(head)], source, 0, first=True), line_ending(head)
+
+
+def _ends_a_line(head: bytes) -> bool:
+    """True once ``head`` holds a line end that more bytes cannot change (CR + LF?)."""
+    cr = head.find(b"\r")
+    return b"\n" in head or 0 <= cr < len(head) - 1
+
+
+def line_ending(head: bytes) -> str:
+    """The line ending of a file from its first bytes: LF, CRLF or CR alone."""
+    lf, cr = head.find(b"\n"), head.find(b"\r")
+    if cr < 0 or (0 <= lf < cr):
+        return "\n"
+    return "\r\n" if head[cr + 1 : cr + 2] == b"\n" else "\r"
+
+
+def read_header(path: str, sep: str | None = None) -> tuple[str, list[str], str]:
+    """(source, column names, separator) from the first non-blank line."""
+    return header_and_line_ending(path, sep)[:3]
+
+
+def header_and_line_ending(path: str, sep: str | None = None) -> tuple[str, list[str], str, str]:
+    """(source, column names, separator, line ending) from the first non-blank line."""
+    source, text, ending = _head(path)
     for line in text.splitlines():
         if line.strip():
             sep = sep or sniff(line)
-            return source, _header(next(csv.reader([line], delimiter=sep)), source), sep
+            names = _header(next(csv.reader([line], delimiter=sep)), source)
+            return source, names, sep, ending
     raise CliError(f"empty CSV file: {source} has no header row and no data")
 
 
 def _header(row: list[str], source: str) -> list[str]:
+    """The column names; only the first may be empty (an index, as pandas writes it)."""
     names = [cell.strip() for cell in row]
     for j, name in enumerate(names):
-        if not name:
+        if not name and j > 0:
             raise CliError(f"{source}, line 1: column {j + 1} has an empty name in the header")
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
@@ -148,12 +215,20 @@ def _cut(buf: bytes, at_end: bool) -> int:
     return k
 
 
-def chunks(f, source: str, chunk_bytes: int, on_bytes: Callable[[int], None]):
-    """Yield (text, first line number, byte offset) for pieces of whole rows."""
+def chunks(
+    f, source: str, chunk_bytes: int, on_bytes: Callable[[int], None], cr_only: bool = False
+):
+    """Yield (text, first line number, byte offset) for pieces of whole rows.
+
+    ``cr_only``: the file ends its lines with CR alone; each CR is read as LF
+    (a CR inside a quoted cell too: the cell then holds LF).
+    """
     buf, offset, line, size = b"", 0, 1, min(FIRST_CHUNK_BYTES, chunk_bytes)
     while True:
         more = f.read(size - len(buf) if size > len(buf) else size)
         on_bytes(len(more))
+        if cr_only:
+            more = more.replace(b"\r", b"\n")
         buf += more
         at_end = not more
         k = _cut(buf, at_end)
@@ -185,30 +260,40 @@ def read(
     check_memory: Callable[[int, int], None] | None = None,
     progress: Callable[[int], None] | None = None,
     target: str | None = None,
+    decimal: str | None = None,
+    exact: tuple[str, ...] = (),
 ) -> Frame:
     """Read the columns ``use`` of a CSV file with a header row.
+
+    ``decimal``: the decimal mark, '.' or ','; None: ',' if the separator is
+    ';' and the first chunk's comma-holding cells are decimal-comma numbers
+    (``Frame.decimal_detected``), else '.'. Every bad cell of a number
+    column is counted before the first one is reported.
 
     ``kinds`` fixes column kinds (else the first chunk decides); ``vocab``
     fixes a text column's values (unknown ones are counted, code -2).
     ``missing_ok=False``: the first missing cell is an error (``missing_hint``
     says what to do). ``check_memory(rows_estimate, width_estimate)`` is
     called after the first chunk so the caller can refuse a file too large.
-    ``target`` (a number column) is read as float64 whatever ``dtype`` is.
+    ``target`` and the columns ``exact`` (number columns) are read as
+    float64 whatever ``dtype`` is.
     """
-    source, header, sep = read_header(path, sep)
+    source, header, sep, ending = header_and_line_ending(path, sep)
     cols = [Column(n, header.index(n), (kinds or {}).get(n, "")) for n in use]
     for c in cols:
-        if c.name == target:
+        if c.name == target or c.name in exact:
             c.dtype = np.float64
     for c in cols:
         if vocab and c.name in vocab:
             c.vocab = {v: k for k, v in enumerate(vocab[c.name])}
             c.fixed_vocab = True
     reader = _ChunkReader(source, header, sep, cols, dtype, missing_ok, missing_hint)
+    reader.decimal = decimal or ("." if sep != ";" else None)
     start, size = time.perf_counter(), os.path.getsize(path)
+    on_bytes, cr_only = progress or (lambda n: None), ending == "\r"
     try:
         with open(path, "rb") as f:
-            for text, line, offset in chunks(f, source, chunk_bytes, progress or (lambda n: None)):
+            for text, line, offset in chunks(f, source, chunk_bytes, on_bytes, cr_only):
                 reader.add(text, line, first=offset == 0)
                 if offset == 0 and check_memory is not None and reader.rows:
                     per_row = max(1, len(text.encode("utf-8")) // max(reader.rows[0], 1))
@@ -216,11 +301,16 @@ def read(
                     check_memory(size // per_row + 1, width)
     except OSError as err:
         raise CliError(f"cannot read {source}: {err.strerror or err}") from None
+    if reader.bad:
+        raise CliError(reader.bad_cells_message())
     n = sum(reader.rows)
     if n == 0:
         raise CliError(f"empty CSV file: {source} has a header but no data rows")
     frame = Frame(source, header, sep, n, {c.name: c for c in cols}, reader.rows)
     frame.seconds, frame.n_bytes = time.perf_counter() - start, size
+    frame.decimal = reader.decimal or "."
+    frame.decimal_detected = decimal is None and frame.decimal == ","
+    frame.line_ending = ending
     return frame
 
 
@@ -233,6 +323,10 @@ class _ChunkReader:
         self.missing_ok, self.missing_hint = missing_ok, missing_hint
         self.rows: list[int] = []
         self.header_seen = False
+        self.decimal: str | None = "."  # None: decided on the first chunk
+        self.bad = 0  # cells of number columns that are not numbers (or infinite)
+        self.first_bad: tuple | None = None  # (column, line, cell, value) of the first
+        self.last_bad_line = 0
 
     def where(self, line: int, col: Column) -> str:
         return f"{self.source}, line {line}, column {col.index + 1} ({col.name!r})"
@@ -279,9 +373,10 @@ class _ChunkReader:
             raise CliError(f"{self.source}, line {line}: not valid CSV ({err})") from None
         if not lines:
             return
-        self._chunk = (cells, lines)
+        if self.decimal is None:
+            self.decimal = _decide_decimal(cells)
         for c, values in zip(self.cols, cells):
-            c.kind = c.kind or _decide_kind(values)
+            c.kind = c.kind or _decide_kind(values, self.decimal)
         converted = [self._convert(c, values, lines) for c, values in zip(self.cols, cells)]
         for c, part in zip(self.cols, converted):
             c.parts.append(part)
@@ -295,9 +390,10 @@ class _ChunkReader:
                     out[i] = np.nan
                     self._missing(c, lines[i])
                     continue
-                v = number(cell)
+                v = number(cell, self.decimal)
                 if v is None or math.isinf(v):
-                    raise CliError(self._bad_cell(c, values, lines, i, v))
+                    self._bad_cell(c, lines[i], cell, v)
+                    v = np.nan
                 out[i] = v
             return out
         codes = np.empty(len(values), dtype=np.int32)
@@ -311,7 +407,7 @@ class _ChunkReader:
             return -1
         code = c.vocab.get(value)
         if code is None:
-            if c.first_text is None and number(value) is None:
+            if c.first_text is None and number(value, self.decimal or ".") is None:
                 c.first_text = (line, value)
             if c.fixed_vocab:
                 c.unknown += 1
@@ -324,33 +420,49 @@ class _ChunkReader:
         if c.first_missing is None:
             c.first_missing = line
         if not self.missing_ok:
+            if self.bad:  # a bad cell came first: report it (counted so far)
+                raise CliError(self.bad_cells_message(upto=line))
             raise CliError(
                 f"{self.where(line, c)}: empty or missing value; {self.missing_hint}".rstrip("; ")
             )
 
-    def _bad_cell(self, c, values, lines, i, v) -> str:
-        cell = values[i]
-        what = (
-            f"infinite value {short(cell.strip())}"
-            if v is not None
-            else (f"not a number: {short(cell)}")
-        )
-        cells, _ = self._chunk
-        more = sum(
-            1
-            for other, vals in zip(self.cols, cells)
-            if other.kind == "number"
-            for s in (vals[i + 1 :] if other is c else vals[i:])
-            if not is_missing(s) and not _finite(s)
-        )
-        tail = f" (and {more} more bad cell{'s' if more > 1 else ''} up to line {lines[-1]})"
+    def _bad_cell(self, c: Column, line: int, cell: str, v: float | None) -> None:
+        """Count a cell of a number column that is not a finite number; the
+        first one is reported once the whole file is read (bad_cells_message)."""
+        self.bad += 1
+        self.last_bad_line = line
+        if self.first_bad is None:
+            self.first_bad = (c, line, cell, v)
+
+    def bad_cells_message(self, upto: int | None = None) -> str:
+        """The first bad cell, named exactly, with the count of the others."""
+        c, line, cell, v = self.first_bad
+        if v is not None:
+            what = f"infinite value {short(cell.strip())}"
+        else:
+            what = f"not a number: {short(cell)}"
+        more = self.bad - 1
+        tail = ""
+        if more:
+            where = f"before line {upto}" if upto else "in the file"
+            tail = (
+                f" (and {more:,} more bad cell{'s' if more > 1 else ''} {where}, "
+                f"the last on line {self.last_bad_line})"
+            )
         hint = ""
-        if v is None and c.kind == "number":
+        if v is None and self.decimal != "," and looks_decimal_comma(cell):
+            hint = "; it looks like a number with a decimal comma: use --decimal ,"
+        elif v is None and self.decimal == "," and number(cell, ".") is not None:
+            hint = (
+                "; it has a decimal point, but the file is read with a decimal comma "
+                "(use --decimal . for a file with decimal points)"
+            )
+        elif v is None and c.kind == "number":
             hint = (
                 f"; column {c.name!r} holds numbers in its first rows "
                 "(leave it out with --ignore, or fix the cell)"
             )
-        return f"{self.where(lines[i], c)}: {what}" + (tail if more else "") + hint
+        return f"{self.where(line, c)}: {what}" + tail + hint
 
     # -- the fast path: NumPy's C reader on plain chunks
     def _fast(self, text: str, first_line: int) -> bool:
@@ -360,8 +472,12 @@ class _ChunkReader:
         n_lines = text.count("\n") + (not text.endswith("\n"))
         if text.count(self.sep) != n_lines * (len(self.header) - 1):
             return False
+        comma = self.decimal == ","  # numbers parsed below, from text
         fields = [
-            (f"f{k}", (c.dtype or self.dtype) if c.kind == "number" else f"U{TEXT_WIDTH}")
+            (
+                f"f{k}",
+                (c.dtype or self.dtype) if c.kind == "number" and not comma else f"U{TEXT_WIDTH}",
+            )
             for k, c in enumerate(self.cols)
         ]
         try:
@@ -391,6 +507,10 @@ class _ChunkReader:
         return True
 
     def _fast_column(self, c: Column, col: np.ndarray, first_line: int):
+        if c.kind == "number" and self.decimal == ",":
+            col = _comma_numbers(col, c.dtype or self.dtype)
+            if col is None:
+                return None
         if c.kind == "number":
             bad = ~np.isfinite(col)
             if not bad.any():
@@ -418,16 +538,51 @@ class _ChunkReader:
         return codes[inverse.reshape(-1)]
 
 
-def _finite(cell: str) -> bool:
-    v = number(cell)
-    return v is not None and math.isfinite(v)
+def _comma_numbers(col: np.ndarray, dtype) -> np.ndarray | None:
+    """Decimal-comma text cells as floats, vectorised; None: a cell needs the csv path
+    (a thousands separator, a missing or bad cell, one maybe cut short)."""
+    if not len(col):
+        return np.zeros(0, dtype=dtype)
+    if np.char.str_len(col).max() >= TEXT_WIDTH:
+        return None
+    for c in ".", " ", "_", "\u00a0", "\u202f":  # grouped thousands, or not a number
+        if (np.char.find(col, c) >= 0).any():
+            return None
+    try:
+        out = np.char.replace(col, ",", ".").astype(dtype)
+    except ValueError:
+        return None
+    return out if np.isfinite(out).all() else None
 
 
-def _decide_kind(values: list[str]) -> str:
-    """'text' if most present cells are not numbers, else 'number' (a tie too)."""
+def _decide_kind(values: list[str], decimal: str = ".") -> str:
+    """'text' if most present cells are not numbers, else 'number' (a tie too).
+
+    With a decimal point, cells with commas count as numbers (grouped
+    thousands) only if every comma-holding cell of the column groups thousands.
+    """
     present = [v for v in values if not is_missing(v)]
-    numbers = sum(number(v) is not None for v in present)
+    grouped = decimal == "," or all(THOUSANDS.fullmatch(v.strip()) for v in present if "," in v)
+    numbers = sum(number(v, decimal) is not None for v in present if grouped or "," not in v)
     return "text" if numbers * 2 < len(present) else "number"
+
+
+def _decide_decimal(cells: list[list[str]]) -> str:
+    """The decimal mark of a ';'-separated file from its first rows: ',' when some
+    column's present cells are all numbers written with a decimal comma (one at
+    least holding a comma) and no column's cells are decimal-point numbers."""
+    comma = point = False
+    for values in cells:
+        present = [v for v in values if not is_missing(v)]
+        if not present:
+            continue
+        as_comma = all(number(v, ",") is not None for v in present)
+        as_point = all(number(v, ".") is not None for v in present)
+        if as_comma and any(looks_decimal_comma(v) for v in present):
+            comma = True
+        elif as_point and not as_comma:
+            point = True
+    return "," if comma and not point else "."
 
 
 def _sep_hint(row: list[str], sep: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -28,9 +29,13 @@ examples:
 Data preparation: text feature columns are one-hot encoded; missing cells
 ('', NA, N/A, NaN, null, ?) are filled with the training rows' mean
 (--missing mean, the default), or their rows dropped (drop), or refused
-(error); rows without a target are always dropped. Inputs are standardised
-with the training rows' mean and standard deviation; the encoding and the
-scaling are saved with the weights, so predict reproduces train's outputs.
+(error); rows without a target are always dropped. The separator, the
+decimal mark, CR-only line ends and an unnamed index column (pandas'
+to_csv) are recognised and said; a column numbering the rows is warned
+about. Inputs are standardised with the training rows' mean and standard
+deviation; what was learnt about the file, the encoding and the scaling are
+saved with the weights, so predict reads new files the same way and
+reproduces train's outputs.
 
 Evaluation: classification holds out a stratified --val-split of each class,
 drawn from --seed (which also seeds the weights and the shuffling); the
@@ -46,7 +51,8 @@ def add_parser(sub, parents) -> None:
         parents=parents,
         help="train an MLP on a CSV file or a built-in data set",
         description="Train a multilayer perceptron on a CSV file (a header row naming the\n"
-        "columns, numeric features) or on a built-in data set: xor, moons, digits.\n"
+        "columns; number columns are inputs, text columns are one-hot encoded) or on a\n"
+        "built-in data set: xor, moons, digits.\n"
         "Reports loss and accuracy (RMSE for regression) per epoch.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -54,7 +60,12 @@ def add_parser(sub, parents) -> None:
     p.add_argument("data", metavar="DATA", help="a CSV file, or xor | moons | digits")
     p.add_argument("--target", metavar="COL", help="the column to predict (needed for a CSV)")
     p.add_argument(
-        "--ignore", metavar="COLS", type=opt.names, default=[], help="columns to leave out: id,name"
+        "--ignore",
+        metavar="COLS",
+        type=opt.names,
+        default=[],
+        help="columns to leave out, by name or by position counted from 1 (the first column "
+        "is 1, as in the error messages): id,name or 1,4",
     )
     p.add_argument(
         "--layers",
@@ -106,6 +117,7 @@ def add_parser(sub, parents) -> None:
         "or stop with an error",
     )
     p.add_argument("--sep", type=separator, help="the column separator (default: sniffed)")
+    p.add_argument("--decimal", type=decimal_mark, metavar="MARK", help=DECIMAL_HELP)
     p.add_argument(
         "--dtype",
         choices=("float64", "float32"),
@@ -125,6 +137,22 @@ def add_parser(sub, parents) -> None:
     )
     p.add_argument("--log-every", type=opt.positive_int, metavar="N", help="print every N epochs")
     p.set_defaults(run=run)
+
+
+DECIMAL_HELP = (
+    "the decimal mark of the numbers: '.' (commas may group thousands: 1,234.5) or ',' "
+    "('.' and spaces group thousands: 1.234,5) (default: ',' when the separator is ';' "
+    "and the cells are numbers written with a decimal comma, else '.')"
+)
+
+
+def decimal_mark(text: str) -> str:
+    """``--decimal``: '.' or ',' (or 'point', 'dot', 'comma')."""
+    named = {"point": ".", "dot": ".", "comma": ","}
+    mark = named.get(text.strip().lower(), text.strip())
+    if mark not in (".", ","):
+        raise argparse.ArgumentTypeError(f"expected '.' or ',' as the decimal mark, got {text!r}")
+    return mark
 
 
 MEMORY_FACTOR = 2.5  # peak bytes while reading, per byte of the final feature matrix
@@ -171,6 +199,8 @@ def run(args) -> int:
         )
     data = _read(args)
     target = datasets.encode_target(data, args.task)
+    for warning in data.warnings:
+        print(f"gradsight: warning: {warning}", file=sys.stderr)
     _drop_rows(data, target, args.missing)
     train_idx, val_idx = prepare.split(
         target.y, target.task == "classify", args.val_split, args.seed
@@ -206,6 +236,7 @@ def _read(args) -> datasets.Dataset:
             args.target,
             args.ignore,
             sep=args.sep,
+            decimal=args.decimal,
             missing=args.missing,
             dtype=args.dtype,
             check_memory=memory_check(args.data, args.dtype),
@@ -246,7 +277,9 @@ def _fill_and_scale(data, train_idx) -> tuple[np.ndarray, np.ndarray]:
     """Fill missing cells with the training means, then standardise X in place."""
     for c in data.columns:
         if c["kind"] == "category":
-            shown = ", ".join(c["values"][:5]) + (", ..." if len(c["values"]) > 5 else "")
+            shown = ", ".join(map(repr, c["values"][:5])) + (
+                ", ..." if len(c["values"]) > 5 else ""
+            )
             data.notes.append(f"one-hot encoded {c['name']!r} ({len(c['values'])} values: {shown})")
     holes = prepare.missing_per_column(data.X)
     if holes.any():
@@ -294,7 +327,7 @@ def fit(data, target, train_idx, val_idx, args, mean, std) -> model_file.Trained
         columns=data.columns,
         dtype=args.dtype,
         missing=args.missing,
-        sep=data.frame.sep if data.frame is not None else None,
+        dialect=data.dialect or {"sep": None, "decimal": "."},
         train_rows=len(train_idx),
     )
     trained = model_file.Trained(net, meta, mean, std, t_mean, t_std)
