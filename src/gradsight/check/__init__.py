@@ -12,8 +12,9 @@ written as a function of named arrays. See docs/check.md.
 
 from __future__ import annotations
 
-from .backprop import BackpropReport, BackpropRow, backprop
+from .backprop import backprop
 from .compare import GradientReport, GradientRow, autograd_gradients, compare_gradients
+from .report import BackpropReport, BackpropRow
 
 __all__ = [
     "BackpropReport",
