@@ -7,11 +7,13 @@ backward often another (the first argmax gets it all). Such a difference is
 not a mistake when, at the coordinates where the two differ:
 
 - each hand value lies between the left and the right one-sided derivative
-  of the loss along that coordinate, and
+  of the loss along that coordinate (and these two differ: a kink), and
 - along the direction moving all of those coordinates together (and along two
   random positive mixes of them) the hand's directional value lies between
   the two one-sided directional derivatives: over a tie set the hand's split
-  must be non-negative and sum to the upstream gradient.
+  must be non-negative and sum to the upstream gradient. The coordinates are
+  grouped by orientation (right derivative above or below the left one) so
+  that the one-sided values of separate tie sets add up.
 
 The one-sided derivatives come from replaying the recorded graph with the
 value moved (second-order one-sided differences). Anything else is a MISMATCH,
@@ -99,6 +101,23 @@ def _is_kink(left: float, right: float, noise: float, atol: float) -> bool:
     return abs(right - left) > max(atol, 1e-7) + 1e-4 * max(abs(left), abs(right)) + noise
 
 
+def _sums_respected(replay, node, base, hand, members, atol) -> bool:
+    """Along directions moving ``members`` together, hand . u lies between the one-sided values.
+
+    Over a tie set this says the hand's split sums to the upstream gradient.
+    Coordinates are grouped by orientation (right above left or below) so that
+    the directional one-sided derivatives of separate tie sets add up.
+    """
+    rng = np.random.default_rng(0)
+    mixes = [members.astype(float)]
+    mixes += [members * rng.uniform(0.5, 1.5, base.shape) for _ in range(2)]
+    for u in mixes:
+        left, right, noise = _one_sided(replay, node, base, u)
+        if not _between(float(np.sum(hand * u)), left, right, noise * members.sum(), atol):
+            return False
+    return True
+
+
 def explain(replay: Replay | None, node, base, hand, auto, failing, atol) -> KinkFinding | None:
     """A KinkFinding when every failing coordinate is a kink the hand value respects."""
     if replay is None or node is None or not replay.replayable(node):
@@ -118,11 +137,10 @@ def explain(replay: Replay | None, node, base, hand, auto, failing, atol) -> Kin
             return None
         points.append(KinkPoint(tuple(int(i) for i in idx), float(hand[idx]), float(auto[idx]),
                                 float(left), float(right)))  # fmt: skip
-    rng = np.random.default_rng(0)
-    mixes = [failing.astype(float)]
-    mixes += [failing * rng.uniform(0.5, 1.5, base.shape) for _ in range(2)]
-    for u in mixes:
-        left, right, noise = _one_sided(replay, node, base, u)
-        if not _between(float(np.sum(hand * u)), left, right, noise * len(where), atol):
+    for cls in (+1, -1):  # coordinates whose right derivative is above / below their left one
+        members = np.zeros(base.shape, dtype=bool)
+        for p in points:
+            members[p.index] = np.sign(p.right - p.left) == cls
+        if members.sum() > 1 and not _sums_respected(replay, node, base, hand, members, atol):
             return None
     return KinkFinding(ops, tuple(points))
