@@ -233,7 +233,7 @@ def html_table(summary: str, cells: list, verdict: str, statuses: list) -> str:
         style = ' style="background:#fde2e2;font-weight:bold"' if bad else ""
         mark = ' class="mismatch"' if bad else ""
         rows.append(f"<tr{mark}{style}>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>")
-    notes = "<br>".join(esc(line) for line in verdict.splitlines())
+    notes = "<br>".join(esc(line) for line in verdict.splitlines()) if verdict else ""
     return (
         f'<div class="gradsight-check"><p>{esc(summary)}</p>'
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
