@@ -262,7 +262,7 @@ def backprop(
             for n, t, g in zip([*tensors, *inter], wrt, autos)
         }
         plain = _PlainLoss(snapshot, start_state)
-        fd, sampled = witness.finite_differences(mode, plain, params, hand, auto, fd_eps)
+        fd, sampled = witness.finite_differences(mode, plain, params, hand, auto, fd_eps, rtol)
     finally:
         np.random.set_state(after_user)
     replay = Replay(loss)

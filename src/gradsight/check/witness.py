@@ -8,7 +8,8 @@ Witness: per parameter, ``DIRECTIONS`` random unit directions u (random signs,
 scaled to length 1), each compared as (f(p + eps u) - f(p - eps u)) / (2 eps)
 against autograd's g . u, plus central differences at the ``COORDINATES``
 coordinates where hand and autograd differ most (there the witness says which
-of the two is right). About 2 (DIRECTIONS + COORDINATES) forward calls per
+of the two is right; the row's worst index is among them). About
+2 (DIRECTIONS + COORDINATES) forward calls per
 parameter, whatever its size. A directional check sees an error of autograd
 in any coordinate unless it happens to be orthogonal to both directions.
 
@@ -32,7 +33,7 @@ class FDResult:
     """Finite differences for one parameter: values at the coordinates sampled, and the verdict."""
 
     def __init__(self, values: dict, errors: list, ok: bool):
-        self.values, self.error, self.ok = values, max(errors, default=0.0), ok
+        self.values, self.error, self.ok = values, float(max(errors, default=0.0)), bool(ok)
 
     def at(self, index: tuple) -> float:
         return self.values.get(tuple(index), float("nan"))
@@ -91,21 +92,27 @@ def _full(loss, params: dict, auto: dict, eps: float) -> dict:
     return out
 
 
-def _largest_differences(hand, auto: np.ndarray, k: int) -> list:
-    """The k coordinates where hand and autograd differ most (of |auto| without a usable hand)."""
+def _largest_differences(hand, auto: np.ndarray, k: int, rtol: float) -> list:
+    """The k coordinates furthest past the hand-vs-autograd tolerance (the row's worst first).
+
+    Without a usable hand gradient: the k largest |autograd| entries.
+    """
     hand = None if hand is None else np.asarray(hand, dtype=np.float64)
-    gap = np.abs(auto) if hand is None or hand.shape != auto.shape else np.abs(hand - auto)
+    if hand is None or hand.shape != auto.shape:
+        gap = np.abs(auto)
+    else:
+        gap = np.abs(hand - auto) - rtol * np.abs(auto)
     gap = np.nan_to_num(gap, nan=np.inf).reshape(-1)
     top = np.argsort(-gap, kind="stable")[:k]
     return [tuple(int(j) for j in np.unravel_index(int(i), auto.shape)) for i in top]
 
 
-def _witness(loss, params: dict, hand: dict, auto: dict, eps: float) -> dict:
+def _witness(loss, params: dict, hand: dict, auto: dict, eps: float, rtol: float) -> dict:
     rng = np.random.default_rng(0)
     out = {}
     for name, value in params.items():
         values, errors, ok = {}, [], True
-        for i in _largest_differences(hand.get(name), auto[name], COORDINATES):
+        for i in _largest_differences(hand.get(name), auto[name], COORDINATES, rtol):
             fd = _coordinate(loss, params, name, i, eps)
             values[i] = fd
             errors.append(abs(auto[name][i] - fd))
@@ -120,7 +127,7 @@ def _witness(loss, params: dict, hand: dict, auto: dict, eps: float) -> dict:
     return out
 
 
-def finite_differences(mode: str, loss, params: dict, hand: dict, auto: dict, eps: float):
+def finite_differences(mode, loss, params: dict, hand: dict, auto: dict, eps: float, rtol: float):
     """({name: FDResult}, what was sampled in words) for ``mode``."""
     if mode == "none":
         return {}, "finite differences skipped"
@@ -133,4 +140,4 @@ def finite_differences(mode: str, loss, params: dict, hand: dict, auto: dict, ep
         f"and the {COORDINATES} coordinates where hand and autograd differ most "
         f"({sampled} of {n} coordinates)"
     )
-    return _witness(loss, params, hand, auto, eps), text
+    return _witness(loss, params, hand, auto, eps, rtol), text
