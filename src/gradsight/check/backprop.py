@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
 
@@ -75,25 +76,42 @@ def _check_data(data) -> tuple:
 
 
 # ---------------------------------------------------------------- the three sides
+_LIBRARY_DIRS = tuple(
+    str(Path(m.__file__).resolve().parent) for m in (np, sys.modules["gradsight"])
+)
+
+
 class _Locals:
-    """Captures the local variables of one function's frame when it returns."""
+    """The local variables of forward's frame when it returns.
+
+    When forward only wraps the function that computes the loss (a lambda
+    binding its options), the locals of the user's functions that returned
+    the same loss object are read too; forward's own names come first.
+    """
 
     def __init__(self, fn):
         func, _ = _split(fn)
         self.code = getattr(func, "__code__", None)
         self.names: dict = {}
+        self.returned: dict = {}  # id(returned Tensor) -> locals of a user frame returning it
 
     def __call__(self, frame, event, arg):
-        if event == "return" and frame.f_code is self.code:
+        if event != "return":
+            return
+        if frame.f_code is self.code:
             self.names = dict(frame.f_locals)
+        elif isinstance(arg, Tensor) and not frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+            self.returned.setdefault(id(arg), dict(frame.f_locals))
 
     def run(self, fn, *args):
         old = sys.getprofile()
         sys.setprofile(self)
         try:
-            return fn(*args)
+            result = fn(*args)
         finally:
             sys.setprofile(old)
+        self.names = self.returned.get(id(result), {}) | self.names
+        return result
 
 
 def _run_forward(forward, params: dict, data: tuple):
