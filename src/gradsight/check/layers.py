@@ -246,7 +246,12 @@ def layers(stack, x, loss, grads=None, *, y=None, **check_kw):
         return {k: v for k, v in found.items() if v is not None}
 
     run = {"stack": stack, "loss": loss, "last": None}
-    return backprop(forward, backward, params, run, **check_kw)
+    report = backprop(forward, backward, params, run, **check_kw)
+    names = [f"{type(obj).__name__}.backward (layer {i})" for i, obj in enumerate(stack)]
+    report.computed_by = {f"out[{i}]": names[i + 1] for i in range(len(stack) - 1)}
+    report.computed_by[f"out[{len(stack) - 1}]"] = "the loss's gradient"
+    report.computed_by["x"] = names[0]
+    return report
 
 
 def layer(obj, x, dout=None, grads=None, **check_kw):

@@ -80,6 +80,7 @@ class BackpropReport:
     sampled: str = ""  # what the finite differences covered, in words
     diagnosis: object = None  # a diagnose.Diagnosis naming the typical mistake
     graph: object = field(default=None, repr=False)  # (loss Tensor, {name: Tensor})
+    computed_by: dict = field(default_factory=dict)  # row name -> the code that computes it
 
     @property
     def ok(self) -> bool:
@@ -130,10 +131,16 @@ class BackpropReport:
             )
             if any(not r.ok for r in inter[: inter.index(first)]):
                 tail = "everything it feeds into agrees"
+            by = self.computed_by.get(first.name)
+            look = (
+                f"{by} is the one to look at"
+                if by
+                else ("the line of backward that computes it is the one to look at")
+            )
             lines.append(
                 f"your gradient for {first.name} differs from dL/d{first.name} at index "
                 f"{first.worst_index} (hand {first.hand:.6g}, autograd {first.auto:.6g}); "
-                f"{tail}: the line of backward that computes it is the one to look at"
+                f"{tail}: {look}"
             )
         elif inter and not self.ok:
             bad = [r.name for r in self.rows if r.kind == "parameter" and not r.ok]
