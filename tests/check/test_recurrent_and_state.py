@@ -199,3 +199,38 @@ def test_dropout_masks_match_in_every_run():
     np.random.seed(7)
     np.random.rand(6, 5)  # what the user's own forward drew
     assert after == np.random.rand()  # the random state is left as the user's run left it
+
+
+class GeneratorDropout(DropoutNet):
+    """The mask drawn from a np.random.Generator kept on the object (the newer NumPy idiom)."""
+
+    def __init__(self, seed):
+        super().__init__()
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, p, X, T):
+        self.H = np.tanh(X @ p["W1"])
+        self.mask = (self.rng.random(self.H.shape) < self.keep) / self.keep
+        self.Hd = self.H * self.mask
+        return 0.5 * np.sum((self.Hd @ p["W2"] - T) ** 2)
+
+
+def test_a_generator_kept_on_the_object_gives_the_same_mask_in_every_run():
+    rng = np.random.default_rng(1)
+    X, T = rng.normal(size=(6, 3)), rng.normal(size=(6, 2))
+    p = {"W1": rng.normal(size=(3, 5)), "W2": rng.normal(size=(5, 2))}
+    net = GeneratorDropout(seed=5)
+    report = gs.check.backprop(net.forward, net.backward, p, X, T)
+    assert report.ok, report
+    expected = (np.random.default_rng(5).random((6, 5)) < 0.5) / 0.5
+    assert np.array_equal(net.mask, expected)  # the user's object drew once, as in their run
+
+
+def test_a_forward_that_is_not_repeatable_is_refused():
+    import random
+
+    def forward(p, x):  # Python's random module: a state gs.check does not replay
+        return np.sum(p["w"] * x) * random.random()
+
+    with pytest.raises(ValueError, match="not repeatable"):
+        gs.check.backprop(forward, lambda p, x: {"w": x}, {"w": np.ones(2)}, np.ones(2))
