@@ -101,7 +101,10 @@ class _Locals:
         if frame.f_code is self.code:
             self.names = dict(frame.f_locals)
         elif isinstance(arg, Tensor) and not frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
-            self.returned.setdefault(id(arg), dict(frame.f_locals))
+            # the Tensor is kept with its entry, so its id cannot be reused by another;
+            # an inner function's names win over the wrapper's that returns the same value
+            _, inner = self.returned.get(id(arg), (arg, {}))
+            self.returned[id(arg)] = (arg, dict(frame.f_locals) | inner)
 
     def run(self, fn, *args):
         old = sys.getprofile()
@@ -110,7 +113,8 @@ class _Locals:
             result = fn(*args)
         finally:
             sys.setprofile(old)
-        self.names = self.returned.get(id(result), {}) | self.names
+        self.names = self.returned.get(id(result), (None, {}))[1] | self.names
+        self.returned = {}
         return result
 
 

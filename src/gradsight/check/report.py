@@ -79,7 +79,7 @@ class BackpropReport:
     first_divergence_name: str | None = None
     sampled: str = ""  # what the finite differences covered, in words
     diagnosis: object = None  # a diagnose.Diagnosis naming the typical mistake
-    graph: object = field(default=None, repr=False)  # (loss Tensor, {name: Tensor})
+    graph: object = field(default=None, repr=False, compare=False)  # (loss, {name: Tensor})
     computed_by: dict = field(default_factory=dict)  # row name -> the code that computes it
 
     @property
