@@ -87,3 +87,17 @@ def test_full_differences_stay_available():
     assert none.sampled == "finite differences skipped" and np.isnan(none["W1"].fd)
     with pytest.raises(ValueError, match="finite_differences must be"):
         gs.check.backprop(forward, backward, p, X, y, finite_differences="some")
+
+
+def test_the_numbers_check_md_states_about_the_witness():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "check.md").read_text(encoding="utf-8")
+    n = 784 * 128 + 128 + 128 * 10 + 10
+    assert n == 101_770 and f"{2 * n:,}\nfor a 784-128-10 network" in doc
+    assert f"Above {witness.FULL_LIMIT:,} parameter elements" in doc
+    assert f"per parameter, {witness.DIRECTIONS} random directions" in doc
+    assert f"the {witness.COORDINATES} coordinates furthest past" in doc
+    assert f"That is {2 * (witness.DIRECTIONS + witness.COORDINATES)} forward calls" in doc
+    assert (witness.FD_ATOL, witness.FD_RTOL) == (1e-4, 1e-3)
+    assert "`|autograd - fd| <= 1e-4 + 1e-3 |fd|`" in doc
