@@ -207,3 +207,17 @@ def test_grads_argument_names_an_unusual_gradient(data):
         gs.check.layer(Odd(4, 3, rng), X)
     report = gs.check.layer(Odd(4, 3, rng), X, grads={"W": "slopes['W']", "b": "slopes['b']"})
     assert report.ok and {"W", "b"} <= {r.name for r in report.rows}
+
+
+def test_a_loss_computing_its_gradient_in_place_is_refused_by_backprop_with_a_way_out(data):
+    rng, X, y = data
+    W = rng.normal(size=(4, 3))
+
+    def forward(p, X, y):
+        loss, _ = softmax_loss(X @ p["W"], y)  # its dx[...] -= 1 cannot run on a Tensor
+        return loss
+
+    with pytest.raises(ValueError, match="gs.check.layers"):
+        gs.check.backprop(forward, lambda p, X, y: {"W": 0 * p["W"]}, {"W": W}, X, y)
+    layer = Affine(4, 3, rng)
+    assert gs.check.layers([layer], X, softmax_loss, y=y).ok  # the way out

@@ -127,8 +127,10 @@ def _run_forward(forward, params: dict, data: tuple):
     except RuntimeError as err:
         if "in place" in str(err):
             raise ValueError(
-                f"forward writes into a parameter in place ({err}); compute a new array "
-                "instead (W = W - x, not W -= x)"
+                f"forward writes into a parameter in place, or into a value computed from "
+                f"one ({err}); compute a new array instead (W = W - x, not W -= x). A loss "
+                "function that also computes its gradient in place (CS231n's softmax_loss) "
+                "can be checked with gs.check.layers, which differentiates it numerically"
             ) from None
         raise
     if not isinstance(loss, Tensor) or not loss.requires_grad:
