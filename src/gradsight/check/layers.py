@@ -142,8 +142,8 @@ def _as_primitive(fn, rest: tuple) -> Primitive:
     differences of its loss value in each element of the output (2 calls each).
     """
 
-    def value(h):
-        return float(np.asarray(fn(h, *rest)[0]))
+    def value(h):  # on a copy: a loss may shift its scores in place
+        return float(np.asarray(fn(np.array(h, dtype=np.float64), *rest)[0]))
 
     def vjp(F, g, out, h):
         grad = np.zeros(h.shape)
