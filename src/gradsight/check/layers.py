@@ -251,6 +251,8 @@ def layers(stack, x, loss, grads=None, *, y=None, **check_kw):
     report.computed_by = {f"out[{i}]": names[i + 1] for i in range(len(stack) - 1)}
     report.computed_by[f"out[{len(stack) - 1}]"] = "the loss's gradient"
     report.computed_by["x"] = names[0]
+    if not lossfn.is_object and not isinstance(loss, _Projection):
+        report.sampled += "; autograd's dL/dout of the loss function by central differences"
     return report
 
 
