@@ -12,6 +12,10 @@ Three kinds of workload:
   leaf vector of ``width`` floats. Op ``i`` is ``CHAIN_OPS[i % 3]``:
   ``x * 1.0001``, ``x + 0.001``, ``tanh(x)``; the output is ``sum(x)`` and the
   gradient is d sum / d x0. Nothing is updated.
+- ``check``: gs.check.backprop of a hand-written NumPy network
+  (benchmarks/check_net.py: tanh hidden layers, mean softmax cross-entropy),
+  with its finite-difference witness (peer ``gradsight``) beside full central
+  differences of every coordinate (peer ``numpy``, 2 forward calls each).
 - ``fanin``: forward and backward of ``total = x_0 + x_1 + ... + x_{n-1}``
   over ``n_ops`` separate leaf vectors of ``width`` floats, added one at a
   time in a loop; the output is ``sum(total)`` and every leaf gets its own
@@ -43,7 +47,7 @@ class Workload:
 
     name: str
     title: str
-    kind: str  # "mlp" | "chain" | "fanin"
+    kind: str  # "mlp" | "chain" | "fanin" | "check"
     peers: tuple
     dtype: str = "float64"
     sizes: tuple = ()  # mlp layer widths, input first
@@ -71,11 +75,11 @@ class Workload:
     @property
     def count(self) -> int:
         """Ops in the graph, for per-op figures (0 for mlp rows)."""
-        return self.n_ops if self.kind != "mlp" else 0
+        return self.n_ops if self.kind in ("chain", "fanin") else 0
 
     def tiny(self) -> Workload:
         """The same workload at toy size, for correctness tests."""
-        if self.kind == "mlp":
+        if self.kind in ("mlp", "check"):
             sizes = tuple(min(s, 12) for s in self.sizes)
             return dataclasses.replace(self, sizes=sizes, batch=min(self.batch, 8))
         return dataclasses.replace(self, n_ops=min(self.n_ops, 30), width=min(self.width, 5))
@@ -177,6 +181,23 @@ WORKLOADS = (
         width=4,
         repeats=5,
         quick_repeats=2,
+        memory=False,
+        in_quick=False,
+    ),
+)
+
+WORKLOADS += (
+    Workload(
+        "check_784",
+        "gs.check of hand backprop, 784-128-10 tanh + softmax CE, 64 samples (101,770 "
+        "parameters): witness vs full finite differences",
+        "check",
+        ("numpy", "gradsight"),
+        sizes=(784, 128, 10),
+        batch=64,
+        loss="ce",
+        repeats=2,  # full differences: 203,540 forward calls a run
+        quick_repeats=1,
         memory=False,
         in_quick=False,
     ),

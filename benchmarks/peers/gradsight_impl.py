@@ -14,7 +14,31 @@ def version() -> str:
 
 
 def build(w: Workload, data: dict) -> Runner:
-    return {"mlp": _mlp, "chain": _chain, "fanin": _fanin}[w.kind](w, data)
+    return {"mlp": _mlp, "chain": _chain, "fanin": _fanin, "check": _check}[w.kind](w, data)
+
+
+def _check(w: Workload, data: dict) -> Runner:
+    """gs.check.backprop of the hand network with the finite-difference witness."""
+    from benchmarks import check_net
+
+    p, x, y = check_net.as_params(data["params"]), data["x"], data["y"]
+    last = {}
+
+    def step() -> float:
+        report = gs.check.backprop(
+            check_net.forward, check_net.backward, p, x, y, finite_differences="witness"
+        )
+        if not report.ok:
+            raise AssertionError(f"gs.check failed on the correct hand network:\n{report}")
+        last["report"] = report
+        return report.loss
+
+    def grads() -> list:  # autograd's side, as the check computed it
+        _, tensors = last["report"].graph
+        return [gs.autograd.grad(last["report"].graph[0], tensors[n], retain_graph=True)[0]
+                .numpy() for n in check_net.names(len(p) // 2)]  # fmt: skip
+
+    return Runner(step, grads)
 
 
 def mlp_parts(w: Workload, data: dict) -> tuple:

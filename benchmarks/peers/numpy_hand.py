@@ -19,7 +19,25 @@ def version() -> str:
 
 
 def build(w: Workload, data: dict) -> Runner:
-    return {"mlp": _mlp, "chain": _chain, "fanin": _fanin}[w.kind](w, data)
+    return {"mlp": _mlp, "chain": _chain, "fanin": _fanin, "check": _check}[w.kind](w, data)
+
+
+def _check(w: Workload, data: dict) -> Runner:
+    """The ``check`` rows' baseline: full central differences of the hand network's forward."""
+    from benchmarks import check_net
+
+    p, x, y = check_net.as_params(data["params"]), data["x"], data["y"]
+    last = {}
+
+    def step() -> float:
+        fd = check_net.central_differences(p, x, y)
+        last["grads"] = check_net.backward(p, x, y)  # what the differences confirm
+        for name, g in last["grads"].items():
+            if not np.allclose(fd[name], g, rtol=1e-3, atol=1e-4):
+                raise AssertionError(f"finite differences disagree with the hand {name}")
+        return float(check_net.forward(p, x, y))
+
+    return Runner(step, lambda: [last["grads"][n] for n in check_net.names(len(p) // 2)])
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:

@@ -113,7 +113,17 @@ def test_tolerance_is_atol_plus_rtol_times_auto():
     assert compare_gradients(inside, auto, atol=0.25, rtol=0.05).ok
     report = compare_gradients(outside, auto, atol=0.25, rtol=0.05)
     assert not report.ok and report["w"].worst_index == (0,)
-    assert report["w"].max_rel_error == np.inf  # 0.25 where autograd says 0
+    assert report["w"].max_rel_error == pytest.approx(0.76 / 10.0)  # relative to max |auto|
+
+
+def test_rel_error_is_relative_to_the_tensors_scale_not_each_entry():
+    """A zero entry of the true gradient does not make a correct gradient's error infinite."""
+    auto = {"w": np.array([0.0, 2.0, -4.0])}
+    report = compare_gradients({"w": np.array([1e-17, 2.0, -4.0 + 4e-15])}, auto)
+    assert report.ok and report["w"].max_rel_error == pytest.approx(1e-15)
+    zero = compare_gradients({"w": np.array([0.0, 1e-3])}, {"w": np.zeros(2)})
+    assert zero["w"].max_rel_error == np.inf  # only when all of autograd's tensor is 0
+    assert compare_gradients(auto, auto)["w"].max_rel_error == 0.0
 
 
 def test_nan_is_never_ok_and_is_the_worst_index():
@@ -175,6 +185,10 @@ def test_autograd_gradients_unused_parameter_gets_zeros_and_non_scalar_raises():
 
 def test_report_repr_and_lookup():
     report = compare_gradients({"w": [1.0], "v": [0.0]}, {"w": [1.0], "v": [1.0]})
-    assert repr(report) == "GradientReport(ok=False, parameters=2, mismatched=['v'])"
+    assert repr(report) == str(report)  # a notebook cell shows the table
+    assert repr(report).splitlines()[-1].split()[-1] == "MISMATCH"
+    page = report._repr_html_()
+    assert page.count('<tr class="mismatch"') == 1 and page.count("<tr") == 3
+    assert "<td>v</td>" in page.split('class="mismatch"')[1].split("</tr>")[0]
     with pytest.raises(KeyError):
         report["nope"]

@@ -79,3 +79,41 @@ def test_break_cannot_go_with_file(cli, tmp_path):
 def test_the_old_demo_still_works(cli):
     res = cli("check", "--break", "V")
     assert res.rc == 1 and "MISMATCH: V" in res.out
+
+
+SHAPE_BUG = GOOD.replace(
+    'return np.sum(np.tanh(params["w"] * x))',
+    'return np.sum(np.tanh(params["w"] @ np.ones((3, 2))))',
+)
+RAISES = GOOD.replace(
+    'return {"w": x * (1 - np.tanh(params["w"] * x) ** 2)}',
+    'raise ValueError("oops")',
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "function", "message"),
+    [(SHAPE_BUG, 4, "forward", "size 3 is different from 2"), (RAISES, 7, "backward", "oops")],
+)
+def test_an_error_in_the_users_code_names_file_function_and_line(
+    cli, tmp_path, text, line, function, message
+):
+    (tmp_path / "net.py").write_text(text)
+    line_shown = assert_bad_input(cli("check", "--file", "net.py"), message)
+    assert f"(at net.py, line {line}, in {function})" in line_shown
+    assert f"{function} raised" in line_shown
+
+
+def test_debug_shows_the_users_frames(cli, tmp_path):
+    (tmp_path / "net.py").write_text(RAISES)
+    res = cli("check", "--file", "net.py", "--debug")
+    assert res.rc == 2
+    assert 'net.py", line 7, in backward' in res.err and 'raise ValueError("oops")' in res.err
+
+
+def test_file_mode_uses_the_api_tolerances_and_says_them(cli, tmp_path):
+    (tmp_path / "net.py").write_text(GOOD)
+    res = cli("check", "--file", "net.py")
+    assert "atol 1e-08, rtol 1e-05" in res.out and "(atol=1e-08, rtol=1e-05" in res.out
+    article = cli("check")
+    assert "atol 1e-10, rtol 1e-07" in article.out.splitlines()[0]

@@ -6,14 +6,18 @@
 
 ``backprop(forward, backward, params, *data)`` checks unchanged NumPy code:
 your forward as written, your hand backward, autograd and finite differences.
-``autograd_gradients(loss_fn, params)`` gives the autograd side for a model
+``layer(obj, x, dout=None)`` and ``layers([l1, l2], x, loss)`` check layer
+classes with ``forward(x)`` / ``backward(dout)`` that keep their gradients on
+the object. ``autograd_gradients(loss_fn, params)`` gives the autograd side for a model
 written as a function of named arrays. See docs/check.md.
 """
 
 from __future__ import annotations
 
-from .backprop import BackpropReport, BackpropRow, backprop
+from .backprop import backprop
 from .compare import GradientReport, GradientRow, autograd_gradients, compare_gradients
+from .layers import layer, layers
+from .report import BackpropReport, BackpropRow
 
 __all__ = [
     "BackpropReport",
@@ -23,4 +27,6 @@ __all__ = [
     "autograd_gradients",
     "backprop",
     "compare_gradients",
+    "layer",
+    "layers",
 ]

@@ -12,174 +12,36 @@ protocols, differentiates it, and compares per parameter
 Localisation: ``backward`` may also return gradients for intermediates of
 forward, keyed by their variable names in forward (``"Z1"`` for dL/dZ1).
 forward's local variables are read when it returns (no marker needed, so
-forward stays plain NumPy); the report names the first intermediate,
-walking back from the loss, where hand and autograd part ways.
+forward stays plain NumPy); a key may also be a path into a local
+container or object (``"hs[2]"``, ``"self.h"``). The report names the first
+divergence: a mismatched intermediate none of whose downstream intermediates
+(towards the loss) mismatches.
+
+Runs: forward on plain arrays and then backward, on the user's own objects;
+the Tensor forward and the finite differences on deep copies (isolation.py),
+each from the same NumPy random state. Where hand and autograd differ only at
+a kink or tie of the forward, the row says ``kink`` (kinks.py).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from gradsight._core.grad_mode import no_grad
 from gradsight._core.tensor import Tensor
 from gradsight.autograd import grad as _grad
 
-from .compare import _markdown_escape, _printable
+from . import kinks, witness
+from .diagnose import diagnose
+from .graph import Replay, first_divergence, order_from_loss, source_node
+from .isolation import Snapshot, _split, same_random_state
+from .paths import lookup
+from .report import BackpropReport, BackpropRow, scaled_rel_error
 
 __all__ = ["BackpropReport", "BackpropRow", "backprop"]
-
-
-@dataclass(frozen=True)
-class BackpropRow:
-    """One parameter or intermediate: hand vs autograd (and vs finite differences).
-
-    ``problem`` is set (and ``ok`` False) when the hand gradient is missing or
-    has the wrong shape; the error columns are then NaN.
-    """
-
-    name: str
-    kind: str  # "parameter" | "intermediate"
-    shape: tuple
-    max_abs_error: float  # |hand - autograd|
-    max_rel_error: float
-    worst_index: tuple
-    hand: float  # the three values at worst_index
-    auto: float
-    fd: float  # NaN for intermediates (no finite differences)
-    fd_abs_error: float  # |autograd - finite differences|, NaN for intermediates
-    ok: bool
-    fd_ok: bool = True
-    problem: str = ""
-
-
-@dataclass
-class BackpropReport:
-    """What ``backprop`` found: ``ok``, ``rows``, ``extra`` keys, ``first_divergence``."""
-
-    loss: float
-    rows: list
-    extra: list = field(default_factory=list)  # backward keys naming nothing of forward
-    atol: float = 1e-8
-    rtol: float = 1e-5
-    fd_eps: float = 1e-6
-
-    @property
-    def ok(self) -> bool:
-        return all(r.ok and r.fd_ok for r in self.rows) and not self.extra
-
-    @property
-    def mismatched_names(self) -> tuple:
-        return tuple(r.name for r in self.rows if not r.ok)
-
-    @property
-    def first_divergence(self) -> BackpropRow | None:
-        """The first intermediate (from the loss back) where hand and autograd differ."""
-        for row in self.rows:
-            if row.kind == "intermediate" and not row.ok:
-                return row
-        return None
-
-    def __getitem__(self, name: str) -> BackpropRow:
-        for row in self.rows:
-            if row.name == name:
-                return row
-        raise KeyError(name)
-
-    def verdict(self) -> str:
-        """One or two sentences saying where the hand backward goes wrong, if it does."""
-        inter = [r for r in self.rows if r.kind == "intermediate"]
-        first = self.first_divergence
-        lines = []
-        if first is not None:
-            after = [r.name for r in inter[: inter.index(first)]]
-            tail = (
-                f"everything after it ({', '.join(after)}) agrees"
-                if after
-                else "it is the first gradient from the loss"
-            )
-            lines.append(
-                f"your gradient for {first.name} differs from dL/d{first.name} at index "
-                f"{first.worst_index} (hand {first.hand:.6g}, autograd {first.auto:.6g}); "
-                f"{tail}: the line of backward that computes it is the one to look at"
-            )
-        elif inter and not self.ok:
-            bad = [r.name for r in self.rows if r.kind == "parameter" and not r.ok]
-            if bad:
-                lines.append(
-                    f"every intermediate agrees; the parameter gradient(s) {', '.join(bad)} "
-                    "differ: look at the lines that turn the intermediates into them"
-                )
-        fd_bad = [r.name for r in self.rows if not r.fd_ok]
-        if fd_bad:
-            lines.append(
-                f"autograd and finite differences differ for {', '.join(fd_bad)}: forward may "
-                "not be smooth there, or it is not differentiable as written"
-            )
-        for name in self.extra:
-            lines.append(f"backward returned {name!r}, which is neither a parameter nor a "
-                         "variable of forward")  # fmt: skip
-        if not lines:
-            n = len(self.rows)
-            return f"OK: all {n} gradients agree three ways (hand, autograd, finite differences)"
-        return "\n".join(lines)
-
-    def _cells(self, esc) -> list:
-        head = ["name", "kind", "shape", "max abs err", "max rel err", "worst index",
-                "hand", "autograd", "finite diff", "auto vs fd", "ok"]  # fmt: skip
-        body = []
-        for r in self.rows:
-            status = "ok" if r.ok and r.fd_ok else (r.problem or "MISMATCH")
-            if r.ok and not r.fd_ok:
-                status = "FD MISMATCH"
-            body.append(
-                [
-                    esc(r.name),
-                    r.kind,
-                    str(r.shape),
-                    _f(r.max_abs_error),
-                    _f(r.max_rel_error),
-                    str(r.worst_index),
-                    _f(r.hand),
-                    _f(r.auto),
-                    _f(r.fd),
-                    _f(r.fd_abs_error),
-                    esc(status),
-                ]  # fmt: skip
-            )
-        return [head, *body]
-
-    def _summary(self) -> str:
-        n_bad = sum(not (r.ok and r.fd_ok) for r in self.rows)
-        return (
-            f"backprop check: loss {self.loss:.6g}; {len(self.rows) - n_bad} of {len(self.rows)} "
-            f"gradients ok (atol={self.atol:g}, rtol={self.rtol:g}; finite differences "
-            f"eps={self.fd_eps:g})"
-        )
-
-    def to_text(self) -> str:
-        cells = self._cells(_printable)
-        widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in cells]
-        lines.insert(1, "  ".join("-" * w for w in widths))
-        return "\n".join([self._summary(), *lines, self.verdict()])
-
-    def to_markdown(self) -> str:
-        cells = self._cells(_markdown_escape)
-        lines = ["| " + " | ".join(r) + " |" for r in cells]
-        lines.insert(1, "|" + "---|" * len(cells[0]))
-        verdict = _markdown_escape(self.verdict()).replace("\n", "  \n")
-        return "\n".join([self._summary(), "", *lines, "", verdict])
-
-    def __str__(self) -> str:
-        return self.to_text()
-
-
-def _f(x: float) -> str:
-    return "-" if np.isnan(x) else f"{x:.4g}"
 
 
 # ---------------------------------------------------------------- inputs
@@ -214,24 +76,46 @@ def _check_data(data) -> tuple:
 
 
 # ---------------------------------------------------------------- the three sides
+_LIBRARY_DIRS = tuple(
+    str(Path(m.__file__).resolve().parent) for m in (np, sys.modules["gradsight"])
+)
+
+
 class _Locals:
-    """Captures the local variables of one function's frame when it returns."""
+    """The local variables of forward's frame when it returns.
+
+    When forward only wraps the function that computes the loss (a lambda
+    binding its options), the locals of the user's functions that returned
+    the same loss object are read too; forward's own names come first.
+    """
 
     def __init__(self, fn):
-        self.code = getattr(fn, "__code__", None)
+        func, _ = _split(fn)
+        self.code = getattr(func, "__code__", None)
         self.names: dict = {}
+        self.returned: dict = {}  # id(returned Tensor) -> locals of a user frame returning it
 
     def __call__(self, frame, event, arg):
-        if event == "return" and frame.f_code is self.code:
+        if event != "return":
+            return
+        if frame.f_code is self.code:
             self.names = dict(frame.f_locals)
+        elif isinstance(arg, Tensor) and not frame.f_code.co_filename.startswith(_LIBRARY_DIRS):
+            # the Tensor is kept with its entry, so its id cannot be reused by another;
+            # an inner function's names win over the wrapper's that returns the same value
+            _, inner = self.returned.get(id(arg), (arg, {}))
+            self.returned[id(arg)] = (arg, dict(frame.f_locals) | inner)
 
     def run(self, fn, *args):
         old = sys.getprofile()
         sys.setprofile(self)
         try:
-            return fn(*args)
+            result = fn(*args)
         finally:
             sys.setprofile(old)
+        self.names = self.returned.get(id(result), (None, {}))[1] | self.names
+        self.returned = {}
+        return result
 
 
 def _run_forward(forward, params: dict, data: tuple):
@@ -243,8 +127,10 @@ def _run_forward(forward, params: dict, data: tuple):
     except RuntimeError as err:
         if "in place" in str(err):
             raise ValueError(
-                f"forward writes into a parameter in place ({err}); compute a new array "
-                "instead (W = W - x, not W -= x)"
+                f"forward writes into a parameter in place, or into a value computed from "
+                f"one ({err}); compute a new array instead (W = W - x, not W -= x). A loss "
+                "function that also computes its gradient in place (CS231n's softmax_loss) "
+                "can be checked with gs.check.layers, which differentiates it numerically"
             ) from None
         raise
     if not isinstance(loss, Tensor) or not loss.requires_grad:
@@ -258,51 +144,29 @@ def _run_forward(forward, params: dict, data: tuple):
     return loss, spy.names, tensors
 
 
-def _order_from_loss(loss: Tensor, candidates: dict) -> list:
-    """Names of candidate tensors ordered from the loss back (by graph position)."""
-    by_node = {id(t.grad_fn): n for n, t in candidates.items()}
-    order, seen, frontier = [], set(), [loss.grad_fn]
-    while frontier:  # breadth first: nearer the loss first
-        nxt = []
-        for node in frontier:
-            if node is None or id(node) in seen:
-                continue
-            seen.add(id(node))
-            if id(node) in by_node:
-                order.append(by_node[id(node)])
-            nxt.extend(getattr(node, "parents", ()))
-        frontier = nxt
-    return order
-
-
 def _intermediates(names: dict, hand: dict, params: dict, tensors: dict, loss: Tensor) -> dict:
-    """forward's locals that backward gave a gradient for: name -> recorded Tensor."""
+    """forward's values that backward gave a gradient for, from the loss back: name -> Tensor."""
     param_ids = {id(t) for t in tensors.values()}
     found = {}
     for key in hand:
         if key in params:
             continue
-        t = names.get(key)
+        t = lookup(key, names)
         if isinstance(t, Tensor) and t.grad_fn is not None and id(t) not in param_ids:
             found[key] = t
-    return {n: found[n] for n in _order_from_loss(loss, found)} | found
+    return {n: found[n] for n in order_from_loss(loss, found)}
 
 
-def _central_differences(forward, params: dict, data: tuple, eps: float) -> dict:
-    """d forward / d param by (f(p + eps) - f(p - eps)) / (2 eps), on plain arrays."""
-    grads = {}
-    for name, value in params.items():
-        g = np.zeros_like(value)
-        for i in np.ndindex(value.shape):
-            vals = []
-            for step in (eps, -eps):
-                trial = {n: a.copy() for n, a in params.items()}
-                trial[name][i] += step
-                with no_grad():
-                    vals.append(float(np.asarray(forward(trial, *data))))
-            g[i] = (vals[0] - vals[1]) / (2 * eps)
-        grads[name] = g
-    return grads
+class _PlainLoss:
+    """forward on plain arrays, each run on fresh copies and from the same random state."""
+
+    def __init__(self, snapshot: Snapshot, rng_state):
+        self.snapshot, self.rng_state = snapshot, rng_state
+
+    def __call__(self, params: dict) -> float:
+        fn, data = self.snapshot.fresh()
+        with same_random_state(self.rng_state):
+            return _scalar(fn(params, *data))
 
 
 def _hand(backward, params: dict, data: tuple) -> dict:
@@ -311,11 +175,14 @@ def _hand(backward, params: dict, data: tuple) -> dict:
         raise TypeError(
             f"backward must return a dict of name -> gradient, got {type(result).__name__}"
         )
+    for key, value in result.items():
+        if isinstance(value, Tensor):  # can only come from the user's own gs code
+            raise TypeError(f"backward returned a Tensor for {key!r}: return NumPy arrays")
     return dict(result)
 
 
 # ---------------------------------------------------------------- rows
-def _row(name, kind, hand, auto, fd, atol, rtol) -> BackpropRow:
+def _row(name, kind, hand, auto, fd, atol, rtol, explain=None) -> BackpropRow:
     nan = float("nan")
     shape = tuple(np.shape(auto))
     if hand is None:
@@ -326,29 +193,34 @@ def _row(name, kind, hand, auto, fd, atol, rtol) -> BackpropRow:
         return BackpropRow(name, kind, shape, nan, nan, (), nan, nan, nan, nan, False,
                            problem=f"shape {hand.shape} != {shape}")  # fmt: skip
     diff = np.abs(hand - auto)
-    scale = np.abs(auto)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(scale > 0, diff / scale, np.where(diff > 0, np.inf, 0.0))
-    excess = np.nan_to_num(diff - (atol + rtol * scale), nan=np.inf)
+    excess = np.nan_to_num(diff - (atol + rtol * np.abs(auto)), nan=np.inf)
     worst = np.unravel_index(int(np.argmax(excess)), shape) if diff.size else ()
     worst = tuple(int(i) for i in worst)
+    ok = bool(np.all(excess <= 0))
+    finding = None
+    if not ok and explain is not None and np.all(np.isfinite(hand)):
+        finding = explain(hand, auto, excess > 0)
+        ok = finding is not None
     fd_err, fd_ok, fd_at = nan, True, nan
     if fd is not None and diff.size:
-        fd_diff = np.abs(auto - fd)
-        fd_err = float(np.max(fd_diff))
-        fd_ok = bool(np.all(fd_diff <= 1e-4 + 1e-3 * np.abs(fd)))
-        fd_at = float(fd[worst])
+        fd_err, fd_ok = fd.error, fd.ok
+        fd_at = fd.at(worst)
     return BackpropRow(
         name, kind, shape,
         float(np.max(diff)) if diff.size else 0.0,
-        float(np.max(rel)) if diff.size else 0.0,
+        scaled_rel_error(diff, auto),
         worst,
         float(hand[worst]) if diff.size else nan,
         float(auto[worst]) if diff.size else nan,
-        fd_at, fd_err,
-        bool(np.all(excess <= 0)),
-        fd_ok,
+        fd_at, fd_err, ok, fd_ok, "", finding,
     )  # fmt: skip
+
+
+def _kink_explainer(replay, node, base, atol):
+    def explain(hand, auto, failing):
+        return kinks.explain(replay, node, base, hand, auto, failing, atol)
+
+    return explain
 
 
 def backprop(
@@ -359,7 +231,7 @@ def backprop(
     atol: float = 1e-8,
     rtol: float = 1e-5,
     fd_eps: float = 1e-6,
-    finite_differences: bool = True,
+    finite_differences: bool | str = "auto",
 ) -> BackpropReport:
     """Check a hand-written ``backward`` against ``forward`` as written, three ways.
 
@@ -369,38 +241,87 @@ def backprop(
         ``forward(params, *data) -> loss``: plain NumPy code returning a scalar.
     backward : callable
         ``backward(params, *data) -> {name: gradient}``: dL/d param for every
-        parameter, and optionally dL/dV for variables V of forward (named as
-        in forward) to localise a mistake.
+        parameter, and optionally dL/dV for values V of forward (named as in
+        forward, or a path such as ``"hs[2]"``) to localise a mistake.
     params : dict of name -> float array
-    data : arrays passed to both after params (never differentiated).
+    data : passed to both after params (never differentiated); objects too.
     atol, rtol : hand vs autograd passes where |hand - auto| <= atol + rtol |auto|.
-    fd_eps, finite_differences : the central-difference step; False skips that
-        column (2 forward calls per parameter element).
+    fd_eps : the central-difference step.
+    finite_differences : "auto" (default), True or "full", "witness", False
+        "full": every coordinate (2 forward calls per parameter element);
+        "witness": random directions and the coordinates where hand and
+        autograd differ most (see witness.py); "auto" is "full" up to
+        ``witness.FULL_LIMIT`` parameter elements, else "witness".
 
     Returns
     -------
     BackpropReport: ``ok``, ``rows`` (intermediates from the loss back, then
-    parameters), ``first_divergence``, ``extra``, ``to_text()``/``to_markdown()``.
-    Missing, extra or wrong-shaped keys of backward are listed in the report.
+    parameters), ``first_divergence``, ``kinks``, ``diagnosis``, ``extra``,
+    ``to_text()``/``to_markdown()``/``_repr_html_()``.
 
     Raises
     ------
     TypeError, ValueError for unusable inputs (integer params, nan in data, a
-    forward whose result is not a scalar in the graph, or writes in place).
+    forward whose result is not a scalar in the graph, or writes in place, or
+    a forward that gives another loss each time it runs).
     """
     params = _check_params(params)
     data = _check_data(data)
-    loss, local_vars, tensors = _run_forward(forward, params, data)
+    mode = witness.resolve_mode(finite_differences, params)
+    start_state = np.random.get_state()
+    snapshot = Snapshot(forward, data)
+    plain_loss = _scalar(forward({n: a.copy() for n, a in params.items()}, *data))
     hand = _hand(backward, params, data)
-    inter = _intermediates(local_vars, hand, params, tensors, loss)
-    wrt = [*tensors.values(), *inter.values()]
-    autos = _grad(loss, wrt, allow_unused=True)
-    auto = {
-        n: (np.zeros(t.shape) if g is None else np.asarray(g.data, dtype=np.float64))
-        for n, t, g in zip([*tensors, *inter], wrt, autos)
-    }
-    fd = _central_differences(forward, params, data, fd_eps) if finite_differences else {}
-    rows = [_row(n, "intermediate", hand.get(n), auto[n], None, atol, rtol) for n in inter]
-    rows += [_row(n, "parameter", hand.get(n), auto[n], fd.get(n), atol, rtol) for n in params]
+    after_user = np.random.get_state()
+    try:
+        fn, fdata = snapshot.fresh()
+        with same_random_state(start_state):
+            loss, local_vars, tensors = _run_forward(fn, params, fdata)
+        _same_loss(plain_loss, float(loss.data))
+        inter = _intermediates(local_vars, hand, params, tensors, loss)
+        wrt = [*tensors.values(), *inter.values()]
+        autos = _grad(loss, wrt, allow_unused=True, retain_graph=True)
+        auto = {
+            n: (np.zeros(t.shape) if g is None else np.asarray(g.data, dtype=np.float64))
+            for n, t, g in zip([*tensors, *inter], wrt, autos)
+        }
+        plain = _PlainLoss(snapshot, start_state)
+        fd, sampled = witness.finite_differences(mode, plain, params, hand, auto, fd_eps, rtol)
+    finally:
+        np.random.set_state(after_user)
+    replay = Replay(loss)
+    rows = []
+    for n, t in [*inter.items(), *tensors.items()]:
+        kind = "parameter" if n in params else "intermediate"
+        explain = _kink_explainer(replay, source_node(t), t.data, atol)
+        rows.append(_row(n, kind, hand.get(n), auto[n], fd.get(n), atol, rtol, explain))
     extra = [k for k in hand if k not in params and k not in inter]
-    return BackpropReport(float(loss.data), rows, extra, atol, rtol, fd_eps)
+    mismatched = {r.name for r in rows if r.kind == "intermediate" and not r.ok}
+    first = first_divergence(loss, inter, mismatched) if mismatched else None
+    report = BackpropReport(float(loss.data), rows, extra, atol, rtol, fd_eps, first, sampled,
+                            graph=(loss, {**tensors, **inter}))  # fmt: skip
+    report.diagnosis = diagnose(report, hand, auto, atol, rtol)
+    return report
+
+
+def _scalar(value) -> float:
+    """forward's result on plain arrays as a float; ValueError unless it is one number."""
+    if isinstance(value, Tensor):  # the user's forward builds its own Tensors
+        value = value.data
+    arr = np.asarray(value)
+    if arr.size != 1 or arr.dtype.kind not in "fiub":
+        dtype = "" if arr.dtype.kind in "fiub" else f" and dtype {arr.dtype}"
+        raise ValueError(f"forward must return a scalar loss, got shape {arr.shape}{dtype}")
+    return float(arr.reshape(-1)[0])
+
+
+def _same_loss(plain: float, recorded: float) -> None:
+    if not np.isclose(plain, recorded, rtol=1e-9, atol=1e-12) and not (
+        np.isnan(plain) and np.isnan(recorded)
+    ):
+        raise ValueError(
+            f"forward gave loss {plain!r} on plain arrays but {recorded!r} on a second run from "
+            "the same state: it is not repeatable (random numbers from a source other than "
+            "np.random's global state or a Generator reachable from forward, or state that "
+            "forward changes and gs.check cannot copy), so no check would be right"
+        )

@@ -2,9 +2,10 @@
 
 An element passes when |manual - auto| <= atol + rtol * |auto| (NumPy's
 ``isclose`` with autograd as the reference); NaN anywhere fails. For each
-parameter the report gives the largest absolute error, the largest relative
-error |manual - auto| / |auto| (infinite where auto is 0 and manual is not),
-and the worst index: the element furthest past its tolerance (when all pass,
+parameter the report gives the largest absolute error, the relative error
+relative to the tensor's scale, max |manual - auto| / max |auto| (infinite
+only when autograd's whole tensor is 0 and the manual one is not), and the
+worst index: the element furthest past its tolerance (when all pass,
 the one closest to failing).
 """
 
@@ -103,10 +104,13 @@ class GradientReport:
         return self.to_text()
 
     def __repr__(self) -> str:
-        return (
-            f"GradientReport(ok={self.ok}, parameters={len(self.rows)}, "
-            f"mismatched={list(self.mismatched_names)!r})"
-        )
+        return self.to_text()
+
+    def _repr_html_(self) -> str:
+        from .report import html_table
+
+        statuses = ["ok" if row.ok else "MISMATCH" for row in self.rows]
+        return html_table(self._summary(_printable), self._cells(str), "", statuses)
 
 
 def _printable(text: str) -> str:
@@ -167,10 +171,10 @@ def _autograd_side(auto) -> dict:
 def _row(name: str, manual: np.ndarray, auto: np.ndarray, atol: float, rtol: float) -> GradientRow:
     if manual.size == 0:
         return GradientRow(name, manual.shape, 0.0, 0.0, (), True)
+    from .report import scaled_rel_error
+
     diff = np.abs(manual - auto)
     scale = np.abs(auto)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.where(scale > 0, diff / scale, np.where(diff > 0, np.inf, 0.0))
     excess = diff - (atol + rtol * scale)
     excess = np.where(np.isnan(excess), np.inf, excess)  # NaN is the worst of all
     worst = np.unravel_index(int(np.argmax(excess)), manual.shape)
@@ -178,7 +182,7 @@ def _row(name: str, manual: np.ndarray, auto: np.ndarray, atol: float, rtol: flo
         name=name,
         shape=manual.shape,
         max_abs_error=float(np.max(diff)),
-        max_rel_error=float(np.max(rel)),
+        max_rel_error=scaled_rel_error(diff, auto),
         worst_index=tuple(int(i) for i in worst),
         ok=bool(np.all(excess <= 0)),
     )

@@ -16,6 +16,8 @@ from .errors import EXIT_MISMATCH, CliError
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity")
 NAMES = ("W", "b", "V", "c")
+FILE_TOL = (1e-8, 1e-5)  # gs.check's defaults: a user's own code
+ARTICLE_TOL = (1e-10, 1e-7)  # the article's formulas agree with autograd to rounding
 EXAMPLES = """\
 examples:
   gradsight check                                  # the article's 2-4-1 network on XOR
@@ -36,10 +38,10 @@ def add_parser(sub, parents) -> None:
     p = sub.add_parser(
         "check",
         parents=parents,
-        help="compare hand-derived and autograd gradients: the article's network, "
-        "or your own NumPy forward/backward (--file)",
-        description="Compare the article's hand-derived gradients (gs.reference) with\n"
-        "autograd's for a 2-layer network of any size; exit code 1 on a mismatch.",
+        help="check hand-written gradients: your NumPy file (--file) or the article's network",
+        description="Check hand-written gradients against autograd's: your own NumPy\n"
+        "forward/backward with --file, else the article's hand-derived gradients\n"
+        "(gs.reference) for a 2-layer network of any size; exit code 1 on a mismatch.",
         epilog=EXAMPLES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -54,8 +56,20 @@ def add_parser(sub, parents) -> None:
     p.add_argument("--activation", choices=ACTIVATIONS, default="sigmoid", help="hidden f")
     p.add_argument("--output-activation", choices=ACTIVATIONS, default="sigmoid", help="output g")
     p.add_argument("--seed", type=opt.seed, default=0, help="weights and random data")
-    p.add_argument("--atol", type=opt.non_negative_float, default=1e-10)
-    p.add_argument("--rtol", type=opt.non_negative_float, default=1e-7)
+    p.add_argument(
+        "--atol",
+        type=opt.non_negative_float,
+        default=None,
+        help=f"absolute tolerance (default {FILE_TOL[0]:g} with --file, as gs.check; "
+        f"{ARTICLE_TOL[0]:g} for the article's network)",
+    )
+    p.add_argument(
+        "--rtol",
+        type=opt.non_negative_float,
+        default=None,
+        help=f"relative tolerance (default {FILE_TOL[1]:g} with --file; {ARTICLE_TOL[1]:g} "
+        "for the article's network)",
+    )
     p.add_argument(
         "--break",
         dest="broken",
@@ -72,6 +86,9 @@ def add_parser(sub, parents) -> None:
 
 
 def run(args) -> int:
+    default = FILE_TOL if getattr(args, "file", None) else ARTICLE_TOL
+    args.atol = default[0] if args.atol is None else args.atol
+    args.rtol = default[1] if args.rtol is None else args.rtol
     if getattr(args, "file", None):
         from .check_file import run_file
 
@@ -94,7 +111,7 @@ def run(args) -> int:
     d, q, m = args.sizes
     print(
         f"network {d}-{q}-{m} ({f} hidden, {g} output), batch {args.batch}, seed {args.seed}; "
-        f"data: {'XOR' if _is_xor(args) else 'random'}"
+        f"data: {'XOR' if _is_xor(args) else 'random'}; atol {args.atol:g}, rtol {args.rtol:g}"
         + (f"; the manual gradient of {args.broken} has its sign flipped" if args.broken else "")
     )
     print(report.to_markdown() if args.markdown else report.to_text())

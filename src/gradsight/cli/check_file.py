@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import traceback
 from pathlib import Path
 
 from .errors import EXIT_MISMATCH, CliError, input_file, one_line
@@ -30,7 +31,7 @@ def load(path: str):
     except SyntaxError as err:
         raise CliError(f"--file '{p}': syntax error on line {err.lineno}: {err.msg}") from None
     except Exception as err:  # noqa: BLE001 - the user's code: any error is a bad file
-        raise CliError(f"--file '{p}': running it raised {type(err).__name__}: {err}") from None
+        raise user_error(p, "running it", err) from err
     missing = [n for n in REQUIRED if not callable(getattr(module, n, None))]
     if missing:
         raise CliError(
@@ -40,11 +41,38 @@ def load(path: str):
     return module
 
 
+def where_in_user_file(p: Path, err: BaseException) -> str:
+    """``"net.py, line 12, in backward"``: the innermost frame of the user's file, or ""."""
+    target = p.resolve()
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if _same_file(f.filename, target)]
+    if not frames:
+        return ""
+    f = frames[-1]
+    return f"{p.name}, line {f.lineno}, in {f.name}"
+
+
+def _same_file(name: str, target: Path) -> bool:
+    try:
+        return Path(name).resolve() == target
+    except (OSError, ValueError):
+        return False
+
+
+def user_error(p: Path, what: str, err: BaseException) -> CliError:
+    """A CliError for an error raised in the user's code, naming where in their file.
+
+    Raised ``from err``, so ``--debug`` prints the user's frames (the cause's traceback).
+    """
+    where = where_in_user_file(p, err)
+    at = f" (at {where})" if where else ""
+    return CliError(f"--file '{p}': {what} raised {type(err).__name__}: {one_line(err)}{at}")
+
+
 def _call(p: Path, what: str, fn, *args):
     try:
         return fn(*args)
     except Exception as err:  # noqa: BLE001 - the user's code
-        raise CliError(f"--file '{p}': {what} raised {type(err).__name__}: {err}") from None
+        raise user_error(p, what, err) from err
 
 
 def run_file(args) -> int:
@@ -60,12 +88,16 @@ def run_file(args) -> int:
         report = gs.check.backprop(
             module.forward, module.backward, params, *data, atol=args.atol, rtol=args.rtol
         )
-    except (TypeError, ValueError) as err:
-        raise CliError(f"--file '{p}': {one_line(err)}") from None
-    except Exception as err:  # noqa: BLE001 - raised inside the user's forward or backward
-        raise CliError(f"--file '{p}': forward/backward raised {type(err).__name__}: "
-                       f"{one_line(err)}") from None  # fmt: skip
-    print(f"{p}: forward and backward checked (hand, autograd, central finite differences)")
+    except Exception as err:  # noqa: BLE001 - gs.check's refusal, or the user's code raising
+        where = where_in_user_file(p, err)
+        if not where and isinstance(err, (TypeError, ValueError)):
+            raise CliError(f"--file '{p}': {one_line(err)}") from err
+        function = where.rsplit(" in ", 1)[-1] if where else "forward/backward"
+        raise user_error(p, function, err) from err
+    print(
+        f"{p}: forward and backward checked (hand, autograd, central finite differences); "
+        f"atol {args.atol:g}, rtol {args.rtol:g}"
+    )
     print(report.to_markdown() if args.markdown else report.to_text())
     sys.stdout.flush()
     return 0 if report.ok else EXIT_MISMATCH

@@ -76,8 +76,11 @@ def draw_graph(
 
     Parameters
     ----------
-    root : Tensor
-        Usually the loss. Its graph is read, never changed; ``.grad`` is not touched.
+    root : Tensor, or a gs.check.backprop report
+        Usually the loss. A report draws the graph its check recorded, its
+        parameters and intermediates named, the first divergence (else the
+        mismatched tensors) and its path to the loss highlighted. Its graph
+        is read, never changed; ``.grad`` is not touched.
     params : Module or mapping name -> Tensor, optional
         Names for parameters (matched by identity) and module clusters.
     show_data : bool
@@ -112,6 +115,9 @@ def draw_graph(
         A ``graphviz.Digraph``: ``.source`` is the DOT text; ``.pipe("svg")``,
         ``.render(...)`` and Jupyter display use Graphviz's ``dot`` program.
     """
+    if callable(getattr(root, "graph_for_drawing", None)):  # a gs.check report: its own graph
+        root, params, first = root.graph_for_drawing()
+        highlight = first if highlight is None else highlight
     if direction not in ("forward", "backward"):
         raise ValueError(f"direction must be 'forward' or 'backward', got {direction!r}")
     if rankdir not in RANKDIRS:
