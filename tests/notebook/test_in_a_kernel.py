@@ -93,7 +93,6 @@ def test_the_traced_step_shows_its_program(outputs):
     assert "<" not in program  # escaped: nothing in it is read as markup
 
 
-@pytest.mark.xfail(strict=True, reason="report _repr_html_ lands with the check branch")
 def test_a_check_report_displays_as_a_table(outputs):
     data = shown(outputs, "report")
     assert not data["text/plain"].startswith("BackpropReport(")  # not a dataclass dump
