@@ -1,0 +1,208 @@
+"""Special functions for nn activations: erf, erfc and softplus, each a primitive.
+
+NumPy has no error function, and gradsight does not depend on SciPy, so erf
+and erfc are computed here in float64 with W. J. Cody's rational Chebyshev
+approximations (Math. Comp. 23, 1969: the coefficients of the SPECFUN
+routine CALERF), which are accurate to about one unit in the last place of
+a double over the whole real line. ``math.erf`` applied element by element
+gives the same values but costs a Python call per element; this costs a few
+dozen array operations per call, whatever the size.
+
+The three ranges of |x|, for ``y = |x|``:
+
+- y <= 0.46875: erf(x) = x P(x^2) / Q(x^2) (erfc = 1 - erf: no cancellation,
+  erf is at most 0.5 there);
+- 0.46875 < y <= 4: erfc(y) = exp(-y^2) P(y) / Q(y);
+- y > 4: erfc(y) = exp(-y^2) / y (1/sqrt(pi) - z P(z) / Q(z)), z = 1/y^2.
+
+Negative arguments use erfc(-y) = 2 - erfc(y) and erf(-x) = -erf(x), so
+erfc stays accurate (relatively) in its tail, where erf has rounded to 1:
+gelu uses erfc for that reason. float16/float32 inputs are computed in
+float64 and rounded once.
+
+softplus is a primitive rather than a composite because its stable form
+(max(z, 0) + log1p(exp(-|z|))) and PyTorch's linear regime above
+``threshold`` are a ``where`` whose untaken branch would otherwise sit in
+the graph; as one node its rule is one line, g sigmoid(beta x).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from gradsight._core.node import Primitive, apply1
+from gradsight._core.tensor import Tensor
+
+from . import _util
+from .api import as_tensor
+
+TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+_RSQRT_PI = 1.0 / math.sqrt(math.pi)
+_SMALL = 0.46875  # erf by its own series below this |x|, erfc above
+_CLAMP = 40.0  # erfc(y) is 0 in float64 for y > 27; clamping keeps inf out of exp's split
+
+# Cody (1969), erf for |x| <= 0.46875: numerator in x^2 (degree 4), denominator (degree 4)
+_A = (3.16112374387056560e00, 1.13864154151050156e02, 3.77485237685302021e02,
+      3.20937758913846947e03, 1.85777706184603153e-1)  # fmt: skip
+_B = (2.36012909523441209e01, 2.44024637934444173e02, 1.28261652607737228e03,
+      2.84423683343917062e03)  # fmt: skip
+# erfc for 0.46875 < |x| <= 4: degree 8 over degree 8 in |x|, times exp(-x^2)
+_C = (5.64188496988670089e-1, 8.88314979438837594e00, 6.61191906371416295e01,
+      2.98635138197400131e02, 8.81952221241769090e02, 1.71204761263407058e03,
+      2.05107837782607147e03, 1.23033935479799725e03, 2.15311535474403846e-8)  # fmt: skip
+_D = (1.57449261107098347e01, 1.17693950891312499e02, 5.37181101862009858e02,
+      1.62138957456669019e03, 3.29079923573345963e03, 4.36261909014324716e03,
+      3.43936767414372164e03, 1.23033935480374942e03)  # fmt: skip
+# erfc for |x| > 4: in z = 1/x^2, degree 5 over degree 5
+_P = (3.05326634961232344e-1, 3.60344899949804439e-1, 1.25781726111229246e-1,
+      1.60837851487422766e-2, 6.58749161529837803e-4, 1.63153871373020978e-2)  # fmt: skip
+_Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
+      6.05183413124413191e-2, 2.33520497626869185e-3)  # fmt: skip
+
+
+def _erf_small(x):
+    """erf(x) for |x| <= 0.46875, as x times a rational function of x^2."""
+    z = x * x
+    num = _A[4] * z
+    den = z.copy()
+    for a, b in zip(_A[:3], _B[:3]):
+        num += a
+        num *= z
+        den += b
+        den *= z
+    return x * (num + _A[3]) / (den + _B[3])
+
+
+def _exp_minus_square(y):
+    """exp(-y^2) without y^2's rounding error in the exponent (it would be
+    amplified by y^2): y = h + d with h a multiple of 1/16, so h^2 is exact and
+    y^2 - h^2 = (y - h)(y + h) is small and accurate."""
+    h = np.trunc(y * 16.0) / 16.0
+    return _util.exp_nonpositive(-h * h) * _util.exp_nonpositive(-(y - h) * (y + h))
+
+
+def _erfc_mid(y):
+    """erfc(y) for 0.46875 < y <= 4."""
+    num = _C[8] * y
+    den = y.copy()
+    for c, d in zip(_C[:7], _D[:7]):
+        num += c
+        num *= y
+        den += d
+        den *= y
+    return (num + _C[7]) / (den + _D[7]) * _exp_minus_square(y)
+
+
+def _erfc_tail(y):
+    """erfc(y) for y > 4 (inf and nan included: erfc(inf) = 0, nan stays nan)."""
+    y = np.minimum(y, _CLAMP)
+    z = 1.0 / (y * y)
+    num = _P[5] * z
+    den = z.copy()
+    for p, q in zip(_P[:4], _Q[:4]):
+        num += p
+        num *= z
+        den += q
+        den *= z
+    r = z * (num + _P[4]) / (den + _Q[4])
+    return (_RSQRT_PI - r) / y * _exp_minus_square(y)
+
+
+def _float64(x):
+    """(x as a float64 array, the dtype to round the result to)."""
+    x = np.asarray(x)
+    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
+    return x.astype(np.float64, copy=False), dtype
+
+
+def _erfc_of_abs(y):
+    """erfc(y) for y = |x| > 0.46875 (or nan): the middle range or the tail."""
+    out = np.empty_like(y)
+    mid = y <= 4.0
+    if mid.all():
+        return _erfc_mid(y)
+    tail = ~mid
+    out[mid] = _erfc_mid(y[mid])
+    out[tail] = _erfc_tail(y[tail])
+    return out
+
+
+def erf_array(x) -> np.ndarray:
+    """erf(x) elementwise, to about 1 ulp in float64."""
+    x, dtype = _float64(x)
+    y = np.abs(x)
+    small = y <= _SMALL
+    if small.all():
+        return _erf_small(x).astype(dtype, copy=False)
+    out = np.empty_like(x)
+    out[small] = _erf_small(x[small])
+    big = ~small
+    xb = x[big]
+    one_minus = 1.0 - _erfc_of_abs(np.abs(xb))
+    out[big] = np.where(xb < 0, -one_minus, one_minus)
+    return out.astype(dtype, copy=False)
+
+
+def erfc_array(x) -> np.ndarray:
+    """erfc(x) = 1 - erf(x) elementwise, relatively accurate in its tail too."""
+    x, dtype = _float64(x)
+    y = np.abs(x)
+    small = y <= _SMALL
+    if small.all():
+        return (1.0 - _erf_small(x)).astype(dtype, copy=False)
+    out = np.empty_like(x)
+    out[small] = 1.0 - _erf_small(x[small])
+    big = ~small
+    xb = x[big]
+    e = _erfc_of_abs(np.abs(xb))
+    out[big] = np.where(xb < 0, 2.0 - e, e)
+    return out.astype(dtype, copy=False)
+
+
+def _gauss_slope(F, g, x):
+    """g * 2/sqrt(pi) * exp(-x^2): erf's derivative (erfc's is its negative)."""
+    return g * (F.exp(-(x * x)) * TWO_OVER_SQRT_PI)
+
+
+erf_p = Primitive("erf", erf_array, (lambda F, g, out, x: _gauss_slope(F, g, x),))
+erfc_p = Primitive("erfc", erfc_array, (lambda F, g, out, x: -_gauss_slope(F, g, x),))
+
+
+def erf(x) -> Tensor:
+    """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise."""
+    return apply1(erf_p, as_tensor(x))
+
+
+def erfc(x) -> Tensor:
+    """1 - erf(x), without the cancellation for large x (gelu's form)."""
+    return apply1(erfc_p, as_tensor(x))
+
+
+# ---------------------------------------------------------------- softplus
+def _softplus(x, beta, threshold):
+    """log(1 + exp(beta x)) / beta, and x itself where beta x > threshold (PyTorch's
+    rule). The log is taken in the stable form max(z, 0) + log1p(exp(-|z|))."""
+    z = x * beta
+    soft = np.maximum(z, 0) + np.log1p(_util.exp_nonpositive(-np.abs(z)))
+    if beta != 1:
+        soft /= beta
+    return np.where(z > threshold, x, soft)
+
+
+def _softplus_vjp(F, g, out, x, beta, threshold):
+    """g sigmoid(beta x), and g itself where beta x > threshold (the forward's rule)."""
+    linear = F.data(x) * beta > threshold
+    slope = F.sigmoid(x * beta)
+    if linear.any():
+        slope = F.where(linear, 1.0, slope)
+    return g * slope
+
+
+softplus_p = Primitive("softplus", _softplus, (_softplus_vjp,), arity=1)
+
+
+def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
+    """log(1 + exp(beta x)) / beta, linear (x) where beta x > threshold (validated by nn)."""
+    return apply1(softplus_p, as_tensor(x), beta, threshold)
