@@ -271,8 +271,8 @@ def _at(index: tuple) -> str:
 
 def _class_indices(t, x: Tensor, axis: int, ignore_index: int, what: str):
     """(indices, kept): integer targets checked against the input, the ignored
-    ones replaced by class 0, and the mask of the others (None when no target is
-    ignored). Each value must be in [0, C) or equal ignore_index."""
+    ones replaced by -1 (no class), and the mask of the others (None when no
+    target is ignored). Each value must be in [0, C) or equal ignore_index."""
     n_classes = x.shape[axis]
     expected = x.shape[:axis] + x.shape[axis + 1 :]
     if t.shape != expected:
@@ -291,11 +291,11 @@ def _class_indices(t, x: Tensor, axis: int, ignore_index: int, what: str):
                 f"[0, {n_classes}) (input has {n_classes} classes) nor ignore_index "
                 f"({ignore_index})"
             )
-        return np.where(ignored, 0, t).astype(np.intp, copy=False), ~ignored
+        return np.where(ignored, -1, t).astype(np.intp, copy=False), ~ignored
     if 0 <= ignore_index < n_classes:
         ignored = t == ignore_index
         if ignored.any():
-            return np.where(ignored, 0, t).astype(np.intp, copy=False), ~ignored
+            return np.where(ignored, -1, t).astype(np.intp, copy=False), ~ignored
     return t.astype(np.intp, copy=False), None
 
 
@@ -307,10 +307,17 @@ def _check_not_empty(t, reduction: str, what: str) -> None:
 
 
 def _pick(values: Tensor, axis: int, indices) -> Tensor:
-    """values[..., indices, ...] along the class axis: one gather (integer-array index)."""
-    grids = list(np.indices(indices.shape, sparse=True))
-    grids.insert(axis, indices)
-    return values[tuple(grids)]
+    """values at each target's class, the class axis summed out: where(onehot, values, 0)
+    summed over the class axis, with one entry per target (none for an index of -1).
+
+    A select, not a product with the one-hot mask: an excluded -inf log-probability
+    (a masked class) would give -inf * 0 = nan. NumPy builds the mask from the target,
+    so under gs.trace a new batch's targets are recorded, not read.
+    """
+    n_classes = values.shape[axis]
+    classes = np.arange(n_classes).reshape((n_classes,) + (1,) * (values.ndim - axis - 1))
+    targets = indices.reshape(indices.shape[:axis] + (1,) + indices.shape[axis:])
+    return api.where(targets == classes, values, 0.0).sum(axis=axis)
 
 
 def _masked_reduce(losses: Tensor, kept, reduction: str) -> Tensor:
@@ -323,8 +330,12 @@ def _masked_reduce(losses: Tensor, kept, reduction: str) -> Tensor:
     total = losses.sum()
     if reduction == "sum":
         return total
-    count = losses.size if kept is None else int(np.count_nonzero(kept))
-    return total / count if count else total * np.nan
+    if kept is None:
+        return total / losses.size
+    # the count as an array, not a Python int: under gs.trace it is recorded, not read;
+    # no target kept gives 0 / nan = nan (PyTorch's 0/0) without a division warning
+    count = np.count_nonzero(kept)
+    return total / np.where(np.greater(count, 0), count, np.nan).astype(losses.dtype)
 
 
 def nll_loss(log_probs, target, ignore_index: int = -100, reduction: str = "mean") -> Tensor:

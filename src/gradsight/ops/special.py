@@ -35,8 +35,7 @@ import numpy as np
 from gradsight._core.node import Primitive, apply1
 from gradsight._core.tensor import Tensor
 
-from . import _util
-from .api import as_tensor
+from . import _util, api
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _RSQRT_PI = 1.0 / math.sqrt(math.pi)
@@ -66,12 +65,10 @@ def _erf_small(x):
     """erf(x) for |x| <= 0.46875, as x times a rational function of x^2."""
     z = x * x
     num = _A[4] * z
-    den = z.copy()
+    den = z
     for a, b in zip(_A[:3], _B[:3]):
-        num += a
-        num *= z
-        den += b
-        den *= z
+        num = (num + a) * z
+        den = (den + b) * z
     return x * (num + _A[3]) / (den + _B[3])
 
 
@@ -84,81 +81,63 @@ def _exp_minus_square(y):
 
 
 def _erfc_mid(y):
-    """erfc(y) for 0.46875 < y <= 4."""
+    """erfc(y) for 0.46875 <= y <= 4."""
     num = _C[8] * y
-    den = y.copy()
+    den = y
     for c, d in zip(_C[:7], _D[:7]):
-        num += c
-        num *= y
-        den += d
-        den *= y
+        num = (num + c) * y
+        den = (den + d) * y
     return (num + _C[7]) / (den + _D[7]) * _exp_minus_square(y)
 
 
 def _erfc_tail(y):
-    """erfc(y) for y > 4 (inf and nan included: erfc(inf) = 0, nan stays nan)."""
-    y = np.minimum(y, _CLAMP)
+    """erfc(y) for 4 <= y <= 40 (erfc(40) is 0 in float64, as is everything beyond)."""
     z = 1.0 / (y * y)
     num = _P[5] * z
-    den = z.copy()
+    den = z
     for p, q in zip(_P[:4], _Q[:4]):
-        num += p
-        num *= z
-        den += q
-        den *= z
+        num = (num + p) * z
+        den = (den + q) * z
     r = z * (num + _P[4]) / (den + _Q[4])
     return (_RSQRT_PI - r) / y * _exp_minus_square(y)
 
 
-def _float64(x):
-    """(x as a float64 array, the dtype to round the result to)."""
-    x = np.asarray(x)
-    dtype = x.dtype if x.dtype.kind == "f" else np.dtype(np.float64)
-    return x.astype(np.float64, copy=False), dtype
+def _parts(x):
+    """(erf(x) on the small range, erfc(|x|) beyond it, |x| > 0.46875): each range's
+    formula runs on every element, its argument clamped into the range, and the
+    right one is picked by np.where. No masks, no branches on values: the same
+    NumPy calls whatever the data (a gs.trace replay needs that), and no
+    warnings from a formula evaluated outside its range."""
+    if x.dtype != np.float64:
+        x = x.astype(np.float64)
+    y = np.abs(x)
+    small = _erf_small(np.minimum(np.maximum(x, -_SMALL), _SMALL))
+    y_mid = np.minimum(np.maximum(y, _SMALL), 4.0)
+    y_tail = np.minimum(np.maximum(y, 4.0), _CLAMP)  # nan stays nan in both
+    big = np.where(y <= 4.0, _erfc_mid(y_mid), _erfc_tail(y_tail))
+    return x, small, big, y > _SMALL
 
 
-def _erfc_of_abs(y):
-    """erfc(y) for y = |x| > 0.46875 (or nan): the middle range or the tail."""
-    out = np.empty_like(y)
-    mid = y <= 4.0
-    if mid.all():
-        return _erfc_mid(y)
-    tail = ~mid
-    out[mid] = _erfc_mid(y[mid])
-    out[tail] = _erfc_tail(y[tail])
+def _rounded(out, dtype):
+    """The float64 result in the input's float dtype (float64 for integer input)."""
+    if dtype.kind == "f" and dtype != np.float64:
+        return out.astype(dtype)
     return out
 
 
-def erf_array(x) -> np.ndarray:
-    """erf(x) elementwise, to about 1 ulp in float64."""
-    x, dtype = _float64(x)
-    y = np.abs(x)
-    small = y <= _SMALL
-    if small.all():
-        return _erf_small(x).astype(dtype, copy=False)
-    out = np.empty_like(x)
-    out[small] = _erf_small(x[small])
-    big = ~small
-    xb = x[big]
-    one_minus = 1.0 - _erfc_of_abs(np.abs(xb))
-    out[big] = np.where(xb < 0, -one_minus, one_minus)
-    return out.astype(dtype, copy=False)
+def erf_array(x):
+    """erf(x) elementwise, to a few ulp in float64."""
+    x64, small, erfc_abs, big = _parts(x)
+    one_minus = 1.0 - erfc_abs
+    return _rounded(np.where(big, np.where(x64 < 0, -one_minus, one_minus), small), x.dtype)
 
 
-def erfc_array(x) -> np.ndarray:
+def erfc_array(x):
     """erfc(x) = 1 - erf(x) elementwise, relatively accurate in its tail too."""
-    x, dtype = _float64(x)
-    y = np.abs(x)
-    small = y <= _SMALL
-    if small.all():
-        return (1.0 - _erf_small(x)).astype(dtype, copy=False)
-    out = np.empty_like(x)
-    out[small] = 1.0 - _erf_small(x[small])
-    big = ~small
-    xb = x[big]
-    e = _erfc_of_abs(np.abs(xb))
-    out[big] = np.where(xb < 0, 2.0 - e, e)
-    return out.astype(dtype, copy=False)
+    x64, small, erfc_abs, big = _parts(x)
+    return _rounded(
+        np.where(big, np.where(x64 < 0, 2.0 - erfc_abs, erfc_abs), 1.0 - small), x.dtype
+    )
 
 
 def _gauss_slope(F, g, x):
@@ -172,12 +151,12 @@ erfc_p = Primitive("erfc", erfc_array, (lambda F, g, out, x: -_gauss_slope(F, g,
 
 def erf(x) -> Tensor:
     """The error function 2/sqrt(pi) * integral_0^x exp(-t^2) dt, elementwise."""
-    return apply1(erf_p, as_tensor(x))
+    return apply1(erf_p, api.as_tensor(x))
 
 
 def erfc(x) -> Tensor:
     """1 - erf(x), without the cancellation for large x (gelu's form)."""
-    return apply1(erfc_p, as_tensor(x))
+    return apply1(erfc_p, api.as_tensor(x))
 
 
 # ---------------------------------------------------------------- softplus
@@ -187,7 +166,7 @@ def _softplus(x, beta, threshold):
     z = x * beta
     soft = np.maximum(z, 0) + np.log1p(_util.exp_nonpositive(-np.abs(z)))
     if beta != 1:
-        soft /= beta
+        soft = soft / beta
     return np.where(z > threshold, x, soft)
 
 
@@ -205,4 +184,4 @@ softplus_p = Primitive("softplus", _softplus, (_softplus_vjp,), arity=1)
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:
     """log(1 + exp(beta x)) / beta, linear (x) where beta x > threshold (validated by nn)."""
-    return apply1(softplus_p, as_tensor(x), beta, threshold)
+    return apply1(softplus_p, api.as_tensor(x), beta, threshold)
