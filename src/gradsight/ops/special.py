@@ -103,6 +103,12 @@ def _erfc_tail(y):
 
 
 def _parts(x):
+    """_ranges(x) with floating-point error reports off: its only possible errors are
+    underflows to the right answer (x^2 of a subnormal x, exp(-x^2) times a tail)."""
+    return _util._quietly(_ranges, x)
+
+
+def _ranges(x):
     """(erf(x) on the small range, erfc(|x|) beyond it, |x| > 0.46875): each range's
     formula runs on every element, its argument clamped into the range, and the
     right one is picked by np.where. No masks, no branches on values: the same
