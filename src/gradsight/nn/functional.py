@@ -345,8 +345,9 @@ def nll_loss(log_probs, target, ignore_index: int = -100, reduction: str = "mean
     (N, C, d1, ...) with t (N, d1, ...). A target equal to ``ignore_index``
     contributes 0 and no gradient; the mean is over the targets not ignored.
 
-    Composite (one gather, a where for ignored targets, a sum and a
-    division): each piece is an existing primitive with its own rule.
+    Composite (the gather as a select of each target's entry and a sum over
+    the class axis, a where for ignored targets, a sum and a division): each
+    piece is an existing primitive with its own rule.
     """
     what = "nll_loss"
     ignore_index = _check_ignore_index(ignore_index, what)
