@@ -301,3 +301,41 @@ def test_a_padded_sequence_tagger_trains_like_pytorch():
     assert losses[-1] < losses[0]
     for (name, p), tp in zip(model.net.named_parameters(), t_net.parameters(), strict=True):
         np.testing.assert_allclose(p.numpy(), tp.detach().numpy(), rtol=1e-9, err_msg=name)
+
+
+@pytest.mark.parametrize("activation", ["gelu", "gelu-tanh", "softplus", "softmin"])
+def test_steps_with_the_new_functions_trace_and_replay_as_they_run_eagerly(activation):
+    """Batches with and without padding alternate: the traced step records the
+    targets' checks and the class selects, and replays them on new targets."""
+    act = {
+        "gelu": F.gelu,
+        "gelu-tanh": lambda h: F.gelu(h, "tanh"),
+        "softplus": lambda h: F.softplus(h, 2.0, 1.0),
+        "softmin": F.softmin,
+    }[activation]
+    x = gs.tensor(_logits((6, 2, 4), 13))
+    batches = [
+        np.array([[0, 3], [2, -100], [0, 0], [1, 1], [3, -100], [-100, -100]]),
+        np.array([[0, 3], [2, 2], [0, 0], [1, 1], [3, 3], [0, 1]]),
+    ]
+    runs = []
+    for traced in (False, True):
+        gs.manual_seed(3)
+        lin = nn.Linear(4, 5)
+        opt = gs.optim.SGD(lin.parameters(), lr=0.1)
+
+        def step(x, t, lin=lin, opt=opt):
+            opt.zero_grad()
+            logits = act(lin(x)).transpose(0, 2, 1)  # (N, C, T)
+            loss = F.cross_entropy(logits, t, label_smoothing=0.1)
+            loss = loss + F.nll_loss(F.log_softmax(logits, 1), t)
+            loss.backward()
+            opt.step()
+            return loss
+
+        run = gs.trace(step) if traced else step
+        losses = [run(x, batches[i % 2]).item() for i in range(6)]
+        runs.append((losses, lin.weight.numpy().copy()))
+    assert run.replays >= 2
+    assert runs[0][0] == runs[1][0]
+    np.testing.assert_array_equal(runs[0][1], runs[1][1])
