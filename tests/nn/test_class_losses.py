@@ -339,3 +339,10 @@ def test_steps_with_the_new_functions_trace_and_replay_as_they_run_eagerly(activ
     assert run.replays >= 2
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
+
+
+def test_the_mean_over_an_empty_batch_is_refused_for_either_kind_of_target():
+    for target in (np.zeros((0, 3)), np.zeros(0, int)):
+        with pytest.raises(ValueError, match=r"empty batch \(N = 0, target shape \(0,"):
+            F.cross_entropy(gs.zeros(0, 3), target)
+        assert F.cross_entropy(gs.zeros(0, 3), target, "sum").item() == 0.0

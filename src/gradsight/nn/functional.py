@@ -299,10 +299,11 @@ def _class_indices(t, x: Tensor, axis: int, ignore_index: int, what: str):
     return t.astype(np.intp, copy=False), None
 
 
-def _check_not_empty(t, reduction: str, what: str) -> None:
-    if t.size == 0 and reduction == "mean":
+def _check_not_empty(samples: int, target_shape: tuple, reduction: str, what: str) -> None:
+    if samples == 0 and reduction == "mean":
         raise ValueError(
-            f"{what}: the mean over an empty batch (N = 0, target shape {t.shape}) is undefined"
+            f"{what}: the mean over an empty batch (N = 0, target shape {target_shape}) "
+            "is undefined"
         )
 
 
@@ -358,7 +359,7 @@ def nll_loss(log_probs, target, ignore_index: int = -100, reduction: str = "mean
     if t.dtype.kind not in "iu":
         raise TypeError(f"{what}: target must hold integer class indices, got dtype {t.dtype}")
     indices, kept = _class_indices(t, x, axis, ignore_index, what)
-    _check_not_empty(t, reduction, what)
+    _check_not_empty(t.size, t.shape, reduction, what)
     return _masked_reduce(-_pick(x, axis, indices), kept, reduction)
 
 
@@ -411,7 +412,7 @@ def cross_entropy(
             f"probabilities must have the input's shape {x.shape})"
         )
     indices, kept = _class_indices(t, x, axis, ignore_index, what)
-    _check_not_empty(t, reduction, what)
+    _check_not_empty(t.size, t.shape, reduction, what)
     if x.ndim == 2 and kept is None and not smoothing:
         return api.cross_entropy_logits(x, indices, reduction)
     logp = api.log_softmax(x, axis)
@@ -432,6 +433,8 @@ def _soft_cross_entropy(x, target, axis, reduction, ignore_index, smoothing) -> 
         )
     p = target
     _check_unit_interval(p.data if isinstance(p, Tensor) else p, what, "target")
+    samples = math.prod(x.shape[:axis] + x.shape[axis + 1 :])
+    _check_not_empty(samples, p.shape, reduction, what)
     if isinstance(p, Tensor):
         p = api.astype(p, x.dtype)
     else:
