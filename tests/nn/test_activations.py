@@ -189,3 +189,20 @@ def test_mlp_takes_the_new_activations_by_name():
     out = model(gs.tensor(np.ones((4, 3))))
     np.testing.assert_allclose(out.numpy().sum(axis=1), 1.0)
     assert type(nn.MLP([2, 2, 1], activation="softplus").layers[1]) is nn.Softplus
+
+
+def test_at_the_threshold_softplus_second_derivative_is_sigmoids_where_pytorchs_is_0():
+    """docs/nn.md's one difference: PyTorch takes x for beta x > threshold, and so does
+    gradsight, but PyTorch's double backward masks with beta x < threshold."""
+    torch = pytest.importorskip("torch")
+    x = np.array([10.0])  # beta x == threshold
+    _, h = _second_derivative(lambda a: F.softplus(a, 2.0, 20.0), x)
+    s, one_minus_s = 1 / (1 + np.exp(-20.0)), 1 / (1 + np.exp(20.0))
+    # sigmoid's rule forms out - out * out: 1 - s to about 1e-7 relative at s = 1 - 2e-9
+    np.testing.assert_allclose(h, 2.0 * s * one_minus_s, rtol=1e-6)
+    t = torch.tensor(x, requires_grad=True)
+    (g,) = torch.autograd.grad(
+        torch.nn.functional.softplus(t, 2.0, 20.0).sum(), t, create_graph=True
+    )
+    (th,) = torch.autograd.grad(g.sum(), t)
+    assert th.item() == 0.0 and h[0] > 0
