@@ -63,15 +63,35 @@ _Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1,
       6.05183413124413191e-2, 2.33520497626869185e-3)  # fmt: skip
 
 
-def _erf_small(x):
-    """erf(x) for |x| <= 0.46875, as x times a rational function of x^2."""
-    z = x * x
-    num = _A[4] * z
-    den = z
-    for a, b in zip(_A[:3], _B[:3]):
-        num = (num + a) * z
-        den = (den + b) * z
-    return x * (num + _A[3]) / (den + _B[3])
+def _ratio(t, lead, pairs, last_num, last_den):
+    """num(t) / den(t) in Cody's nested form: num = ((lead t + a0) t + a1) t ... + last_num,
+    den = ((t + b0) t + b1) t ... + last_den, for ``pairs`` = ((a0, b0), (a1, b1), ...).
+
+    On a plain array the steps run in place (two arrays for the whole evaluation,
+    not one per step); on anything else (gs.trace's traced arrays) out of place.
+    """
+    num = t * lead
+    if type(t) is np.ndarray:
+        den = t.copy()
+        for a, b in pairs:
+            num += a
+            num *= t
+            den += b
+            den *= t
+        num += last_num
+        den += last_den
+        num /= den
+        return num
+    den = t
+    for a, b in pairs:
+        num = (num + a) * t
+        den = (den + b) * t
+    return (num + last_num) / (den + last_den)
+
+
+_SMALL_PAIRS = tuple(zip(_A[:3], _B[:3]))
+_MID_PAIRS = tuple(zip(_C[:7], _D[:7]))
+_TAIL_PAIRS = tuple(zip(_P[:4], _Q[:4]))
 
 
 def _exp_minus_square(y):
@@ -82,28 +102,6 @@ def _exp_minus_square(y):
     return _util.exp_nonpositive(-h * h) * _util.exp_nonpositive(-(y - h) * (y + h))
 
 
-def _erfc_mid(y):
-    """erfc(y) for 0.46875 <= y <= 4."""
-    num = _C[8] * y
-    den = y
-    for c, d in zip(_C[:7], _D[:7]):
-        num = (num + c) * y
-        den = (den + d) * y
-    return (num + _C[7]) / (den + _D[7]) * _exp_minus_square(y)
-
-
-def _erfc_tail(y):
-    """erfc(y) for 4 <= y <= 40 (erfc(40) is 0 in float64, as is everything beyond)."""
-    z = 1.0 / (y * y)
-    num = _P[5] * z
-    den = z
-    for p, q in zip(_P[:4], _Q[:4]):
-        num = (num + p) * z
-        den = (den + q) * z
-    r = z * (num + _P[4]) / (den + _Q[4])
-    return (_RSQRT_PI - r) / y * _exp_minus_square(y)
-
-
 def _parts(x):
     """_ranges(x) with floating-point error reports off: its only possible errors are
     underflows to the right answer (x^2 of a subnormal x, exp(-x^2) times a tail)."""
@@ -111,18 +109,24 @@ def _parts(x):
 
 
 def _ranges(x):
-    """(erf(x) on the small range, erfc(|x|) beyond it, |x| > 0.46875): each range's
-    formula runs on every element, its argument clamped into the range, and the
-    right one is picked by np.where. No masks, no branches on values: the same
-    NumPy calls whatever the data (a gs.trace replay needs that), and no
-    warnings from a formula evaluated outside its range."""
+    """(x in float64, erf(x) on the small range, erfc(|x|) beyond it, |x| > 0.46875).
+
+    Each range's formula runs on every element, its argument clamped into the
+    range, and np.where picks: no masks and no branches on values, so the same
+    NumPy calls run whatever the data (a gs.trace replay needs that), and no
+    formula warns outside its range. The middle range and the tail share one
+    exp(-y^2) (y clamped at 40, where erfc is 0 in float64 long since).
+    """
     if x.dtype != np.float64:
         x = x.astype(np.float64)
     y = np.abs(x)
-    small = _erf_small(np.minimum(np.maximum(x, -_SMALL), _SMALL))
-    y_mid = np.minimum(np.maximum(y, _SMALL), 4.0)
-    y_tail = np.minimum(np.maximum(y, 4.0), _CLAMP)  # nan stays nan in both
-    big = np.where(y <= 4.0, _erfc_mid(y_mid), _erfc_tail(y_tail))
+    s = np.minimum(np.maximum(x, -_SMALL), _SMALL)
+    small = s * _ratio(s * s, _A[4], _SMALL_PAIRS, _A[3], _B[3])
+    mid = _ratio(np.minimum(np.maximum(y, _SMALL), 4.0), _C[8], _MID_PAIRS, _C[7], _D[7])
+    y_tail = np.minimum(np.maximum(y, 4.0), _CLAMP)  # nan stays nan
+    z = 1.0 / (y_tail * y_tail)
+    tail = (_RSQRT_PI - z * _ratio(z, _P[5], _TAIL_PAIRS, _P[4], _Q[4])) / y_tail
+    big = np.where(y <= 4.0, mid, tail) * _exp_minus_square(np.minimum(y, _CLAMP))
     return x, small, big, y > _SMALL
 
 
