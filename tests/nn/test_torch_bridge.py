@@ -33,6 +33,16 @@ def _models():
         "named": nn.Sequential(
             {"hidden": nn.Linear(3, 4), "act": nn.Tanh(), "out": nn.Linear(4, 1)}
         ),
+        "gelu-softplus-softmin": nn.Sequential(
+            nn.Linear(3, 5),
+            nn.GELU(),
+            nn.Linear(5, 5),
+            nn.GELU(approximate="tanh"),
+            nn.Linear(5, 4),
+            nn.Softplus(beta=2.0, threshold=1.5),
+            nn.Linear(4, 3),
+            nn.Softmin(axis=1),
+        ),
     }
 
 
@@ -204,8 +214,40 @@ def test_import_names_the_unsupported_torch_layer():
 
 
 def test_import_names_loss_settings_gradsight_lacks():
-    with pytest.raises(TypeError, match="sets label_smoothing"):
-        nn.from_torch(torch.nn.CrossEntropyLoss(label_smoothing=0.1))
+    with pytest.raises(TypeError, match="sets weight"):
+        nn.from_torch(torch.nn.CrossEntropyLoss(weight=torch.ones(3)))
+
+
+@pytest.mark.parametrize(
+    "loss_fn",
+    [
+        nn.CrossEntropyLoss(ignore_index=1, label_smoothing=0.2),
+        nn.CrossEntropyLoss("sum", label_smoothing=0.5),
+        nn.NLLLoss(ignore_index=2),
+        nn.NLLLoss("none"),
+    ],
+    ids=repr,
+)
+def test_class_losses_translate_with_their_settings(loss_fn):
+    t_loss = nn.to_torch(loss_fn)
+    back = nn.from_torch(t_loss)
+    assert type(back) is type(loss_fn) and repr(back) == repr(loss_fn)
+    assert t_loss.ignore_index == loss_fn.ignore_index
+    assert getattr(t_loss, "label_smoothing", 0.0) == getattr(loss_fn, "label_smoothing", 0.0)
+    x = np.random.default_rng(2).standard_normal((6, 3))
+    target = np.array([0, 1, 2, 1, 1, 0])
+    z = gs.tensor(x, requires_grad=True)
+    tz = torch.tensor(x, requires_grad=True)
+    loss, t_l = loss_fn(z, target), t_loss(tz, torch.from_numpy(target))
+    np.testing.assert_allclose(loss.numpy(), t_l.detach().numpy(), **TOL)
+    loss.sum().backward()
+    t_l.sum().backward()
+    np.testing.assert_allclose(z.grad.numpy(), tz.grad.numpy(), **TOL)
+
+
+def test_import_of_a_softmin_without_dim_is_refused():
+    with pytest.raises(TypeError, match="Softmin without dim"):
+        nn.from_torch(torch.nn.Sequential(torch.nn.Softmin()))
 
 
 @pytest.mark.parametrize(

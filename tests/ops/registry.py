@@ -851,6 +851,9 @@ REGISTRY.append(
 from .registry_numpy import entries as _numpy_entries  # noqa: E402 - issue 13's NumPy ops
 
 REGISTRY.extend(_numpy_entries(OpInfo))
+from .registry_nn import entries as _nn_entries  # noqa: E402 - nn.functional's activations, losses
+
+REGISTRY.extend(_nn_entries(OpInfo))
 
 BY_NAME = {info.name: info for info in REGISTRY}
 

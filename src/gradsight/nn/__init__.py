@@ -9,9 +9,9 @@ Example, a 2-4-1 sigmoid network and its MSE loss:
 from __future__ import annotations
 
 from . import functional, init
-from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softmin, Softplus, Tanh
 from .layers import MLP, Linear, Sequential
-from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
+from .loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .module import IncompatibleKeys, Module, Parameter, StateDictError
 from .torch_bridge import from_torch, load_torch_state_dict, to_torch
 
@@ -19,18 +19,22 @@ __all__ = [
     "BCELoss",
     "BCEWithLogitsLoss",
     "CrossEntropyLoss",
+    "GELU",
     "Identity",
     "IncompatibleKeys",
     "LeakyReLU",
     "Linear",
     "MLP",
     "MSELoss",
+    "NLLLoss",
     "Module",
     "Parameter",
     "ReLU",
     "Sequential",
     "Sigmoid",
     "Softmax",
+    "Softmin",
+    "Softplus",
     "StateDictError",
     "Tanh",
     "from_torch",

@@ -56,6 +56,50 @@ class Softmax(Module):
         return f"axis={self.axis}"
 
 
+class Softmin(Module):
+    """softmax(-x) along ``axis`` (the last one by default)."""
+
+    def __init__(self, axis: int = -1):
+        super().__init__()
+        self.axis = int(axis)
+
+    def forward(self, x) -> Tensor:
+        return F.softmin(x, self.axis)
+
+    def extra_repr(self) -> str:
+        return f"axis={self.axis}"
+
+
+class GELU(Module):
+    """x Phi(x), exact (``approximate="none"``) or with PyTorch's tanh formula ("tanh")."""
+
+    def __init__(self, approximate: str = "none"):
+        super().__init__()
+        if approximate not in ("none", "tanh"):
+            raise ValueError(f"GELU: approximate must be 'none' or 'tanh', got {approximate!r}")
+        self.approximate = approximate
+
+    def forward(self, x) -> Tensor:
+        return F.gelu(x, self.approximate)
+
+    def extra_repr(self) -> str:
+        return f"approximate={self.approximate!r}"
+
+
+class Softplus(Module):
+    """log(1 + exp(beta x)) / beta, linear where beta x > threshold."""
+
+    def __init__(self, beta: float = 1.0, threshold: float = 20.0):
+        super().__init__()
+        self.beta, self.threshold = F._softplus_settings(beta, threshold, "Softplus")
+
+    def forward(self, x) -> Tensor:
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self) -> str:
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
 class Identity(Module):
     """Returns its input unchanged (a placeholder layer)."""
 

@@ -11,7 +11,7 @@ from gradsight._core.tensor import Tensor
 from gradsight.ops import api
 
 from . import init
-from .activation import Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Tanh
+from .activation import GELU, Identity, LeakyReLU, ReLU, Sigmoid, Softmax, Softmin, Softplus, Tanh
 from .module import Module, Parameter
 
 
@@ -111,6 +111,9 @@ _ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
     "softmax": Softmax,
+    "softmin": Softmin,
+    "gelu": GELU,
+    "softplus": Softplus,
     "identity": Identity,
 }
 

@@ -44,7 +44,46 @@ class BCEWithLogitsLoss(_Loss):
 
 
 class CrossEntropyLoss(_Loss):
-    """Softmax cross-entropy of logits (N, C) against integer classes (N,)."""
+    """Softmax cross-entropy of logits (N, C) against integer classes (N,) or class
+    probabilities (N, C); ``ignore_index`` and ``label_smoothing`` as PyTorch."""
+
+    def __init__(
+        self, reduction: str = "mean", *, ignore_index: int = -100, label_smoothing: float = 0.0
+    ):
+        super().__init__(reduction)
+        self.ignore_index = F._check_ignore_index(ignore_index, "CrossEntropyLoss")
+        self.label_smoothing = F._check_label_smoothing(label_smoothing, "CrossEntropyLoss")
 
     def forward(self, input, target) -> Tensor:
-        return F.cross_entropy(input, target, self.reduction)
+        return F.cross_entropy(
+            input,
+            target,
+            self.reduction,
+            ignore_index=self.ignore_index,
+            label_smoothing=self.label_smoothing,
+        )
+
+    def extra_repr(self) -> str:
+        out = super().extra_repr()
+        if self.ignore_index != -100:
+            out += f", ignore_index={self.ignore_index}"
+        if self.label_smoothing:
+            out += f", label_smoothing={self.label_smoothing}"
+        return out
+
+
+class NLLLoss(_Loss):
+    """-log_probs[n, t_n] for log-probabilities (N, C) and integer classes (N,)."""
+
+    def __init__(self, reduction: str = "mean", *, ignore_index: int = -100):
+        super().__init__(reduction)
+        self.ignore_index = F._check_ignore_index(ignore_index, "NLLLoss")
+
+    def forward(self, input, target) -> Tensor:
+        return F.nll_loss(input, target, self.ignore_index, self.reduction)
+
+    def extra_repr(self) -> str:
+        out = super().extra_repr()
+        if self.ignore_index != -100:
+            out += f", ignore_index={self.ignore_index}"
+        return out

@@ -16,7 +16,11 @@ MLP(sizes, ...)             Sequential(layers=Sequential(...)) (keys ``layers.0.
 Sigmoid Tanh ReLU Identity  Sigmoid Tanh ReLU Identity
 LeakyReLU(negative_slope)   LeakyReLU(negative_slope)
 Softmax(axis)               Softmax(dim)
+Softmin(axis)               Softmin(dim)
+GELU(approximate)           GELU(approximate)
+Softplus(beta, threshold)   Softplus(beta, threshold)
 MSELoss BCELoss ...         the loss of the same name and ``reduction``
+CrossEntropyLoss NLLLoss    with ``ignore_index`` (and ``label_smoothing``)
 ==========================  ==========================================
 
 Anything else (a Module subclass with its own ``forward``, a convolution)
@@ -51,10 +55,22 @@ _LOSSES = {
     losses.BCELoss: "BCELoss",
     losses.BCEWithLogitsLoss: "BCEWithLogitsLoss",
     losses.CrossEntropyLoss: "CrossEntropyLoss",
+    losses.NLLLoss: "NLLLoss",
 }
-_SUPPORTED = "Linear, Sequential, MLP, Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Identity, " + (
-    ", ".join(_LOSSES.values())
+_SUPPORTED = (
+    "Linear, Sequential, MLP, Sigmoid, Tanh, ReLU, LeakyReLU, Softmax, Softmin, GELU, "
+    "Softplus, Identity, " + ", ".join(_LOSSES.values())
 )
+
+
+_LOSS_SETTINGS = {  # settings besides ``reduction``, named alike in both libraries
+    losses.CrossEntropyLoss: ("ignore_index", "label_smoothing"),
+    losses.NLLLoss: ("ignore_index",),
+}
+
+
+def _loss_settings(m, kind) -> dict:
+    return {k: getattr(m, k) for k in _LOSS_SETTINGS.get(kind, ())}
 
 
 def _import_torch(caller: str):
@@ -110,8 +126,14 @@ def _export(m: Module, path: str, torch) -> Any:
         return tnn.LeakyReLU(m.negative_slope)
     if kind is act.Softmax:
         return tnn.Softmax(dim=m.axis)
+    if kind is act.Softmin:
+        return tnn.Softmin(dim=m.axis)
+    if kind is act.GELU:
+        return tnn.GELU(approximate=m.approximate)
+    if kind is act.Softplus:
+        return tnn.Softplus(beta=m.beta, threshold=m.threshold)
     if kind in _LOSSES:
-        return getattr(tnn, _LOSSES[kind])(reduction=m.reduction)
+        return getattr(tnn, _LOSSES[kind])(reduction=m.reduction, **_loss_settings(m, kind))
     raise TypeError(
         f"to_torch: {_where(path)} is a {kind.__module__}.{kind.__qualname__}, which has no "
         f"PyTorch counterpart (supported: {_SUPPORTED})"
@@ -163,10 +185,18 @@ def _import(m: Any, path: str, torch) -> Module:
         if m.dim is None:
             raise TypeError(f"from_torch: {_where(path)} is a Softmax without dim; give dim=")
         return act.Softmax(axis=m.dim)
+    if kind is tnn.Softmin:
+        if m.dim is None:
+            raise TypeError(f"from_torch: {_where(path)} is a Softmin without dim; give dim=")
+        return act.Softmin(axis=m.dim)
+    if kind is tnn.GELU:
+        return act.GELU(approximate=m.approximate)
+    if kind is tnn.Softplus:
+        return act.Softplus(beta=m.beta, threshold=m.threshold)
     for ours, name in _LOSSES.items():
         if kind is getattr(tnn, name):
             _check_plain_loss(m, path)
-            return ours(reduction=m.reduction)
+            return ours(reduction=m.reduction, **_loss_settings(m, ours))
     raise TypeError(
         f"from_torch: {_where(path)} is a {kind.__module__}.{kind.__qualname__}, which has no "
         f"gradsight counterpart (supported: {_SUPPORTED})"
@@ -188,8 +218,6 @@ def _check_plain_loss(m: Any, path: str) -> None:
     unsupported = {
         "weight": getattr(m, "weight", None) is not None,
         "pos_weight": getattr(m, "pos_weight", None) is not None,
-        "label_smoothing": getattr(m, "label_smoothing", 0.0) != 0.0,
-        "ignore_index": getattr(m, "ignore_index", -100) != -100,
     }
     bad = [k for k, v in unsupported.items() if v]
     if bad:
