@@ -52,17 +52,18 @@ def shown_output() -> str:
 
 
 def table_cells(text: str) -> tuple[str, str, list[dict]]:
-    """(first line, last line, one {column: cell} per table row) of a printed report;
+    """(first line, the lines after the table, one {column: cell} per table row) of a report;
     the columns are cut where the header's words start (the table is fixed-width)."""
     lines = text.rstrip("\n").splitlines()
     header = lines[1]
     names = re.findall(r"\S+(?: \S+)*", header)
     starts = [header.index(n) for n in names] + [None]
-    rows = []
-    for line in lines[3:-1]:
-        cells = [line[a:b].strip() for a, b in zip(starts, starts[1:])]
-        rows.append(dict(zip(names, cells)))
-    return lines[0], lines[-1], rows
+    kinds = ("intermediate", "parameter")
+    body = [line for line in lines[3:] if line[starts[1] :].split()[:1] in ([k] for k in kinds)]
+    rows = [
+        dict(zip(names, (line[a:b].strip() for a, b in zip(starts, starts[1:])))) for line in body
+    ]
+    return lines[0], "\n".join(lines[3 + len(body) :]), rows
 
 
 def stable(rows: list[dict]) -> list[dict]:
