@@ -1,4 +1,4 @@
-"""The NumPy-named ops a hand-written network uses, beyond the core table.
+"""The NumPy-named ops a hand-written network uses, beyond the core ops of api.py.
 
 New primitives (expm1, log1p, log2, square, sin, cos, copy, fmax/fmin, prod,
 cumsum, einsum, norm) sit with their VJP rules; everything else is written
