@@ -1,8 +1,9 @@
 """``python -m gradsight.ops``: print the op table generated from the declarations.
 
-``--markdown`` prints the docs' table (docs/engine.md holds it between its
-``ops-table`` markers); the default prints one line per op with its primitive,
-NumPy callables, Tensor methods, gs names and trace label.
+``--markdown`` prints the docs' table; ``--docs docs/engine.md`` rewrites the
+table between that page's ``ops-table`` markers; the default prints one line
+per op with its primitive, NumPy callables, Tensor methods, gs names and
+trace label.
 """
 
 from __future__ import annotations
@@ -27,9 +28,22 @@ def _lines() -> list:
     return out
 
 
+def _rewrite(path: str, begin: str, end: str, body: str) -> None:
+    """Replace the text between the line holding ``begin`` and the ``end`` marker."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    start = text.index("\n", text.index(begin)) + 1
+    stop = text.index(end)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text[:start] + body + text[stop:])
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if "--markdown" in argv:
+    if "--docs" in argv:
+        path = argv[argv.index("--docs") + 1]
+        _rewrite(path, "<!-- ops-table:begin", "<!-- ops-table:end -->", declare.markdown())
+    elif "--markdown" in argv:
         print(declare.markdown(), end="")
     else:
         print("\n".join(_lines()))

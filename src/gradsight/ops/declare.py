@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gradsight._core.node import Primitive
+from gradsight._core.node import Primitive, apply1, apply2, binary_method, unary_method
 
 GRADIENT_KINDS = ("rule", "composite", "none")
 
@@ -125,6 +125,106 @@ def declare_primitive(prim: Primitive, *, label: str | None = None, jvp=None, ki
     """A primitive that is not an op of its own (the VJP of another op: sum_to, index_add),
     declared so that it has a label and a JVP slot like the others."""
     return declare(prim.name, prim.forward, prim, export=False, label=label, jvp=jvp, kinks=kinks)
+
+
+# ---------------------------------------------------------------- families: op and declaration
+def unary(
+    name: str,
+    forward,
+    vjp,
+    *,
+    doc: str,
+    module: str,
+    method: str | None = None,
+    numpy="same name",
+    kinks: str = "",
+    rules: bool = False,
+    label: str | None = None,
+    jvp=None,
+    export=True,
+):
+    """A one-input elementwise op, declared: its primitive (``forward``, ``vjp``), the
+    function ``gs.<name>(x)``, NumPy's ufunc of the same name (or ``numpy``), the Tensor
+    method ``method`` (the fast factory), ``F.<name>`` for other rules when ``rules``.
+    Returns the function."""
+    from .api import as_tensor
+
+    prim = Primitive(name, forward, (vjp,))
+
+    def function(x):
+        return apply1(prim, as_tensor(x))
+
+    _name_it(function, name, doc, module)
+    if numpy == "same name":
+        import numpy as np
+
+        numpy = getattr(np, name)
+    declare(
+        name,
+        function,
+        prim,
+        numpy=numpy,
+        methods={method: unary_method(prim)} if method else None,
+        kinks=kinks,
+        rules=(forward, function) if rules else None,
+        label=label,
+        jvp=jvp,
+        export=export,
+    )
+    return function
+
+
+def binary(
+    name: str,
+    forward,
+    vjps,
+    *,
+    doc: str,
+    module: str,
+    dunder: str | None = None,
+    numpy="same name",
+    kinks: str = "",
+    label: str | None = None,
+    jvp=None,
+    export=True,
+):
+    """A two-input elementwise op, declared: ``gs.<name>(a, b)`` (broadcasting; either
+    side may be a scalar or an array), NumPy's ufunc, and ``Tensor.__<dunder>__`` with
+    its reflected form when ``dunder`` is given. Returns the function."""
+    prim = Primitive(name, forward, tuple(vjps))
+
+    def function(a, b):
+        return apply2(prim, a, b)
+
+    _name_it(function, name, doc, module)
+    if numpy == "same name":
+        import numpy as np
+
+        numpy = getattr(np, name)
+    methods = None
+    if dunder:
+        methods = {
+            f"__{dunder}__": binary_method(prim),
+            f"__r{dunder}__": binary_method(prim, reflected=True),
+        }
+    declare(
+        name,
+        function,
+        prim,
+        numpy=numpy,
+        methods=methods,
+        kinks=kinks,
+        label=label,
+        jvp=jvp,
+        export=export,
+    )
+    return function
+
+
+def _name_it(function, name: str, doc: str, module: str) -> None:
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = doc
+    function.__module__ = module
 
 
 # ---------------------------------------------------------------- generated tables

@@ -144,6 +144,7 @@ declare(
     ew.sqrt,
     numpy=np.sqrt,
     methods={"sqrt": unary_method(ew.sqrt)},
+    rules=np.sqrt,
     kinks="inf at 0 (IEEE)",
 )
 declare(
@@ -191,13 +192,20 @@ declare("expm1", nops.expm1, nops.expm1_p, numpy=np.expm1)
 declare("log1p", nops.log1p, nops.log1p_p, numpy=np.log1p)
 declare("log2", nops.log2, nops.log2_p, numpy=np.log2)
 declare("square", nops.square, nops.square_p, numpy=np.square)
-declare("sin", nops.sin, nops.sin_p, numpy=np.sin)
-declare("cos", nops.cos, nops.cos_p, numpy=np.cos)
+declare("sin", nops.sin, nops.sin_p, numpy=np.sin, rules=np.sin)
+declare("cos", nops.cos, nops.cos_p, numpy=np.cos, rules=np.cos)
 declare("copy", nops.copy, nops.copy_p, numpy={np.copy: npp.copy}, methods="copy")
 
 # ---------------------------------------------------------------- no gradient
 _NONE = "none"
-declare("sign", nops.sign, numpy={np.sign: npp.const(np.sign)}, gradient=_NONE)
+declare(
+    "sign",
+    nops.sign,
+    numpy={np.sign: npp.const(np.sign)},
+    methods="sign",
+    gradient=_NONE,
+    kinks="no gradient: the derivative is 0 wherever it exists",
+)
 declare("isfinite", nops.isfinite, numpy={np.isfinite: npp.const(np.isfinite)}, gradient=_NONE)
 declare("isnan", nops.isnan, numpy={np.isnan: npp.const(np.isnan)}, gradient=_NONE)
 declare("full_like", nops.full_like, numpy={np.full_like: npp.like(np.full_like)}, gradient=_NONE)
