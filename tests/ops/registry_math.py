@@ -156,6 +156,16 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
     E = _unary_entries(OpInfo)
     E.append(
         OpInfo(
+            "rsqrt",
+            _same(gs.rsqrt, lambda x: x.rsqrt()),
+            lambda x: 1 / np.sqrt(x),
+            _torch("rsqrt"),
+            S.unary("positive", poles=(0.0,)),
+            ("gs.rsqrt", "Tensor.rsqrt"),
+        )
+    )
+    E.append(
+        OpInfo(
             "sign",
             lambda x: x.sign(),
             np.sign,

@@ -142,6 +142,16 @@ log10 = unary(
     module=_M,
     kinks="inf at 0",
 )
+rsqrt = unary(
+    "rsqrt",
+    lambda x: 1 / np.sqrt(x),
+    lambda F, g, out, x: g * out * out * out * -0.5,  # -x^(-3/2) / 2
+    doc="1 / sqrt(x) (torch.rsqrt); the derivative is -inf at 0.",
+    module=_M,
+    method="rsqrt",
+    numpy=None,  # NumPy has no rsqrt
+    kinks="-inf at 0",
+)
 reciprocal = unary(
     "reciprocal",
     np.reciprocal,
