@@ -853,11 +853,13 @@ REGISTRY.append(
     )
 )
 
+from .registry_arrays import entries as _array_entries  # noqa: E402 - ops/arrays.py
 from .registry_math import entries as _math_entries  # noqa: E402 - ops/ufuncs.py
 from .registry_numpy import entries as _numpy_entries  # noqa: E402 - issue 13's NumPy ops
 
 REGISTRY.extend(_numpy_entries(OpInfo))
 REGISTRY.extend(_math_entries(OpInfo))
+REGISTRY.extend(_array_entries(OpInfo))
 
 BY_NAME = {info.name: info for info in REGISTRY}
 

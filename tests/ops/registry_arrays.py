@@ -1,0 +1,297 @@
+"""Registry entries for NumPy's array functions beyond the core (gradsight/ops/arrays.py).
+
+Each entry calls the op as NumPy code on Tensors (``np.rot90(x, k)``,
+``sliding_window_view(x, 3)``), so the sweep checks NumPy's dispatch and the
+declared function together; where gs or a Tensor method spells it too, ``_same``
+checks that spelling on every sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+import gradsight as gs
+
+from . import samples as S
+from .samples import Sample
+
+
+def _same(np_fn, *others):
+    def call(*xs, **kw):
+        out = np_fn(*xs, **kw)
+        for fn in others:
+            np.testing.assert_array_equal(fn(*xs, **kw).data, out.data, err_msg=str(fn))
+        return out
+
+    return call
+
+
+def _at_least(samples, ndim):
+    return [s for s in samples if np.ndim(s.inputs[0]) >= ndim]
+
+
+def _rot90_samples():
+    x = S.normal((3, 4), 500)
+    out = [Sample((x,), {"k": k}, f"k={k}") for k in (0, 1, 2, 3, -1, 5)]
+    x3 = S.normal((2, 3, 4), 501)
+    out += [
+        Sample((x3,), {"k": 1, "axes": (2, 0)}, "axes (2, 0)"),
+        Sample((x3,), {"k": 3, "axes": (-1, -2)}, "negative axes"),
+        Sample((np.zeros((0, 3)),), {"k": 1}, "size-0"),
+        Sample((S.normal((3, 4), 502),), {"k": 1}, "T", layout="T"),
+    ]
+    return out
+
+
+def _dstack_samples():
+    return [
+        Sample((S.normal((), 510), S.normal((), 511)), note="0-d"),
+        Sample((S.normal((3,), 512), S.normal((3,), 513)), note="1-d"),
+        Sample((S.normal((2, 3), 514), S.normal((2, 3), 515), S.normal((2, 3), 516)), note="2-d"),
+        Sample((S.normal((2, 3, 1), 517), S.normal((2, 3, 2), 518)), note="3-d"),
+        Sample((np.zeros((0, 2)), np.zeros((0, 2))), note="size-0"),
+    ]
+
+
+def _diff_samples():
+    x = S.normal((2, 3, 4), 520)
+    return [
+        Sample((x,), {}, "default"),
+        Sample((x,), {"n": 2, "axis": 0}, "n=2 axis=0 (size-0 result)"),
+        Sample((x,), {"n": 2, "axis": -2}, "n=2 axis=-2"),
+        Sample((x,), {"n": 0}, "n=0"),
+        Sample((x,), {"axis": 1, "prepend": 0.5}, "prepend scalar"),
+        Sample((x,), {"append": S.normal((2, 3, 1), 521)}, "append array"),
+        Sample((S.normal((5,), 522),), {"n": 3}, "1-d n=3"),
+        Sample((S.normal((3, 1), 523),), {"axis": 1}, "size-1 axis"),
+        Sample((S.normal((3, 4), 524),), {"axis": 0}, "T", layout="T"),
+    ]
+
+
+def _cumprod_samples():
+    x = S.normal((2, 3, 4), 530)
+    out = [Sample((x,), {"axis": a}, f"axis={a}") for a in (0, 1, -1, None)]
+    zeros = np.array([[0.5, 0.0, 2.0, -1.5], [0.0, 0.0, 1.5, 2.0], [1.0, -2.0, 0.5, 0.0]])
+    out += [
+        Sample((zeros,), {"axis": 1}, "zeros along the axis"),
+        Sample((zeros,), {"axis": None}, "zeros, flattened"),
+        Sample((S.normal((), 531),), {"axis": None}, "0-d"),
+        Sample((np.zeros((0, 3)),), {"axis": 1}, "size-0"),
+        Sample((S.normal((1, 4), 532),), {"axis": 0}, "size-1 axis"),
+        Sample((S.normal((3, 4), 533),), {"axis": -1}, "strided", layout="strided"),
+    ]
+    return out
+
+
+def _kron_samples():
+    return [
+        Sample((S.normal((2, 3), 540), S.normal((2, 2), 541)), note="2-d with 2-d"),
+        Sample((S.normal((3,), 542), S.normal((2, 2), 543)), note="1-d with 2-d"),
+        Sample((S.normal((), 544), S.normal((3,), 545)), note="0-d with 1-d"),
+        Sample((S.normal((2, 1, 3), 546), S.normal((2, 2), 547)), note="3-d with 2-d"),
+        Sample((np.zeros((0, 2)), S.normal((2,), 548)), note="size-0"),
+    ]
+
+
+def _take_samples():
+    x = S.normal((3, 4), 550)
+    return [
+        Sample((x,), {"indices": np.array([0, 5, 5, -1])}, "flat, repeats and negative"),
+        Sample((x,), {"indices": np.array([[1, 1], [0, 3]]), "axis": 1}, "axis=1, 2-d indices"),
+        Sample((x,), {"indices": np.array([2, 0, 2]), "axis": -2}, "axis=-2 repeats"),
+        Sample((x,), {"indices": np.array(2), "axis": 0}, "0-d index"),
+        Sample((x,), {"indices": np.array([], dtype=np.intp)}, "no index"),
+    ]
+
+
+def _take_along_samples():
+    x = S.normal((3, 4), 560)
+    return [
+        Sample((x,), {"indices": np.array([[0, 0, 2, 1]]), "axis": 0}, "axis=0 repeats"),
+        Sample((x,), {"indices": np.array([[3, 0], [1, 1], [2, 2]]), "axis": -1}, "axis=-1"),
+        Sample((x,), {"indices": np.array([11, 0, 11]), "axis": None}, "axis=None"),
+        Sample(
+            (S.normal((2, 3, 4), 561),),
+            {"indices": np.zeros((2, 1, 4), dtype=np.intp), "axis": 1},
+            "3-d, size-1 index axis",
+        ),
+    ]
+
+
+def _sort_samples():
+    x = S.distinct((2, 3, 4), 570)
+    out = [Sample((x,), {"axis": a}, f"axis={a}") for a in (-1, 0, 1, None)]
+    ties = np.array([[1.0, 3.0, 1.0, 2.0], [0.5, 0.5, 0.5, -1.0]])
+    out += [
+        Sample((ties,), {"axis": -1}, "ties (stable)", fd=False),
+        Sample((np.zeros((0, 3)),), {"axis": -1}, "size-0"),
+        Sample((S.distinct((3, 4), 571),), {"axis": 0}, "T", layout="T"),
+    ]
+    return out
+
+
+def _window_samples():
+    return [
+        Sample((S.normal((6,), 580),), {"window_shape": 3}, "1-d window 3"),
+        Sample((S.normal((4, 5), 581),), {"window_shape": (2, 3)}, "2-d window"),
+        Sample((S.normal((4, 5), 582),), {"window_shape": 2, "axis": -1}, "axis=-1"),
+        Sample((S.normal((2, 4, 4), 583),), {"window_shape": (2, 2), "axis": (1, 2)}, "pooling"),
+        Sample((S.normal((3, 3), 584),), {"window_shape": 3, "axis": 0}, "window = axis"),
+        Sample((S.normal((4, 5), 585),), {"window_shape": (2, 2)}, "T", layout="T"),
+    ]
+
+
+def _nan_samples():
+    out = S.unary()
+    special = np.array([np.nan, np.inf, -np.inf, 0.5, -1.25])
+    out.append(Sample((special,), {}, "nan and infinities", fd=False))
+    out.append(
+        Sample((special,), {"nan": 1.5, "posinf": 9.0, "neginf": -9.0}, "given values", fd=False)
+    )
+    return out
+
+
+def _t_diff(torch, x, n=1, axis=-1, prepend=None, append=None):
+    def t(v):
+        if v is None:
+            return None
+        v = torch.as_tensor(np.asarray(v), dtype=x.dtype)
+        if v.ndim == 0:
+            shape = list(x.shape)
+            shape[axis] = 1
+            v = v.expand(shape)
+        return v
+
+    return torch.diff(x, n, axis, t(prepend), t(append)) if n else x * 1.0
+
+
+def _t_take(torch, x, indices, axis=None):
+    idx = torch.from_numpy(np.asarray(indices))
+    if axis is None:
+        return torch.take(x, idx % x.numel() if idx.numel() else idx)
+    return x[(slice(None),) * (axis % x.ndim) + (idx % x.shape[axis],)]
+
+
+def _t_take_along(torch, x, indices, axis):
+    idx = torch.from_numpy(np.asarray(indices))
+    if axis is None:
+        return torch.take_along_dim(x.reshape(-1), idx, 0)
+    return torch.take_along_dim(x, idx, axis)
+
+
+def _t_sort(torch, x, axis=-1):
+    if axis is None:
+        x, axis = x.reshape(-1), 0
+    return torch.sort(x, dim=axis, stable=True).values
+
+
+def _t_cumprod(torch, x, axis=None):
+    return torch.cumprod(x.reshape(-1), 0) if axis is None else torch.cumprod(x, axis)
+
+
+def _t_nan(torch, x, nan=0.0, posinf=None, neginf=None):
+    return torch.nan_to_num(x, nan, posinf, neginf)
+
+
+def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in (no cycle)
+    E = [
+        OpInfo(
+            "flipud",
+            _same(np.flipud, gs.flipud),
+            np.flipud,
+            lambda torch, x: torch.flipud(x),
+            _at_least(S.unary(), 1),
+            ("gs.flipud",),
+        ),
+        OpInfo(
+            "fliplr",
+            _same(np.fliplr, gs.fliplr),
+            np.fliplr,
+            lambda torch, x: torch.fliplr(x),
+            _at_least(S.unary(), 2),
+            ("gs.fliplr",),
+        ),
+        OpInfo(
+            "rot90",
+            _same(np.rot90, gs.rot90),
+            np.rot90,
+            lambda torch, x, k=1, axes=(0, 1): torch.rot90(x, k, axes),
+            _rot90_samples(),
+            ("gs.rot90",),
+        ),
+        OpInfo(
+            "dstack",
+            lambda *xs: _same(np.dstack, gs.dstack)(list(xs)),
+            lambda *xs: np.dstack(xs),
+            lambda torch, *xs: torch.dstack(xs),
+            _dstack_samples(),
+            ("gs.dstack", "gs.atleast_3d"),
+        ),
+        OpInfo(
+            "diff",
+            _same(np.diff, gs.diff),
+            np.diff,
+            _t_diff,
+            _diff_samples(),
+            ("gs.diff",),
+        ),
+        OpInfo(
+            "cumprod",
+            _same(np.cumprod, gs.cumprod, lambda x, **kw: x.cumprod(**kw)),
+            np.cumprod,
+            _t_cumprod,
+            _cumprod_samples(),
+            ("gs.cumprod", "Tensor.cumprod"),
+            rtol32=1e-4,
+        ),
+        OpInfo(
+            "kron",
+            _same(np.kron, gs.kron),
+            np.kron,
+            lambda torch, a, b: torch.kron(a, b),
+            _kron_samples(),
+            ("gs.kron",),
+        ),
+        OpInfo(
+            "take",
+            _same(np.take, gs.take, lambda x, **kw: x.take(**kw)),
+            np.take,
+            _t_take,
+            _take_samples(),
+            ("gs.take", "Tensor.take"),
+        ),
+        OpInfo(
+            "take_along_axis",
+            _same(np.take_along_axis, gs.take_along_axis),
+            np.take_along_axis,
+            _t_take_along,
+            _take_along_samples(),
+            ("gs.take_along_axis",),
+        ),
+        OpInfo(
+            "sort",
+            _same(np.sort, gs.sort),
+            np.sort,
+            _t_sort,
+            _sort_samples(),
+            ("gs.sort",),
+        ),
+        OpInfo(
+            "sliding_window_view",
+            _same(sliding_window_view, gs.sliding_window_view),
+            sliding_window_view,
+            None,
+            _window_samples(),
+            ("gs.sliding_window_view",),
+        ),
+        OpInfo(
+            "nan_to_num",
+            _same(np.nan_to_num, gs.nan_to_num),
+            np.nan_to_num,
+            _t_nan,
+            _nan_samples(),
+            ("gs.nan_to_num",),
+        ),
+    ]
+    return E
