@@ -294,4 +294,76 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
             ("gs.nan_to_num",),
         ),
     ]
-    return E
+    return E + linalg_entries(OpInfo)
+
+
+# ---------------------------------------------------------------- np.linalg (ops/np_linalg.py)
+def _well_conditioned(n, seed, batch=()):
+    """n x n matrices away from singular: a random matrix plus 2 n on the diagonal."""
+    a = S.normal(batch + (n, n), seed) + 2 * n * np.eye(n)
+    return np.asarray(a, dtype=np.float32).astype(np.float64)
+
+
+def _square_samples():
+    return [
+        Sample((_well_conditioned(3, 600),), note="3 x 3"),
+        Sample((_well_conditioned(1, 601),), note="1 x 1"),
+        Sample((_well_conditioned(2, 602, (2, 3)),), note="stack (2, 3)"),
+        Sample((_well_conditioned(3, 603),), note="T", layout="T"),
+        Sample((-_well_conditioned(3, 604),), note="negative determinant"),
+    ]
+
+
+def _solve_samples():
+    a = _well_conditioned(3, 610)
+    return [
+        Sample((a, S.normal((3,), 611)), note="one vector"),
+        Sample((a, S.normal((3, 2), 612)), note="matrix right side"),
+        Sample((_well_conditioned(3, 613, (2,)), S.normal((2, 3, 1), 614)), note="stack"),
+        Sample((_well_conditioned(2, 615, (2,)), S.normal((2,), 616)), note="stack, one vector"),
+        Sample((a, np.zeros((3, 0))), note="size-0 right side"),
+    ]
+
+
+def linalg_entries(OpInfo) -> list:  # noqa: N803
+    def slog(x):
+        sign, logdet = np.linalg.slogdet(x)
+        want = np.linalg.slogdet(np.asarray(x.data))
+        np.testing.assert_array_equal(sign.data, want[0])
+        assert not sign.requires_grad
+        return logdet
+
+    return [
+        OpInfo(
+            "linalg.inv",
+            np.linalg.inv,
+            np.linalg.inv,
+            lambda torch, x: torch.linalg.inv(x),
+            _square_samples(),
+            rtol32=1e-4,
+        ),
+        OpInfo(
+            "linalg.det",
+            np.linalg.det,
+            np.linalg.det,
+            lambda torch, x: torch.linalg.det(x),
+            _square_samples(),
+            rtol32=1e-4,
+        ),
+        OpInfo(
+            "linalg.slogdet",
+            slog,
+            lambda x: np.linalg.slogdet(x)[1],
+            lambda torch, x: torch.linalg.slogdet(x)[1],
+            _square_samples(),
+            rtol32=1e-4,
+        ),
+        OpInfo(
+            "linalg.solve",
+            np.linalg.solve,
+            np.linalg.solve,
+            lambda torch, a, b: torch.linalg.solve(a, b),
+            _solve_samples(),
+            rtol32=1e-4,
+        ),
+    ]
