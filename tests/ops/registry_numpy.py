@@ -351,7 +351,16 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
                 ((3,), (4,), {"spec": "i,j->ij"}, "outer"),
                 ((3, 4), (2,), {"spec": "ij,k->jk"}, "summed-only index"),
                 ((3, 4), (3, 4), {"spec": "ij,ij->"}, "full contraction"),
-            ),
+                ((2, 3, 4), (4, 5), {"spec": "...ij,jk->...ik"}, "ellipsis"),
+                ((2, 3, 4), (4,), {"spec": "...j,j"}, "implicit ellipsis"),
+                ((1, 3, 4), (2, 4, 2), {"spec": "bij,bjk->bik"}, "size-1 broadcast"),
+                ((3, 3), (3,), {"spec": "ii,i->i"}, "repeated index (diagonal)"),
+                ((3, 2, 3), (2,), {"spec": "i...i,...->..."}, "diagonal across '...'"),
+            )
+            + [
+                Sample((S.normal((3, 3), 398),), {"spec": "ii"}, "trace"),
+                Sample((S.normal((2, 3, 3), 399),), {"spec": "...ii->...i"}, "batched diagonal"),
+            ],
             ("gs.einsum",),
         )
     )
@@ -554,6 +563,23 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
                 Sample((S.normal((3,), 392),), {"pad_width": ((2, 3),)}, "1-d"),
             ],
             ("gs.pad",),
+        )
+    )
+    x_pad = S.normal((3, 4), 393)
+    E.append(
+        OpInfo(
+            "pad (copying modes)",
+            np.pad,
+            np.pad,
+            None,  # torch's reflect/replicate/circular pads work on the last dims only
+            [
+                Sample((x_pad,), {"pad_width": ((1, 2), (2, 1)), "mode": m}, m)
+                for m in ("edge", "reflect", "symmetric", "wrap")
+            ]
+            + [
+                Sample((S.normal((3,), 394),), {"pad_width": 5, "mode": "wrap"}, "wrap twice"),
+                Sample((S.normal((2,), 395),), {"pad_width": 3, "mode": "symmetric"}, "1-d"),
+            ],
         )
     )
     E.append(
