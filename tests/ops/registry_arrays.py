@@ -152,6 +152,25 @@ def _nan_samples():
     return out
 
 
+def _running_samples():
+    x = S.distinct((3, 5), 590)
+    out = [Sample((x,), {"axis": a}, f"axis={a}") for a in (0, 1, -1)]
+    ties = np.array([[1.0, 3.0, 3.0, 2.0, 4.0], [2.0, 2.0, 0.5, 2.0, 1.0]])
+    out += [
+        Sample((ties,), {"axis": 1}, "ties (the last one gets it)", fd=False),
+        Sample((S.distinct((4,), 591),), {"axis": 0}, "1-d"),
+        Sample((np.zeros((0, 3)),), {"axis": 1}, "size-0"),
+    ]
+    return out
+
+
+def _t_running(name):
+    def call(torch, x, axis=0):
+        return getattr(torch, name)(x, axis).values
+
+    return call
+
+
 def _t_diff(torch, x, n=1, axis=-1, prepend=None, append=None):
     def t(v):
         if v is None:
@@ -294,6 +313,17 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
             ("gs.nan_to_num",),
         ),
     ]
+    for name, tname in (("maximum", "cummax"), ("minimum", "cummin")):
+        ufunc = getattr(np, name)
+        E.append(
+            OpInfo(
+                f"{name}.accumulate",
+                lambda x, axis, u=ufunc: u.accumulate(x, axis=axis),
+                lambda x, axis, u=ufunc: u.accumulate(x, axis=axis),
+                _t_running(tname),
+                _running_samples(),
+            )
+        )
     return E + linalg_entries(OpInfo)
 
 

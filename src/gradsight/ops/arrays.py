@@ -219,6 +219,32 @@ def sort(a, axis=-1, kind=None, order=None, *, stable=None):
     return take_along_axis(a, idx, axis)
 
 
+def _running_extremum(ufunc, what):
+    def accumulate(a, axis=0):
+        """The running extremum along axis (np.maximum.accumulate and co). Each output's
+        gradient goes to the element that set it: the last one reaching the running
+        value (as torch.cummax / cummin)."""
+        a = as_tensor(a)
+        if a.ndim == 0:
+            raise ValueError(f"{what}: cannot accumulate a 0-d tensor")
+        axis = _axis(axis, a.ndim, what)
+        x = a.data
+        out = ufunc.accumulate(x, axis=axis)
+        shape = [1] * x.ndim
+        shape[axis] = x.shape[axis]
+        position = np.arange(x.shape[axis]).reshape(shape)
+        hit = (x == out) | (np.isnan(x) & np.isnan(out)) if x.dtype.kind == "f" else x == out
+        setter = np.maximum.accumulate(np.where(hit, position, 0), axis=axis)
+        return take_along_axis(a, setter, axis)
+
+    accumulate.__name__ = what.replace(".", "_")
+    return accumulate
+
+
+maximum_accumulate = _running_extremum(np.maximum, "maximum.accumulate")
+minimum_accumulate = _running_extremum(np.minimum, "minimum.accumulate")
+
+
 # ---------------------------------------------------------------- windows, cleaning
 def sliding_window_view(x, window_shape, axis=None, *, subok=False, writeable=False):
     """Every window of ``window_shape`` (np.lib.stride_tricks.sliding_window_view).
@@ -264,6 +290,21 @@ declare(
     kinks="exact where x has zeros, in every order",
 )
 declare("kron", kron, numpy=np.kron)
+_RUNNING = "the element that set the running value gets the gradient (the last on a tie)"
+declare(
+    "maximum.accumulate",
+    maximum_accumulate,
+    numpy={(np.maximum, "accumulate"): maximum_accumulate},
+    export=False,
+    kinks=_RUNNING,
+)
+declare(
+    "minimum.accumulate",
+    minimum_accumulate,
+    numpy={(np.minimum, "accumulate"): minimum_accumulate},
+    export=False,
+    kinks=_RUNNING,
+)
 declare("take", take, numpy=np.take, methods="take", kinks="repeated indices accumulate")
 declare("take_along_axis", take_along_axis, numpy=np.take_along_axis)
 declare("sort", sort, numpy=np.sort, kinks=_SORT)

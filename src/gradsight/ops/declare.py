@@ -81,7 +81,9 @@ def declare(
     """Declare one op and return ``function`` (so ``exp = declare("exp", exp, ...)`` reads well).
 
     ``numpy``: a NumPy callable, a tuple of them (each implemented by ``function``)
-    or a dict {callable: implementation} for those whose keywords need an adapter.
+    or a dict {callable: implementation} for those whose keywords need an adapter;
+    a key (ufunc, method), e.g. (np.maximum, "accumulate"), declares a ufunc method
+    called as ``impl(x, axis)``.
     ``methods``: a Tensor attribute name, a tuple of names (bound to ``function``)
     or a dict {name: implementation}. ``export``: True (gs.<name>), False, or the
     tuple of names in gs. ``rules``: the array function the VJP rules call as
@@ -292,6 +294,9 @@ def exports() -> dict:
 def _np_names(op: Op) -> str:
     names = []
     for fn in op.numpy:
+        if isinstance(fn, tuple):  # (ufunc, method): np.maximum.accumulate
+            names.append(f"np.{fn[0].__name__}.{fn[1]}")
+            continue
         module = getattr(fn, "__module__", None) or "numpy"
         name = getattr(fn, "__name__", repr(fn))
         prefix = "np.linalg." if module.startswith("numpy.linalg") else "np."

@@ -148,6 +148,10 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
         if impl is not None:
             dtype = _check_ufunc_kwargs(name, kwargs)
             return impl(*(_cast(x, dtype) for x in inputs))
+    elif (ufunc, method) in IMPLEMENTATIONS:  # a ufunc method declared as an op of its own
+        axis = kwargs.pop("axis", 0)
+        dtype = _check_ufunc_kwargs(name, kwargs)
+        return IMPLEMENTATIONS[ufunc, method](_cast(inputs[0], dtype), axis)
     elif method == "reduce" and ufunc in _REDUCE:
         return _ufunc_reduce(name, ufunc, *inputs, **kwargs)
     elif method == "accumulate" and ufunc is np.add:
