@@ -43,11 +43,11 @@ def _mapped(samples, fn) -> list:
 def _same(np_fn, *other_fns):
     """np_fn(*xs) on Tensors, checked equal to each other spelling of the op."""
 
-    def call(*xs, other=None, left=False):
+    def call(*xs, other=None, left=False, **kw):
         args = xs if other is None else ((other, xs[0]) if left else (xs[0], other))
-        out = np_fn(*args)
+        out = np_fn(*args, **kw)
         for fn in other_fns:
-            np.testing.assert_array_equal(fn(*args).data, out.data, err_msg=str(fn))
+            np.testing.assert_array_equal(fn(*args, **kw).data, out.data, err_msg=str(fn))
         return out
 
     return call
@@ -154,6 +154,31 @@ def _remainder_samples() -> list:
 
 def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in (no cycle)
     E = _unary_entries(OpInfo)
+    x = S.normal((3, 4), 410) * 40
+    round_samples = S.unary(kinks=(0.5, 2.5, -1.5)) + [
+        Sample((x,), {"decimals": 1}, "decimals=1"),
+        Sample((x,), {"decimals": -1}, "decimals=-1"),
+    ]
+    E.append(
+        OpInfo(
+            "round",
+            _same(np.round, gs.round, gs.around, np.around),
+            np.round,
+            lambda torch, x, decimals=0: torch.round(x, decimals=decimals),
+            round_samples,
+            ("gs.round", "gs.around"),
+        )
+    )
+    E.append(
+        OpInfo(
+            "fix",
+            _same(np.fix, gs.fix),
+            np.fix,
+            _torch("trunc"),
+            S.unary(kinks=(1.0, -2.0)),
+            ("gs.fix",),
+        )
+    )
     E.append(
         OpInfo(
             "rsqrt",

@@ -1,7 +1,8 @@
 """``python -m gradsight.ops``: print the op table generated from the declarations.
 
-``--markdown`` prints the docs' table; ``--docs docs/engine.md`` rewrites the
-table between that page's ``ops-table`` markers; the default prints one line
+``--markdown`` prints the docs' table, ``--classification`` the classification
+of NumPy's callables (classify.py); ``--docs docs/engine.md`` rewrites both
+tables between that page's markers; the default prints one line
 per op with its primitive, NumPy callables, Tensor methods, gs names and
 trace label.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from gradsight.ops import declare
+from gradsight.ops import classify, declare
 
 
 def _lines() -> list:
@@ -43,6 +44,11 @@ def main(argv=None) -> int:
     if "--docs" in argv:
         path = argv[argv.index("--docs") + 1]
         _rewrite(path, "<!-- ops-table:begin", "<!-- ops-table:end -->", declare.markdown())
+        _rewrite(
+            path, "<!-- numpy-classes:begin", "<!-- numpy-classes:end -->", classify.markdown()
+        )
+    elif "--classification" in argv:
+        print(classify.markdown(), end="")
     elif "--markdown" in argv:
         print(declare.markdown(), end="")
     else:

@@ -28,7 +28,7 @@ import numpy as np
 from gradsight._core.grad_mode import mode
 from gradsight._core.tensor import Tensor
 
-from . import api
+from . import api, classify
 from . import numpy_ops as more
 
 IMPLEMENTATIONS: dict = {}  # NumPy ufunc or function -> implementation (filled by bind())
@@ -75,10 +75,11 @@ def _values(x):
     return x
 
 
-def unsupported(what: str) -> TypeError:
+def unsupported(what: str, why: str | None = None) -> TypeError:
+    because = f" ({why})" if why else ""
     return TypeError(
-        f"{what} has no gradient rule in gradsight, so it would cut a tensor that requires "
-        "grad from the graph. Use a function gradsight records (docs/engine.md, 'NumPy on "
+        f"{what} has no gradient rule in gradsight{because}, so it would cut a tensor that "
+        "requires grad from the graph. Use a function gradsight records (docs/engine.md, 'NumPy on "
         "Tensors', lists them), or detach explicitly, e.g. "
         f"{what}(t.detach().numpy()), or run it inside gs.no_grad()"
     )
@@ -163,7 +164,9 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
         a, b = (api.as_tensor(_cast(x, dtype)) for x in inputs)
         return IMPLEMENTATIONS[ufunc](api.reshape(a, a.shape + (1,) * b.ndim), b)
     if _needs_graph(inputs, kwargs):
-        raise unsupported(name)
+        if method == "__call__" and classify.passes_through(ufunc):
+            return _pass_through(ufunc, inputs, kwargs)
+        raise unsupported(name, classify.refusal(ufunc) if method == "__call__" else None)
     return getattr(ufunc, method)(*_values(inputs), **{k: _values(v) for k, v in kwargs.items()})
 
 
@@ -186,8 +189,28 @@ def array_function(self, func, types, args, kwargs):
     if impl is not None:
         return impl(*args, **kwargs)
     if _needs_graph(args, kwargs):
-        raise unsupported(_np_name(func))
+        if classify.passes_through(func):
+            return _pass_through(func, args, kwargs)
+        raise unsupported(_np_name(func), classify.refusal(func))
     return func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
+
+
+def _as_constants(result):
+    """NumPy data in ``result`` as constant Tensors (into tuples and lists)."""
+    if isinstance(result, (np.ndarray, np.generic)) and not isinstance(
+        result, (np.str_, np.bytes_)
+    ):
+        return more.constant(result)
+    if isinstance(result, (tuple, list)):
+        return type(result)(_as_constants(r) for r in result)
+    return result
+
+
+def _pass_through(func, args, kwargs):
+    """A function whose result carries no gradient (classify.py), run on the values; its
+    NumPy data comes back as constant Tensors, so nothing leaves the graph unmarked."""
+    values = func(*_values(args), **{k: _values(v) for k, v in kwargs.items()})
+    return _as_constants(values)
 
 
 def _no(name: str, **given) -> None:

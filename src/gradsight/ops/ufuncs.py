@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from .declare import binary, unary
+from .declare import binary, declare, unary
 
 _M = __name__
 LN2 = math.log(2.0)
@@ -260,3 +260,33 @@ fmod = binary(
     module=_M,
     kinks="d/da = 1, d/db = -trunc(a/b), also at the jumps (as PyTorch)",
 )
+
+
+# ---------------------------------------------------------------- np.round, np.around, np.fix
+def round_(a, decimals: int = 0, out=None):
+    """Round half to even to ``decimals`` places, as np.round (rint(a * 10^d) / 10^d);
+    gradient 0, as rint's."""
+    if out is not None:
+        raise TypeError("np.round(..., out=...) on a Tensor: use the returned Tensor")
+    if not decimals:
+        return rint(a)
+    scale = 10.0**decimals
+    return rint(a * scale) / scale
+
+
+def fix(x, out=None):
+    """Round toward 0, as np.fix (trunc); gradient 0."""
+    if out is not None:
+        raise TypeError("np.fix(..., out=...) on a Tensor: use the returned Tensor")
+    return trunc(x)
+
+
+round_.__name__ = "round"
+declare(
+    "round",
+    round_,
+    numpy=(np.round, np.around),
+    export=("round", "around"),
+    kinks=ROUNDING,
+)
+declare("fix", fix, numpy=np.fix, kinks=ROUNDING)
