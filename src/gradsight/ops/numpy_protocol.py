@@ -23,6 +23,10 @@ values only where no gradient is lost.
 
 from __future__ import annotations
 
+import dis
+import os
+import sys
+
 import numpy as np
 
 from gradsight._core.grad_mode import mode
@@ -90,14 +94,59 @@ def as_array(t: Tensor, dtype=None, copy=None) -> np.ndarray:
     if t.requires_grad and mode.enabled:
         raise TypeError(
             "np.asarray/np.array on a Tensor that requires grad would cut it from the graph "
-            "(the gradient would silently be missing). Call the NumPy function on the Tensor "
-            "itself (np.tanh(t), np.dot(W, t): recorded), or take the values explicitly with "
-            "t.detach().numpy() / t.numpy(), or convert inside gs.no_grad()"
+            "(the gradient would silently be missing). " + _conversion_hint(sys._getframe(1))
         )
     data = t.data
     if dtype is not None and np.dtype(dtype) != data.dtype:
         return data.astype(dtype)
     return data.copy() if copy else data
+
+
+_NUMPY_DIR = os.path.dirname(np.__file__)
+_CONVERSIONS = {"asarray", "array", "asanyarray", "ascontiguousarray", "asfortranarray"}
+
+
+def _called_name(frame) -> str | None:
+    """The method ``frame`` is calling right now: the last attribute it loaded that names
+    a conversion or an ndarray method, read off its bytecode (only on the error path)."""
+    name = None
+    try:
+        for ins in dis.get_instructions(frame.f_code):
+            if ins.offset > frame.f_lasti:
+                break
+            if ins.opname in ("LOAD_ATTR", "LOAD_METHOD") and (
+                ins.argval in _CONVERSIONS or callable(getattr(np.ndarray, ins.argval, None))
+            ):
+                name = ins.argval
+    except Exception:  # noqa: BLE001 - a hint, never an error of its own
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _conversion_hint(frame) -> str:
+    """What to write instead, for the code that asked NumPy to convert the Tensor."""
+    if frame.f_code.co_filename.startswith(_NUMPY_DIR):
+        # inside a NumPy function: the Tensor came in a list or tuple NumPy converts
+        return (
+            "A list of Tensors? use gs.sum(list) or np.stack: NumPy converts the list to one "
+            "array, these record (e.g. np.sum(np.stack([t1, t2]), axis=0))"
+        )
+    name = _called_name(frame)
+    if name == "dot":
+        return (
+            "An ndarray method such as X.dot(W)? write X @ W or np.dot(X, W): ndarray "
+            "methods do not dispatch to Tensors, these record"
+        )
+    if name is not None and name not in _CONVERSIONS:
+        return (
+            f"An ndarray method such as X.{name}(...)? ndarray methods do not dispatch to "
+            f"Tensors: call np.{name}(X, ...) or an operator, which NumPy dispatches"
+        )
+    return (
+        "Call the NumPy function on the Tensor itself (np.tanh(t), np.dot(W, t): recorded), "
+        "or take the values explicitly with t.detach().numpy() / t.numpy(), or convert "
+        "inside gs.no_grad()"
+    )
 
 
 # ---------------------------------------------------------------- __array_ufunc__
