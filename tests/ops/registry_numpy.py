@@ -55,6 +55,8 @@ def _torch_prod(torch, x, axis=None, keepdims=False):
 
 
 def _torch_std(torch, x, axis=None, keepdims=False, ddof=0):
+    if axis == () or x.ndim == 0:  # NumPy: reduces nothing (or the one element): 0
+        return x * 0.0
     return torch.std(x, dim=_dims(axis, x.ndim), keepdim=keepdims, correction=ddof)
 
 
@@ -96,6 +98,20 @@ def _spread_reduction():
             and s.kwargs.get("axis") != ()
         ):
             out.append(s)
+    return out
+
+
+def _np_std(x, axis=None, keepdims=False, ddof=0):
+    """np.std, reading an axis of a 0-d array as gradsight's reductions do (the element)."""
+    return np.std(x, axis=None if np.ndim(x) == 0 else axis, keepdims=keepdims, ddof=ddof)
+
+
+def _std_samples():
+    """Every reduction sample (one element included: the gradient there is 0), and
+    equal values (std's kink: 0, as PyTorch)."""
+    out = [s for s in S.reduction(empty_ok=False)]
+    equal = np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 0.5]])
+    out.append(Sample((equal,), {"axis": 1, "keepdims": False}, "equal values", fd=False))
     return out
 
 
@@ -233,9 +249,9 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
         OpInfo(
             "std",
             _also_method(np.std, "std"),
-            np.std,
+            _np_std,
             _torch_std,
-            _spread_reduction(),
+            _std_samples(),
             ("gs.std", "Tensor.std"),
             rtol32=1e-4,
         )

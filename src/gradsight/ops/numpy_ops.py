@@ -203,9 +203,38 @@ def cumsum(x, axis=None) -> Tensor:
     return apply1(cumsum_p, x, int(axis))
 
 
+def _std(x, axis, keepdims, ddof):
+    if x.ndim == 0:  # a 0-d tensor reduces over axis None, 0, -1 or (): its one element
+        axis = None
+    with np.errstate(divide="ignore", invalid="ignore"):  # NumPy: inf or nan when N <= ddof
+        return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def _std_vjp(F, g, out, x, axis, keepdims, ddof):
+    """(x - mean) / ((N - ddof) std); 0 where std is 0: over one element std is
+    constant, and over equal values (a kink) 0 is PyTorch's choice too."""
+    shape = kept_shape(F.data(x).shape, axis)
+    if not shape:
+        axis = None
+    o = F.reshape(out, shape)
+    n = F.data(x).size // max(F.data(out).size, 1) if F.data(x).size else 1
+    flat = F.data(o) == 0
+    d = x - x.mean(axis=axis, keepdims=True)
+    if not np.any(flat):
+        return F.reshape(g, shape) * d / (o * (n - ddof))
+    safe = F.where(flat, 1.0, o)
+    return F.where(flat, 0.0, F.reshape(g, shape) * d / (safe * (n - ddof)))
+
+
+std_p = Primitive("std", _std, (_std_vjp,), arity=1)
+
+
 def std(x, axis=None, keepdims: bool = False, ddof=0) -> Tensor:
-    """sqrt(var(x, axis, ddof=ddof)), as np.std."""
-    return api.sqrt(api.var(x, axis, keepdims, ddof=ddof))
+    """The standard deviation, as np.std: sqrt(sum((x - mean)^2) / (N - ddof)).
+
+    The gradient is 0 where the deviation is 0: over one element (the function is
+    constant there) and over equal values (a kink; PyTorch's convention)."""
+    return apply1(std_p, as_tensor(x), _axis(axis), keepdims, ddof)
 
 
 def _norm_vjp(F, g, out, x, axis, keepdims):

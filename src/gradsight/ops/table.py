@@ -275,11 +275,12 @@ declare("var", api.var, numpy={np.var: npp.var}, methods="var", kinks="populatio
 declare(
     "std",
     nops.std,
+    nops.std_p,
     numpy={np.std: npp.std},
     methods={
         "std": lambda self, axis=None, keepdims=False, ddof=0: nops.std(self, axis, keepdims, ddof)
     },
-    kinks="sqrt of var: inf where the variance is 0",
+    kinks="0 where the deviation is 0: over one element, and over equal values (as PyTorch)",
 )
 declare("logsumexp", api.logsumexp, reduce.logsumexp, methods="logsumexp")
 declare(
