@@ -148,3 +148,17 @@ def test_every_entry_has_samples_and_every_sample_set_has_the_awkward_cases():
     for name in ("add", "mul", "sub", "div", "maximum", "minimum"):
         assert "broadcast both ways" in notes[name] and "size-0" in notes[name]
     assert "repeats" in notes["getitem"] and "boolean mask" in notes["getitem"]
+
+
+def test_every_primitive_has_its_own_trace_label_and_a_jvp_slot():
+    """The seam for gs.trace: declare.label_of(node.prim), from the declaration. fmax
+    shares maximum's rules, yet is labelled fmax (a code-object lookup said maximum)."""
+    from gradsight.ops import numpy_ops
+
+    prims = declare.primitives()
+    assert len(prims) == len(set(prims)) and all(declare.op_of(p) for p in prims)
+    assert declare.label_of(numpy_ops.fmax_p) == "fmax"
+    assert declare.label_of(numpy_ops.fmax_p) != declare.label_of(declare.OPS["maximum"].prim)
+    x = gs.tensor([1.0, 2.0], requires_grad=True)
+    assert declare.label_of((x * 2).grad_fn.prim) == "mul"
+    assert all(hasattr(op, "jvp") for op in declare.OPS.values())
