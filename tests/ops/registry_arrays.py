@@ -17,11 +17,20 @@ from . import samples as S
 from .samples import Sample
 
 
+def _values(out):
+    if isinstance(out, (list, tuple)):
+        return [_values(o) for o in out]
+    return out.data
+
+
 def _same(np_fn, *others):
     def call(*xs, **kw):
         out = np_fn(*xs, **kw)
         for fn in others:
-            np.testing.assert_array_equal(fn(*xs, **kw).data, out.data, err_msg=str(fn))
+            got = _values(fn(*xs, **kw))
+            want = _values(out)
+            for g, w in zip(got, want) if isinstance(want, list) else [(got, want)]:
+                np.testing.assert_array_equal(g, w, err_msg=str(fn))
         return out
 
     return call
@@ -324,7 +333,7 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
                 _running_samples(),
             )
         )
-    return E + linalg_entries(OpInfo)
+    return E + linalg_entries(OpInfo) + more_entries(OpInfo)
 
 
 # ---------------------------------------------------------------- np.linalg (ops/np_linalg.py)
@@ -397,3 +406,258 @@ def linalg_entries(OpInfo) -> list:  # noqa: N803
             rtol32=1e-4,
         ),
     ]
+
+
+# ---------------------------------------------------------------- statistics, joins, splits
+def _pieces(split):
+    """A split's pieces raveled and joined: one Tensor (or array) to compare."""
+
+    def call(x, **kw):
+        pieces = split(x, **kw)
+        if isinstance(pieces[0], gs.Tensor):
+            return gs.concatenate([p.reshape(-1) for p in pieces])
+        return np.concatenate([p.reshape(-1) for p in pieces])
+
+    return call
+
+
+def _with_nans():
+    x = S.normal((3, 4), 700)
+    x[0, 1] = x[2, 3] = np.nan
+    all_nan = np.array([[np.nan, np.nan], [1.5, -0.5]])
+    return [
+        Sample((x,), {"axis": 1}, "NaN entries axis=1", fd=False),
+        Sample((x,), {"axis": None}, "NaN entries axis=None", fd=False),
+        Sample((x,), {"axis": -2, "keepdims": True}, "keepdims", fd=False),
+        Sample((S.normal((2, 3), 701),), {"axis": 0}, "no NaN"),
+        Sample((all_nan,), {"axis": 1}, "an all-NaN row", fd=False),
+    ]
+
+
+def _t_nanreduce(name):
+    def call(torch, x, axis=None, keepdims=False):
+        dims = tuple(range(x.ndim)) if axis is None else axis
+        if name == "nansum":
+            return torch.nansum(x, dim=dims, keepdim=keepdims)
+        return torch.nanmean(x, dim=dims, keepdim=keepdims)
+
+    return call
+
+
+def _np_quiet(fn):
+    def call(*xs, **kw):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return fn(*xs, **kw)
+
+    return call
+
+
+def _vecdot(a, b, **kw):
+    """np.linalg.vecdot (a function: axis= dispatches); np.vecdot (a gufunc) without it."""
+    out = np.linalg.vecdot(a, b, **kw)
+    if not kw:
+        np.testing.assert_array_equal(np.vecdot(a, b).data, out.data)
+    return out
+
+
+def more_entries(OpInfo) -> list:  # noqa: N803
+    E = []
+    for name in ("nansum", "nanprod", "nanmean", "nanmax", "nanmin"):
+        np_fn = getattr(np, name)
+        torch_ref = _t_nanreduce(name) if name in ("nansum", "nanmean") else None
+        samples = _with_nans()
+        if name == "nanmean":  # the NaN mean of an all-NaN row: gradsight 0, PyTorch nan
+            samples[-1].differs = "an all-NaN slice's gradient is 0 (PyTorch: nan)"
+        E.append(
+            OpInfo(
+                name,
+                _np_quiet(_same(np_fn, getattr(gs, name))),
+                _np_quiet(np_fn),
+                torch_ref,
+                samples,
+                (f"gs.{name}",),
+            )
+        )
+    x = S.distinct((3, 4), 710)
+    E.append(
+        OpInfo(
+            "ptp",
+            _same(np.ptp, gs.ptp),
+            np.ptp,
+            None,
+            [Sample((x,), {"axis": a}, f"axis={a}") for a in (None, 0, -1)]
+            + [Sample((np.array([[1.0, 3.0, 3.0, 1.0]]),), {"axis": 1}, "ties", fd=False)],
+            ("gs.ptp",),
+        )
+    )
+    w = S.normal((4,), 711, 0.5)
+    E.append(
+        OpInfo(
+            "average",
+            _same(np.average, gs.average),
+            np.average,
+            None,
+            [
+                Sample((x,), {}, "no weights"),
+                Sample((x, S.normal((3, 4), 712, 0.5)), {}, "weights of a's shape"),
+                Sample((x, w), {"axis": 1}, "1-d weights along axis 1"),
+                Sample((x, w), {"axis": -1, "keepdims": True}, "keepdims"),
+            ],
+            ("gs.average",),
+        )
+    )
+    E[-1].gs = lambda x, w=None, **kw: _same(np.average, gs.average)(x, weights=w, **kw)
+    E[-1].np = lambda x, w=None, **kw: np.average(x, weights=w, **kw)
+    y = S.normal((3, 4), 720)
+    E += [
+        OpInfo(
+            "roll",
+            _same(np.roll, gs.roll),
+            np.roll,
+            lambda torch, x, shift, axis=None: torch.roll(x, shift, axis),
+            [
+                Sample((y,), {"shift": 2}, "flat"),
+                Sample((y,), {"shift": -1, "axis": 1}, "axis=1"),
+                Sample((y,), {"shift": (1, 5), "axis": (0, -1)}, "two axes"),
+                Sample((S.normal((), 721),), {"shift": 3}, "0-d"),
+            ],
+            ("gs.roll",),
+        ),
+        OpInfo(
+            "append",
+            _same(np.append, gs.append),
+            np.append,
+            None,
+            [
+                Sample((y, S.normal((2,), 722)), {}, "flattened"),
+                Sample((y, S.normal((1, 4), 723)), {"axis": 0}, "axis=0"),
+                Sample((y, S.normal((3, 2), 724)), {"axis": -1}, "axis=-1"),
+            ],
+            ("gs.append",),
+        ),
+        OpInfo(
+            "column_stack",
+            lambda *xs: _same(np.column_stack, gs.column_stack)(list(xs)),
+            lambda *xs: np.column_stack(xs),
+            lambda torch, *xs: torch.column_stack(xs),
+            [
+                Sample((S.normal((3,), 725), S.normal((3, 2), 726)), note="1-d and 2-d"),
+                Sample((S.normal((4,), 727), S.normal((4,), 728)), note="two 1-d"),
+            ],
+            ("gs.column_stack",),
+        ),
+        OpInfo(
+            "broadcast_arrays",
+            lambda *xs: gs.concatenate(
+                [t.reshape(-1) for t in _same(np.broadcast_arrays, gs.broadcast_arrays)(*xs)]
+            ),
+            lambda *xs: np.concatenate([a.reshape(-1) for a in np.broadcast_arrays(*xs)]),
+            None,
+            [
+                Sample((S.normal((3, 1), 729), S.normal((4,), 730)), note="both ways"),
+                Sample((S.normal((), 731), S.normal((2, 3), 732)), note="0-d"),
+            ],
+            ("gs.broadcast_arrays",),
+        ),
+        OpInfo(
+            "matrix_transpose",
+            _same(np.matrix_transpose, gs.matrix_transpose, np.linalg.matrix_transpose),
+            np.matrix_transpose,
+            lambda torch, x: x.mT,
+            [Sample((y,), note="2-d"), Sample((S.normal((2, 3, 4), 733),), note="stack")],
+            ("gs.matrix_transpose",),
+        ),
+    ]
+    z = S.normal((4, 6), 740)
+    z3 = S.normal((2, 3, 4), 741)
+    for name, x_split, sections in (
+        ("hsplit", z, [2, 3, [1, 4]]),
+        ("vsplit", z, [2, [1, 3]]),
+        ("dsplit", z3, [2, [1]]),
+    ):
+        np_fn, gs_fn = getattr(np, name), getattr(gs, name)
+        E.append(
+            OpInfo(
+                name,
+                _pieces(lambda x, ios, a=np_fn, b=gs_fn: _same(a, b)(x, ios)),
+                _pieces(lambda x, ios, a=np_fn: a(x, ios)),
+                None,
+                [Sample((x_split,), {"ios": s}, f"{s}") for s in sections],
+                (f"gs.{name}",),
+            )
+        )
+    E[-3].samples.append(Sample((S.normal((6,), 742),), {"ios": 3}, "1-d"))
+    a = _well_conditioned(3, 750)
+    E += [
+        OpInfo(
+            "vecdot",
+            _vecdot,
+            np.vecdot,
+            lambda torch, a, b, axis=-1: torch.linalg.vecdot(a, b, dim=axis),
+            [
+                Sample((S.normal((3, 4), 751), S.normal((4,), 752)), note="broadcast"),
+                Sample((S.normal((3, 4), 753), S.normal((3, 4), 754)), {"axis": 0}, "axis=0"),
+            ],
+        ),
+        OpInfo(
+            "multi_dot",
+            lambda *xs: np.linalg.multi_dot(list(xs)),
+            lambda *xs: np.linalg.multi_dot(list(xs)),
+            lambda torch, *xs: torch.linalg.multi_dot(list(xs)),
+            [
+                Sample(
+                    (S.normal((2, 3), 755), S.normal((3, 4), 756), S.normal((4,), 757)),
+                    note="matrix chain, vector last",
+                ),
+                Sample((S.normal((3,), 758), S.normal((3, 2), 759)), note="vector first"),
+            ],
+        ),
+        OpInfo(
+            "matrix_power",
+            np.linalg.matrix_power,
+            np.linalg.matrix_power,
+            lambda torch, x, n: torch.linalg.matrix_power(x, n),
+            [Sample((a / 6,), {"n": n}, f"n={n}") for n in (0, 1, 2, 5, -2)]
+            + [Sample((_well_conditioned(2, 760, (2,)) / 4,), {"n": 3}, "stack")],
+            rtol32=1e-4,
+        ),
+        OpInfo(
+            "linalg.trace",
+            lambda x, **kw: np.linalg.trace(x, **kw),
+            lambda x, **kw: np.linalg.trace(x, **kw),
+            None,
+            [Sample((z3,), {}, "stack"), Sample((z3,), {"offset": 1}, "offset=1")],
+        ),
+        OpInfo(
+            "linalg.diagonal",
+            lambda x, **kw: np.linalg.diagonal(x, **kw),
+            lambda x, **kw: np.linalg.diagonal(x, **kw),
+            None,
+            [Sample((z3,), {}, "stack"), Sample((z3,), {"offset": -1}, "offset=-1")],
+        ),
+        OpInfo(
+            "linalg.outer",
+            np.linalg.outer,
+            np.linalg.outer,
+            lambda torch, a, b: torch.outer(a, b),
+            [Sample((S.normal((3,), 761), S.normal((2,), 762)), note="vectors")],
+        ),
+        OpInfo(
+            "linalg.tensordot",
+            lambda a, b, **kw: np.linalg.tensordot(a, b, **kw),
+            lambda a, b, **kw: np.linalg.tensordot(a, b, **kw),
+            None,
+            [Sample((z3, S.normal((3, 4, 2), 763)), {"axes": 2}, "axes=2")],
+        ),
+        OpInfo(
+            "linalg.matmul",
+            np.linalg.matmul,
+            np.linalg.matmul,
+            lambda torch, a, b: torch.matmul(a, b),
+            [Sample((S.normal((2, 3), 764), S.normal((3, 2), 765)), note="2-d")],
+        ),
+    ]
+    return E

@@ -214,6 +214,37 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
         )
     E.append(
         OpInfo(
+            "arctan2",
+            _same(np.arctan2, gs.arctan2),
+            _ref(np.arctan2),
+            _torch("arctan2"),
+            S.binary(),
+            ("gs.arctan2",),
+        )
+    )
+    E.append(
+        OpInfo(
+            "hypot",
+            _same(np.hypot, gs.hypot),
+            _ref(np.hypot),
+            _torch("hypot"),
+            S.binary("positive"),
+            ("gs.hypot",),
+        )
+    )
+    E.append(
+        OpInfo(
+            "cbrt",
+            _same(np.cbrt, gs.cbrt),
+            np.cbrt,
+            lambda torch, x: torch.sign(x) * torch.abs(x) ** (1 / 3),
+            _mapped(S.unary(), _away_from_zero),
+            ("gs.cbrt",),
+            rtol32=1e-4,
+        )
+    )
+    E.append(
+        OpInfo(
             "mod",
             _same(operator.mod, gs.mod, gs.remainder, np.mod),
             _ref(np.remainder),

@@ -17,7 +17,7 @@ from gradsight._core.grad_mode import mode
 from gradsight._core.node import lift
 from gradsight._core.tensor import Tensor, ufunc_inplace, write_inplace
 
-from . import api, arrays, declare, np_linalg, table, ufuncs  # noqa: F401 - families declare
+from . import api, arrays, declare, np_linalg, statistics, table, ufuncs  # noqa: F401
 from .api import *  # noqa: F401,F403 - the core functions, as gradsight.ops.<name>
 
 

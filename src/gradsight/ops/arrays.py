@@ -272,6 +272,68 @@ def nan_to_num(x, copy=True, nan=0.0, posinf=None, neginf=None):
     return api.where(finite, x, replaced)
 
 
+# ---------------------------------------------------------------- rolling, appending, splitting
+def roll(a, shift, axis=None):
+    """Elements shifted along axis, wrapping around (np.roll): an index of a."""
+    a = as_tensor(a)
+    positions = np.arange(a.size).reshape(a.shape)
+    return api.getitem(api.reshape(a, -1), np.roll(positions, shift, axis))
+
+
+def append(arr, values, axis=None):
+    """arr with values appended (np.append): flattened when axis is None."""
+    arr, values = as_tensor(arr), as_tensor(values)
+    if axis is None:
+        return api.concatenate([api.reshape(arr, -1), api.reshape(values, -1)], 0)
+    return api.concatenate([arr, values], axis)
+
+
+def column_stack(tup):
+    """1-D inputs as columns, others as they are, joined along axis 1 (np.column_stack)."""
+    cols = []
+    for t in tup:
+        t = as_tensor(t)
+        cols.append(api.reshape(t, (-1, 1)) if t.ndim < 2 else t)
+    return api.concatenate(cols, 1)
+
+
+def hsplit(ary, indices_or_sections):
+    """np.hsplit: split along axis 1 (axis 0 for 1-D)."""
+    ary = as_tensor(ary)
+    return nops.split(ary, indices_or_sections, 1 if ary.ndim > 1 else 0)
+
+
+def vsplit(ary, indices_or_sections):
+    """np.vsplit: split along axis 0 of an at least 2-d tensor."""
+    ary = as_tensor(ary)
+    if ary.ndim < 2:
+        raise ValueError("vsplit only works on arrays of 2 or more dimensions")
+    return nops.split(ary, indices_or_sections, 0)
+
+
+def dsplit(ary, indices_or_sections):
+    """np.dsplit: split along axis 2 of an at least 3-d tensor."""
+    ary = as_tensor(ary)
+    if ary.ndim < 3:
+        raise ValueError("dsplit only works on arrays of 3 or more dimensions")
+    return nops.split(ary, indices_or_sections, 2)
+
+
+def broadcast_arrays(*args, subok=False):
+    """Every input broadcast to their common shape (np.broadcast_arrays), as a tuple."""
+    ts = [as_tensor(a) for a in args]
+    shape = np.broadcast_shapes(*(t.shape for t in ts))
+    return tuple(api.broadcast_to(t, shape) for t in ts)
+
+
+def matrix_transpose(x):
+    """The last two axes swapped (np.matrix_transpose, np.linalg.matrix_transpose)."""
+    x = as_tensor(x)
+    if x.ndim < 2:
+        raise ValueError(f"matrix_transpose: needs at least 2 dims, got shape {x.shape}")
+    return nops.swapaxes(x, -1, -2)
+
+
 # ---------------------------------------------------------------- declarations
 _SORT = "each output's gradient goes to the element sorted there (stable: ties keep their order)"
 _STRIDE = np.lib.stride_tricks.sliding_window_view
@@ -290,6 +352,18 @@ declare(
     kinks="exact where x has zeros, in every order",
 )
 declare("kron", kron, numpy=np.kron)
+declare("roll", roll, numpy=np.roll)
+declare("append", append, numpy=np.append)
+declare("column_stack", column_stack, numpy=np.column_stack)
+declare("hsplit", hsplit, numpy=np.hsplit)
+declare("vsplit", vsplit, numpy=np.vsplit)
+declare("dsplit", dsplit, numpy=np.dsplit)
+declare("broadcast_arrays", broadcast_arrays, numpy=np.broadcast_arrays)
+declare(
+    "matrix_transpose",
+    matrix_transpose,
+    numpy=(np.matrix_transpose, np.linalg.matrix_transpose),
+)
 _RUNNING = "the element that set the running value gets the gradient (the last on a tie)"
 declare(
     "maximum.accumulate",

@@ -33,27 +33,29 @@ def _names(text: str) -> list:
 _NO_GRADIENT_GROUPS = {
     "an integer or boolean result (indices, counts, tests of the values)": """
         np.all np.any np.argpartition np.argsort np.argwhere np.bincount np.digitize
-        np.flatnonzero np.isin np.iscomplex np.isreal np.isneginf np.isposinf np.isnat
-        np.signbit np.lexsort np.nanargmax np.nanargmin np.searchsorted np.packbits
-        np.unpackbits np.ravel_multi_index np.unravel_index np.gcd np.lcm np.bitwise_and
-        np.bitwise_or np.bitwise_xor np.bitwise_not np.bitwise_invert np.bitwise_count
-        np.bitwise_left_shift np.bitwise_right_shift np.left_shift np.right_shift np.invert
-        np.is_busday np.busday_count np.linalg.matrix_rank""",
+        np.flatnonzero np.isin np.iscomplex np.isreal np.isneginf np.isposinf
+        np.isnat np.signbit np.lexsort np.nanargmax np.nanargmin np.searchsorted
+        np.packbits np.unpackbits np.ravel_multi_index np.unravel_index np.gcd
+        np.lcm np.bitwise_and np.bitwise_or np.bitwise_xor np.bitwise_not
+        np.bitwise_invert np.bitwise_count np.bitwise_left_shift
+        np.bitwise_right_shift np.left_shift np.right_shift np.invert np.is_busday
+        np.busday_count np.linalg.matrix_rank""",
     "metadata, types or text about the array, not its values as numbers": """
-        np.iscomplexobj np.isrealobj np.isfortran np.isscalar np.isdtype np.issubdtype
-        np.iterable np.can_cast np.min_scalar_type np.mintypecode np.promote_types
-        np.result_type np.common_type np.typename np.base_repr np.binary_repr
-        np.array2string np.array_repr np.array_str np.format_float_positional
-        np.format_float_scientific np.datetime_as_string np.datetime_data
-        np.broadcast_shapes np.may_share_memory np.shares_memory np.einsum_path np.info""",
+        np.iscomplexobj np.isrealobj np.isfortran np.isscalar np.isdtype
+        np.issubdtype np.iterable np.can_cast np.min_scalar_type np.mintypecode
+        np.promote_types np.result_type np.common_type np.typename np.base_repr
+        np.binary_repr np.array2string np.array_repr np.array_str
+        np.format_float_positional np.format_float_scientific np.datetime_as_string
+        np.datetime_data np.broadcast_shapes np.may_share_memory np.shares_memory
+        np.einsum_path np.info""",
     "index arrays made from shapes": """
         np.diag_indices np.diag_indices_from np.tril_indices np.tril_indices_from
         np.triu_indices np.triu_indices_from np.mask_indices np.indices np.ix_""",
     "new arrays from shapes, files or Python objects (no tensor input)": """
-        np.arange np.empty np.eye np.full np.identity np.ones np.zeros np.tri np.bartlett
-        np.blackman np.hamming np.hanning np.kaiser np.frombuffer np.fromfile
-        np.fromfunction np.fromiter np.fromregex np.fromstring np.genfromtxt np.load
-        np.loadtxt np.busday_offset np.frompyfunc""",
+        np.arange np.empty np.eye np.full np.identity np.ones np.zeros np.tri
+        np.bartlett np.blackman np.hamming np.hanning np.kaiser np.frombuffer
+        np.fromfile np.fromfunction np.fromiter np.fromregex np.fromstring
+        np.genfromtxt np.load np.loadtxt np.busday_offset np.frompyfunc""",
     "settings and environment": """
         np.get_include np.get_printoptions np.getbufsize np.geterr np.geterrcall
         np.printoptions np.set_printoptions np.setbufsize np.seterr np.seterrcall
@@ -74,33 +76,30 @@ _REFUSED_GROUPS = {
     "concatenation, which are recorded": """
         np.copyto np.fill_diagonal np.place np.put np.put_along_axis np.putmask""",
     "complex numbers: gradsight's tensors are real": """
-        np.angle np.conj np.conjugate np.real np.imag np.real_if_close np.sort_complex""",
+        np.angle np.conj np.conjugate np.real np.imag np.real_if_close
+        np.sort_complex""",
     "no gradient rule yet (statistics over sorted or binned values)": """
-        np.median np.nanmedian np.percentile np.nanpercentile np.quantile np.nanquantile
-        np.histogram np.histogram2d np.histogramdd np.histogram_bin_edges np.partition
-        np.unique np.unique_all np.unique_counts np.unique_inverse np.unique_values
-        np.intersect1d np.setdiff1d np.setxor1d np.union1d np.interp""",
+        np.median np.nanmedian np.percentile np.nanpercentile np.quantile
+        np.nanquantile np.histogram np.histogram2d np.histogramdd
+        np.histogram_bin_edges np.partition np.unique np.unique_all np.unique_counts
+        np.unique_inverse np.unique_values np.intersect1d np.setdiff1d np.setxor1d
+        np.union1d np.interp""",
     "no gradient rule yet (NaN-ignoring reductions; mask with np.where first)": """
-        np.nanmax np.nanmin np.nanmean np.nanstd np.nanvar np.nansum np.nanprod
-        np.nancumsum np.nancumprod""",
+        np.nanstd np.nanvar np.nancumsum np.nancumprod""",
     "no gradient rule yet (elementwise)": """
-        np.arctan2 np.atan2 np.hypot np.copysign np.cbrt np.float_power np.heaviside np.i0
-        np.nextafter np.ldexp np.frexp np.modf np.divmod np.unwrap np.spacing""",
+        np.copysign np.float_power np.heaviside np.i0 np.nextafter np.ldexp np.frexp
+        np.modf np.divmod np.unwrap np.spacing""",
     "no gradient rule yet (reductions and products)": """
-        np.average np.ptp np.cov np.corrcoef np.gradient np.trapezoid np.convolve
-        np.correlate np.cross np.cumulative_sum np.cumulative_prod np.ediff1d np.vecdot
-        np.matvec np.vecmat np.matrix_transpose np.linalg.cross np.linalg.matmul
-        np.linalg.outer np.linalg.tensordot np.linalg.trace np.linalg.diagonal
-        np.linalg.vecdot np.linalg.matrix_transpose np.linalg.multi_dot
-        np.linalg.matrix_power np.linalg.matrix_norm np.linalg.vector_norm np.linalg.cond""",
+        np.cov np.corrcoef np.gradient np.trapezoid np.convolve np.correlate
+        np.cross np.cumulative_sum np.cumulative_prod np.ediff1d np.matvec np.vecmat
+        np.linalg.cross np.linalg.matrix_norm np.linalg.vector_norm np.linalg.cond""",
     "no gradient rule yet (decompositions and least squares)": """
         np.linalg.cholesky np.linalg.eig np.linalg.eigh np.linalg.eigvals
         np.linalg.eigvalsh np.linalg.lstsq np.linalg.pinv np.linalg.qr np.linalg.svd
         np.linalg.svdvals np.linalg.tensorinv np.linalg.tensorsolve""",
     "no gradient rule yet (building, splitting and rearranging arrays)": """
-        np.append np.insert np.delete np.resize np.roll np.rollaxis np.block np.bmat
-        np.column_stack np.row_stack np.hsplit np.vsplit np.dsplit np.unstack
-        np.broadcast_arrays np.meshgrid np.diagflat np.vander np.trim_zeros np.extract
+        np.insert np.delete np.resize np.rollaxis np.block np.bmat np.row_stack
+        np.unstack np.meshgrid np.diagflat np.vander np.trim_zeros np.extract
         np.compress np.select np.choose np.piecewise np.apply_along_axis
         np.apply_over_axes np.linspace np.logspace np.geomspace np.nested_iters""",
     "no gradient rule yet (polynomials)": """

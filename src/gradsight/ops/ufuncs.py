@@ -182,6 +182,42 @@ logaddexp2 = binary(
 )
 
 
+def _over_sum_of_squares(F, a, b):
+    return a / (a * a + b * b)
+
+
+arctan2 = binary(
+    "arctan2",
+    np.arctan2,
+    (
+        lambda F, g, out, y, x: g * _over_sum_of_squares(F, x, y),
+        lambda F, g, out, y, x: -g * _over_sum_of_squares(F, y, x),
+    ),
+    doc="The angle of the point (x, y): arctan2(y, x); NaN gradient at the origin.",
+    module=_M,
+    kinks="NaN at the origin (0/0, as PyTorch)",
+)
+hypot = binary(
+    "hypot",
+    np.hypot,
+    (
+        lambda F, g, out, a, b: g * a / out,
+        lambda F, g, out, a, b: g * b / out,
+    ),
+    doc="sqrt(a^2 + b^2) without overflow; NaN gradient at the origin.",
+    module=_M,
+    kinks="NaN at the origin (0/0, as PyTorch)",
+)
+cbrt = unary(
+    "cbrt",
+    np.cbrt,
+    lambda F, g, out, x: g / (3 * out * out),
+    doc="The real cube root; the derivative is inf at 0.",
+    module=_M,
+    kinks="inf at 0",
+)
+
+
 # ---------------------------------------------------------------- rounding and sign-like
 def _zero(F, g, out, x):
     return g * 0.0
