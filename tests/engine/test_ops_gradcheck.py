@@ -7,11 +7,14 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.ops.drawn import call, leaves
+from tests.ops.registry import drawn_ops
 
 import gradsight as gs
 
-from .op_specs import DIFFERENTIABLE, call, leaves
 from .oracles import assert_projection_close
+
+DIFFERENTIABLE = drawn_ops(differentiable_only=True)
 
 
 @pytest.mark.parametrize("spec", DIFFERENTIABLE, ids=repr)

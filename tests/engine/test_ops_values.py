@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tests.ops.drawn import call, leaves
+from tests.ops.registry import drawn_ops
 
 import gradsight as gs
 
-from .op_specs import SPECS, call, leaves
+SPECS = drawn_ops()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=repr)

@@ -139,13 +139,12 @@ def test_dtype_is_honoured_and_recorded():
         (lambda t: np.max(t, initial=0.0), "initial="),
         (lambda t: np.add(t, 1.0, casting="unsafe"), "casting="),
         (lambda t: np.add.at(t, [0], 1.0), "np.add.at"),
-        (lambda t: np.arctan(t), "np.arctan"),
-        (lambda t: np.linalg.inv(t.reshape(1, 2) * t.reshape(2, 1)), "np.linalg.inv"),
+        (lambda t: np.copysign(t, 1.0), "np.copysign"),
+        (lambda t: np.linalg.eigh(t.reshape(1, 2) * t.reshape(2, 1)), "np.linalg.eigh"),
         (lambda t: np.asarray(t), "np.asarray"),
         (lambda t: np.array(t), "np.asarray/np.array"),
         (lambda t: np.linalg.norm(t.reshape(1, 2), 2), "ord=2"),
-        (lambda t: np.pad(t, 1, mode="edge"), "mode='edge'"),
-        (lambda t: np.einsum("ii->i", t.reshape(1, 2) * t.reshape(2, 1)), "repeated index"),
+        (lambda t: np.pad(t, 1, mode="median"), "mode='median'"),
     ],
 )
 def test_unsupported_calls_raise_naming_the_function(call, words):
@@ -170,10 +169,10 @@ def test_conversion_policy():
     np.testing.assert_array_equal(np.asarray(t.detach()), [1.0, 2.0])
     with gs.no_grad():
         np.testing.assert_array_equal(np.asarray(t), [1.0, 2.0])
-        assert isinstance(np.arctan(t), np.ndarray)  # nothing is recorded: values are fine
+        assert isinstance(np.copysign(t, 1.0), np.ndarray)  # nothing recorded: values are fine
     constant = gs.tensor([1.0, 4.0])
     np.testing.assert_array_equal(np.asarray(constant), [1.0, 4.0])
-    np.testing.assert_allclose(np.arctan(constant), np.arctan([1.0, 4.0]))
+    np.testing.assert_allclose(np.copysign(constant, -1.0), np.copysign([1.0, 4.0], -1.0))
     assert "requires_grad=True" in repr(t) and "[1., 2.]" in str(t)
 
 

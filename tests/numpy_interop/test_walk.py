@@ -26,8 +26,12 @@ SKIP = {
 }  # fmt: skip
 
 
-# Their result does not depend on the values: a constant Tensor is right.
-CONSTANT = {"np.zeros_like", "np.ones_like", "np.full_like", "np.empty_like", "np.sign"}
+# Their result does not depend on the values, or is piecewise constant (gradient 0
+# wherever it exists): a constant Tensor is right.
+CONSTANT = {
+    "np.zeros_like", "np.ones_like", "np.full_like", "np.empty_like", "np.sign",
+    "np.floor_divide",
+}  # fmt: skip
 
 
 def _public(module, prefix):

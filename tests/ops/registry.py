@@ -11,7 +11,9 @@ How to add an op: append an ``OpInfo`` to ``REGISTRY`` below with
   there, so every op of the kind gets them);
 - ``covers``: every public name the entry exercises: ``gs.<name>``,
   ``Tensor.<name>`` and ``F.<name>`` (gs.nn.functional). test_coverage fails for
-  any public op that no entry covers.
+  any declared op (gradsight/ops/declare.py) that no entry covers;
+- ``drawn`` (optional, set in DRAWN below): Hypothesis forms of the entry
+  (drawn.py), whose shapes, axes and indices tests/engine draws at random.
 
 ``differentiable=False`` entries (comparisons, argmax, in-place methods) get the
 forward check only. The generic checks live in test_sweep.py.
@@ -28,7 +30,9 @@ import numpy as np
 import gradsight as gs
 from gradsight.nn import functional as gsF
 
+from . import drawn as D
 from . import samples as S
+from .drawn import Drawn
 from .samples import Sample
 
 
@@ -43,6 +47,7 @@ class OpInfo:
     differentiable: bool = True
     rtol32: float = 1e-5  # float32 result vs float64, relative to the value's scale
     extra: dict = field(default_factory=dict)
+    drawn: tuple = ()  # Hypothesis forms (drawn.py), filled from DRAWN below
 
     def __repr__(self) -> str:
         return self.name
@@ -848,14 +853,123 @@ REGISTRY.append(
     )
 )
 
+from .registry_arrays import entries as _array_entries  # noqa: E402 - ops/arrays.py
+from .registry_math import entries as _math_entries  # noqa: E402 - ops/ufuncs.py
 from .registry_numpy import entries as _numpy_entries  # noqa: E402 - issue 13's NumPy ops
 
 REGISTRY.extend(_numpy_entries(OpInfo))
+REGISTRY.extend(_math_entries(OpInfo))
+REGISTRY.extend(_array_entries(OpInfo))
 from .registry_nn import entries as _nn_entries  # noqa: E402 - nn.functional's activations, losses
 
 REGISTRY.extend(_nn_entries(OpInfo))
 
 BY_NAME = {info.name: info for info in REGISTRY}
+
+# ---------------------------------------------------------------- drawn forms
+# Each entry's Hypothesis forms: a layout drawing shapes and static arguments,
+# and a domain per input away from the op's poles, kinks and ties.
+_CLIP = D.AWAY_FROM_BOUNDS
+DRAWN = {
+    "add": [
+        Drawn(D.broadcast, arity=2, note="broadcast"),
+        Drawn(D.elementwise, params={"other": 2.5, "left": True}, note="scalar+x"),
+    ],
+    "sub": [
+        Drawn(D.broadcast, arity=2, note="broadcast"),
+        Drawn(D.elementwise, params={"other": 2.5, "left": True}, note="scalar-x"),
+        Drawn(D.with_constant, note="x-ndarray"),
+    ],
+    "mul": [
+        Drawn(D.broadcast, arity=2, note="broadcast"),
+        Drawn(D.with_constant, params={"left": True}, note="ndarray*x"),
+    ],
+    "div": [
+        Drawn(D.broadcast, (D.ANY, D.NONZERO), arity=2, note="broadcast"),
+        Drawn(D.elementwise, (D.NONZERO,), params={"other": 1.5, "left": True}, note="scalar/x"),
+    ],
+    "pow": [
+        Drawn(D.broadcast, (D.POSITIVE, D.ANY), arity=2, note="broadcast"),
+        Drawn(D.elementwise, params={"other": 3}, note="x**3"),
+        Drawn(D.elementwise, (D.POSITIVE,), params={"other": 0.5}, note="x**0.5"),
+        Drawn(D.elementwise, params={"other": 1.7, "left": True}, note="scalar**x"),
+    ],
+    "neg": [Drawn(D.elementwise)],
+    "exp": [Drawn(D.elementwise)],
+    "log": [Drawn(D.elementwise, (D.POSITIVE,))],
+    "sqrt": [Drawn(D.elementwise, (D.POSITIVE,))],
+    "abs": [Drawn(D.elementwise, (D.AWAY_FROM_0,))],
+    "tanh": [Drawn(D.elementwise)],
+    "sigmoid": [Drawn(D.elementwise)],
+    "relu": [Drawn(D.elementwise, (D.AWAY_FROM_0,))],
+    "clip": [
+        Drawn(D.elementwise, (_CLIP,), params={"lo": D.CLIP_LO, "hi": D.CLIP_HI}),
+        Drawn(D.elementwise, (_CLIP,), params={"lo": D.CLIP_LO, "hi": None}, note="min only"),
+        Drawn(D.elementwise, (_CLIP,), params={"lo": None, "hi": D.CLIP_HI}, note="max only"),
+    ],
+    "maximum": [Drawn(D.broadcast, (D.ODD_GRID, D.EVEN_GRID), arity=2)],
+    "minimum": [Drawn(D.broadcast, (D.EVEN_GRID, D.ODD_GRID), arity=2)],
+    "where": [Drawn(D.conditional, arity=2)],
+    "matmul": [Drawn(D.matmul_shapes, arity=2)],
+    "sum": [Drawn(D.reduction)],
+    "mean": [Drawn(D.reduction)],
+    "max": [Drawn(D.reduction, (D.GRID,), unique=True)],
+    "min": [Drawn(D.reduction, (D.GRID,), unique=True)],
+    "var": [Drawn(D.reduction)],
+    "logsumexp": [Drawn(D.reduction)],
+    "softmax": [Drawn(D.along_axis)],
+    "log_softmax": [Drawn(D.along_axis)],
+    "reshape": [Drawn(D.reshape_target)],
+    "transpose": [Drawn(D.permutation)],
+    "T": [Drawn(D.elementwise)],
+    "flatten": [Drawn(D.elementwise)],
+    "squeeze": [Drawn(D.with_unit_axes)],
+    "expand_dims": [Drawn(D.new_axis)],
+    "concatenate": [Drawn(D.joined, arity=-1)],
+    "stack": [Drawn(D.stacked, arity=-1)],
+    "getitem": [
+        Drawn(D.basic_index, note="basic"),
+        Drawn(D.integer_index, note="int array"),
+        Drawn(D.boolean_index, note="bool mask"),
+    ],
+    "argmax": [Drawn(D.along_axis, (D.GRID,), unique=True)],
+}
+for _name, _forms in DRAWN.items():
+    BY_NAME[_name].drawn = tuple(_forms)
+
+
+@dataclass(frozen=True)
+class DrawnOp:
+    """One entry with one of its drawn forms, as tests/engine's Hypothesis tests use it:
+    ``fn``/``ref``/``torch`` are the entry's gs, NumPy and PyTorch calls."""
+
+    info: OpInfo
+    form: Drawn
+
+    @property
+    def name(self) -> str:
+        return f"{self.info.name}[{self.form.note}]" if self.form.note else self.info.name
+
+    fn = property(lambda self: self.info.gs)
+    ref = property(lambda self: self.info.np)
+    torch = property(lambda self: self.info.torch)
+    differentiable = property(lambda self: self.info.differentiable)
+
+    def cases(self, max_side: int = D.MAX_SIDE):
+        return self.form.cases(max_side)
+
+    def __repr__(self) -> str:  # pytest ids and Hypothesis reports
+        return self.name
+
+
+def drawn_ops(differentiable_only: bool = False) -> list:
+    """Every (entry, drawn form) of the registry, for the Hypothesis-driven tests."""
+    return [
+        DrawnOp(info, form)
+        for info in REGISTRY
+        if info.differentiable or not differentiable_only
+        for form in info.drawn
+    ]
 
 
 def cases(differentiable_only: bool = False):

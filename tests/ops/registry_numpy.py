@@ -55,6 +55,8 @@ def _torch_prod(torch, x, axis=None, keepdims=False):
 
 
 def _torch_std(torch, x, axis=None, keepdims=False, ddof=0):
+    if axis == () or x.ndim == 0:  # NumPy: reduces nothing (or the one element): 0
+        return x * 0.0
     return torch.std(x, dim=_dims(axis, x.ndim), keepdim=keepdims, correction=ddof)
 
 
@@ -96,6 +98,20 @@ def _spread_reduction():
             and s.kwargs.get("axis") != ()
         ):
             out.append(s)
+    return out
+
+
+def _np_std(x, axis=None, keepdims=False, ddof=0):
+    """np.std, reading an axis of a 0-d array as gradsight's reductions do (the element)."""
+    return np.std(x, axis=None if np.ndim(x) == 0 else axis, keepdims=keepdims, ddof=ddof)
+
+
+def _std_samples():
+    """Every reduction sample (one element included: the gradient there is 0), and
+    equal values (std's kink: 0, as PyTorch)."""
+    out = [s for s in S.reduction(empty_ok=False)]
+    equal = np.array([[2.0, 2.0, 2.0], [1.0, -1.0, 0.5]])
+    out.append(Sample((equal,), {"axis": 1, "keepdims": False}, "equal values", fd=False))
     return out
 
 
@@ -233,9 +249,9 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
         OpInfo(
             "std",
             _also_method(np.std, "std"),
-            np.std,
+            _np_std,
             _torch_std,
-            _spread_reduction(),
+            _std_samples(),
             ("gs.std", "Tensor.std"),
             rtol32=1e-4,
         )
@@ -351,7 +367,16 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
                 ((3,), (4,), {"spec": "i,j->ij"}, "outer"),
                 ((3, 4), (2,), {"spec": "ij,k->jk"}, "summed-only index"),
                 ((3, 4), (3, 4), {"spec": "ij,ij->"}, "full contraction"),
-            ),
+                ((2, 3, 4), (4, 5), {"spec": "...ij,jk->...ik"}, "ellipsis"),
+                ((2, 3, 4), (4,), {"spec": "...j,j"}, "implicit ellipsis"),
+                ((1, 3, 4), (2, 4, 2), {"spec": "bij,bjk->bik"}, "size-1 broadcast"),
+                ((3, 3), (3,), {"spec": "ii,i->i"}, "repeated index (diagonal)"),
+                ((3, 2, 3), (2,), {"spec": "i...i,...->..."}, "diagonal across '...'"),
+            )
+            + [
+                Sample((S.normal((3, 3), 398),), {"spec": "ii"}, "trace"),
+                Sample((S.normal((2, 3, 3), 399),), {"spec": "...ii->...i"}, "batched diagonal"),
+            ],
             ("gs.einsum",),
         )
     )
@@ -554,6 +579,23 @@ def entries(OpInfo) -> list:  # noqa: N803 - the registry's dataclass, passed in
                 Sample((S.normal((3,), 392),), {"pad_width": ((2, 3),)}, "1-d"),
             ],
             ("gs.pad",),
+        )
+    )
+    x_pad = S.normal((3, 4), 393)
+    E.append(
+        OpInfo(
+            "pad (copying modes)",
+            np.pad,
+            np.pad,
+            None,  # torch's reflect/replicate/circular pads work on the last dims only
+            [
+                Sample((x_pad,), {"pad_width": ((1, 2), (2, 1)), "mode": m}, m)
+                for m in ("edge", "reflect", "symmetric", "wrap")
+            ]
+            + [
+                Sample((S.normal((3,), 394),), {"pad_width": 5, "mode": "wrap"}, "wrap twice"),
+                Sample((S.normal((2,), 395),), {"pad_width": 3, "mode": "symmetric"}, "1-d"),
+            ],
         )
     )
     E.append(

@@ -1,9 +1,12 @@
 """The derivative table and the Tensor methods bound to it.
 
 Primitives live in elementwise/reduce/shape/linalg/fused (forward and VJP
-side by side); api.py holds the user-facing functions; this module binds them
-to Tensor in one explicit table so that ``a * b`` and ``t.sum()`` resolve
-without any lookup magic.
+side by side); api.py and numpy_ops.py hold the user-facing functions; each
+op is declared once (declare.py; the core ops in table.py, later families in
+their own modules). This module binds what the declarations generate: the
+Tensor methods (so ``a * b`` and ``t.sum()`` resolve without any lookup
+magic), NumPy's dispatch table and the ``gs`` names (``__all__``). The
+in-place methods are bound here, from the table below.
 """
 
 from __future__ import annotations
@@ -11,19 +14,11 @@ from __future__ import annotations
 import numpy as np
 
 from gradsight._core.grad_mode import mode
-from gradsight._core.node import binary_method, lift, unary_method
-from gradsight._core.tensor import Tensor, new_tensor, ufunc_inplace, write_inplace
+from gradsight._core.node import lift
+from gradsight._core.tensor import Tensor, ufunc_inplace, write_inplace
 
-from . import api, linalg
-from . import elementwise as ew
-from .api import *  # noqa: F401,F403 - re-exported for gradsight/__init__
-
-
-def _compare(ufunc):
-    def method(self, other):
-        return new_tensor(np.asarray(ufunc(self.data, lift(other))), None, False)
-
-    return method
+from . import api, arrays, declare, np_linalg, statistics, table, ufuncs  # noqa: F401
+from .api import *  # noqa: F401,F403 - the core functions, as gradsight.ops.<name>
 
 
 def _check_inplace(t: Tensor, what: str) -> None:
@@ -88,29 +83,7 @@ def _copy_(self, src):
 
 
 _METHODS = {
-    # operators
-    "__add__": binary_method(ew.add),
-    "__radd__": binary_method(ew.add, reflected=True),
-    "__sub__": binary_method(ew.sub),
-    "__rsub__": binary_method(ew.sub, reflected=True),
-    "__mul__": binary_method(ew.mul),
-    "__rmul__": binary_method(ew.mul, reflected=True),
-    "__truediv__": binary_method(ew.div),
-    "__rtruediv__": binary_method(ew.div, reflected=True),
-    "__pow__": binary_method(ew.power),
-    "__rpow__": binary_method(ew.power, reflected=True),
-    "__matmul__": binary_method(linalg.matmul),
-    "__rmatmul__": binary_method(linalg.matmul, reflected=True),
-    "__neg__": unary_method(ew.neg),
-    "__pos__": lambda self: self,
-    "__getitem__": api.getitem,
     "__setitem__": _setitem,
-    "__lt__": _compare(np.less),
-    "__le__": _compare(np.less_equal),
-    "__gt__": _compare(np.greater),
-    "__ge__": _compare(np.greater_equal),
-    "__eq__": _compare(np.equal),
-    "__ne__": _compare(np.not_equal),
     # in place
     "__iadd__": _inplace(np.add, "+=", api.add),
     "__isub__": _inplace(np.subtract, "-=", api.sub),
@@ -123,41 +96,15 @@ _METHODS = {
     "zero_": _zero_,
     "fill_": _fill_,
     "copy_": _copy_,
-    # math
-    "exp": unary_method(ew.exp),
-    "log": unary_method(ew.log),
-    "sqrt": unary_method(ew.sqrt),
-    "abs": unary_method(ew.absolute),
-    "__abs__": unary_method(ew.absolute),
-    "tanh": unary_method(ew.tanh),
-    "sigmoid": unary_method(ew.sigmoid),
-    "relu": unary_method(ew.relu),
-    "clip": api.clip,
-    "pow": api.power,
-    "astype": api.astype,
-    "sum": api.sum,
-    "mean": api.mean,
-    "max": api.max,
-    "min": api.min,
-    "var": api.var,
-    "logsumexp": api.logsumexp,
-    "softmax": api.softmax,
-    "log_softmax": api.log_softmax,
-    "argmax": api.argmax,
-    "argmin": api.argmin,
-    # shape
-    "reshape": api.reshape,
-    "transpose": api.transpose,
-    "flatten": api.flatten,
-    "squeeze": api.squeeze,
-    "expand_dims": api.expand_dims,
-    "broadcast_to": api.broadcast_to,
 }
 
-for _name, _fn in _METHODS.items():
+for _name, _fn in {**declare.methods(), **_METHODS}.items():
     setattr(Tensor, _name, _fn)
-Tensor.T = property(lambda self: api.transpose(self))
 
-from . import numpy_protocol as _numpy_protocol  # noqa: E402 - NEP 13/18 and NumPy methods
+from . import numpy_protocol as _numpy_protocol  # noqa: E402 - NEP 13/18
 
-_numpy_protocol.bind()
+_numpy_protocol.bind(declare.numpy_table())
+
+globals().update(declare.exports())
+__all__ = sorted(declare.exports())  # what gradsight exports as gs.<name>
+_ = table  # imported for its declarations

@@ -15,43 +15,26 @@ import numpy as np
 
 from gradsight._core.tensor import Tensor
 
-from . import _util, api
+from . import api, declare
 
 
 def _data(x):
     return x.data if isinstance(x, Tensor) else x
 
 
+# the ops' names (F.exp, F.reshape, ...) come from their declarations (``rules=``)
+_RULES = declare.rules()
+
 ARRAY = SimpleNamespace(
     records=False,  # rules may take array-only shortcuts (in-place work on their own results)
     data=lambda x: x,
-    exp=_util.exp_quiet,
-    log=np.log,
-    reshape=lambda a, shape: a.reshape(shape),
-    transpose=lambda a, axes: a.transpose(axes),
     mT=lambda a: np.swapaxes(a, -1, -2),
-    broadcast_to=_util.expand,
-    sum_to=_util.sum_to,
-    where=np.where,
-    index_add=_util.index_add,
-    astype=lambda a, dtype: a.astype(dtype),
-    softmax=_util.softmax,
-    sigmoid=_util.sigmoid,
+    **{name: pair[0] for name, pair in _RULES.items()},
 )
 
 TENSOR = SimpleNamespace(
     records=True,
     data=_data,
-    exp=api.exp,
-    log=api.log,
-    reshape=api.reshape,
-    transpose=lambda a, axes: api.transpose(a, *(axes or ())),
     mT=lambda a: api.transpose(a, *range(a.ndim - 2), a.ndim - 1, a.ndim - 2),
-    broadcast_to=api.broadcast_to,
-    sum_to=api.sum_to,
-    where=api.where,
-    index_add=api.index_add,
-    astype=api.astype,
-    softmax=api.softmax,
-    sigmoid=api.sigmoid,
+    **{name: pair[1] for name, pair in _RULES.items()},
 )

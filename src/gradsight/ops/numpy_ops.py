@@ -1,4 +1,4 @@
-"""The NumPy-named ops a hand-written network uses, beyond the core table.
+"""The NumPy-named ops a hand-written network uses, beyond the core ops of api.py.
 
 New primitives (expm1, log1p, log2, square, sin, cos, copy, fmax/fmin, prod,
 cumsum, einsum, norm) sit with their VJP rules; everything else is written
@@ -203,9 +203,38 @@ def cumsum(x, axis=None) -> Tensor:
     return apply1(cumsum_p, x, int(axis))
 
 
+def _std(x, axis, keepdims, ddof):
+    if x.ndim == 0:  # a 0-d tensor reduces over axis None, 0, -1 or (): its one element
+        axis = None
+    with np.errstate(divide="ignore", invalid="ignore"):  # NumPy: inf or nan when N <= ddof
+        return np.std(x, axis=axis, keepdims=keepdims, ddof=ddof)
+
+
+def _std_vjp(F, g, out, x, axis, keepdims, ddof):
+    """(x - mean) / ((N - ddof) std); 0 where std is 0: over one element std is
+    constant, and over equal values (a kink) 0 is PyTorch's choice too."""
+    shape = kept_shape(F.data(x).shape, axis)
+    if not shape:
+        axis = None
+    o = F.reshape(out, shape)
+    n = F.data(x).size // max(F.data(out).size, 1) if F.data(x).size else 1
+    flat = F.data(o) == 0
+    d = x - x.mean(axis=axis, keepdims=True)
+    if not np.any(flat):
+        return F.reshape(g, shape) * d / (o * (n - ddof))
+    safe = F.where(flat, 1.0, o)
+    return F.where(flat, 0.0, F.reshape(g, shape) * d / (safe * (n - ddof)))
+
+
+std_p = Primitive("std", _std, (_std_vjp,), arity=1)
+
+
 def std(x, axis=None, keepdims: bool = False, ddof=0) -> Tensor:
-    """sqrt(var(x, axis, ddof=ddof)), as np.std."""
-    return api.sqrt(api.var(x, axis, keepdims, ddof=ddof))
+    """The standard deviation, as np.std: sqrt(sum((x - mean)^2) / (N - ddof)).
+
+    The gradient is 0 where the deviation is 0: over one element (the function is
+    constant there) and over equal values (a kink; PyTorch's convention)."""
+    return apply1(std_p, as_tensor(x), _axis(axis), keepdims, ddof)
 
 
 def _norm_vjp(F, g, out, x, axis, keepdims):
@@ -313,23 +342,60 @@ def outer(a, b) -> Tensor:
 
 
 def _parse_einsum(spec: str, ndims) -> tuple[list[str], str]:
-    """Input and output subscripts of an einsum without '...' or repeated letters."""
+    """Input and output subscripts of an einsum, '...' spelled out in letters of its own.
+
+    The input subscripts may repeat a letter (a diagonal); the output may not.
+    """
     spec = spec.replace(" ", "")
-    if "." in spec:
-        raise ValueError(f"einsum: '...' is not supported in {spec!r}; name every axis")
     ins, arrow, out = spec.partition("->")
     subs = ins.split(",")
     if len(subs) != len(ndims):
         raise ValueError(f"einsum: {spec!r} names {len(subs)} operands, got {len(ndims)}")
-    for s, nd in zip(subs, ndims):
-        if len(set(s)) != len(s):
-            raise ValueError(f"einsum: repeated index in {s!r} (diagonals) is not supported")
-        if len(s) != nd or not set(s) <= set(string.ascii_letters):
+    named = set(spec) - set(",->.")
+    if not named <= set(string.ascii_letters):
+        raise ValueError(f"einsum: subscripts {spec!r} must be letters, ',', '->' and '...'")
+    spare = [c for c in string.ascii_letters if c not in named]
+    ell_dims = [nd - (len(s) - 3) if "..." in s else 0 for s, nd in zip(subs, ndims)]
+    width = max(ell_dims, default=0)
+    ell = "".join(spare[:width])
+    for i, (s, nd) in enumerate(zip(subs, ndims)):
+        if "..." in s:
+            if s.count("...") > 1 or ell_dims[i] < 0:
+                raise ValueError(f"einsum: subscripts {s!r} do not fit an operand of {nd} dims")
+            s = s.replace("...", ell[width - ell_dims[i] :])
+        if len(s) != nd or "." in s:
             raise ValueError(f"einsum: subscripts {s!r} do not fit an operand of {nd} dims")
-    if not arrow:
-        counts = {c: ins.count(c) for c in set(ins) - {","}}
-        out = "".join(sorted(c for c, n in counts.items() if n == 1))
+        subs[i] = s
+    if arrow:
+        if out.count("...") > 1 or ("." in out.replace("...", "")):
+            raise ValueError(f"einsum: output subscripts {out!r} are not valid")
+        if width and "..." not in out:  # NumPy's rule: '...' dims are not summed implicitly
+            raise ValueError(f"einsum: {spec!r} has '...' in its inputs but not in its output")
+        out = out.replace("...", ell)
+        if len(set(out)) != len(out):
+            raise ValueError(f"einsum: output subscripts {out!r} repeat a letter")
+    else:
+        counts = {}
+        for s in subs:
+            for c in s:
+                counts[c] = counts.get(c, 0) + 1
+        out = ell + "".join(sorted(c for c, n in counts.items() if n == 1 and c not in ell))
     return subs, out
+
+
+def _diagonals(x: Tensor, sub: str) -> tuple[Tensor, str]:
+    """x with every repeated letter of ``sub`` reduced to its diagonal (on the last axis)."""
+    while len(set(sub)) != len(sub):
+        c = next(ch for ch in sub if sub.count(ch) > 1)
+        i = sub.index(c)
+        j = sub.index(c, i + 1)
+        if x.shape[i] != x.shape[j]:
+            raise ValueError(
+                f"einsum: the axes of {c!r} differ in size: {x.shape[i]}, {x.shape[j]}"
+            )
+        x = diagonal(x, 0, i, j)
+        sub = sub[:i] + sub[i + 1 : j] + sub[j + 1 :] + c
+    return x, sub
 
 
 class _EinsumRules:
@@ -362,12 +428,27 @@ einsum_p = Primitive(
 
 
 def einsum(subscripts: str, *operands) -> Tensor:
-    """np.einsum for explicit letters (no '...', no repeated index within an operand)."""
+    """np.einsum: explicit or implicit output, '...' and repeated indices (diagonals).
+
+    A repeated index is first reduced to its diagonal and size-1 axes are
+    broadcast to their letter's size (both recorded), so the einsum primitive
+    sees distinct letters of one size each."""
     if not isinstance(subscripts, str):
         raise TypeError("einsum: give the subscripts as a string, e.g. 'ij,jk->ik'")
-    ops = tuple(as_tensor(o) for o in operands)
+    ops = [as_tensor(o) for o in operands]
     subs, out = _parse_einsum(subscripts, [o.ndim for o in ops])
-    return apply(einsum_p, ops, (tuple(subs), out))
+    for i, (o, s) in enumerate(zip(ops, subs)):
+        ops[i], subs[i] = _diagonals(o, s)
+    sizes = {}
+    for o, s in zip(ops, subs):
+        for c, n in zip(s, o.shape):
+            if n != 1 and sizes.setdefault(c, n) != n:
+                raise ValueError(f"einsum: index {c!r} has sizes {sizes[c]} and {n}")
+    for i, (o, s) in enumerate(zip(ops, subs)):
+        target = tuple(sizes.get(c, 1) for c in s)
+        if target != o.shape:
+            ops[i] = api.broadcast_to(o, target)
+    return apply(einsum_p, tuple(ops), (tuple(subs), out))
 
 
 # ---------------------------------------------------------------- shape
@@ -523,11 +604,25 @@ def trace(x, offset: int = 0, axis1: int = 0, axis2: int = 1) -> Tensor:
     return api.sum(diagonal(x, offset, axis1, axis2), -1)
 
 
-def pad(x, pad_width, mode: str = "constant", constant_values=0) -> Tensor:
-    """np.pad with mode='constant' (the only mode with a gradient here)."""
+PAD_BY_INDEX = ("edge", "reflect", "symmetric", "wrap")  # pads that copy elements of x
+
+
+def pad(x, pad_width, mode: str = "constant", constant_values=0, reflect_type="even") -> Tensor:
+    """np.pad with mode 'constant' or one of the modes that copy elements of x
+    ('edge', 'reflect', 'symmetric', 'wrap'): an integer-array index of x, so a
+    copied element's gradient adds up over its copies."""
     x = as_tensor(x)
+    if mode in PAD_BY_INDEX:
+        if x.size == 0:
+            raise ValueError(f"pad: cannot pad an empty tensor of shape {x.shape}")
+        if reflect_type != "even":  # 'odd' computes 2 x_edge - x: not a copy
+            raise ValueError(f"pad: reflect_type={reflect_type!r} is not supported; use 'even'")
+        return _take(x, np.pad(_positions(x), pad_width, mode=mode))
     if mode != "constant":
-        raise ValueError(f"pad: mode={mode!r} is not supported; gradsight pads with 'constant'")
+        raise ValueError(
+            f"pad: mode={mode!r} is not supported; gradsight pads with 'constant' or the modes "
+            f"that copy elements ({', '.join(PAD_BY_INDEX)})"
+        )
     if x.size == 0:
         raise ValueError(f"pad: cannot pad an empty tensor of shape {x.shape}")
     index = np.pad(_positions(x), pad_width)
