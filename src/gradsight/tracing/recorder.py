@@ -17,6 +17,8 @@ unless the step was traced with ``allow_value_reads=True``.
 
 from __future__ import annotations
 
+import math
+import operator
 import os
 import sys
 import weakref
@@ -393,7 +395,15 @@ class Sym:
             target = _writable(rec, inputs[0])
             inputs = (target,) + inputs[1:]
         inputs, weak = _as_python_numbers(inputs)
-        result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        python = _PYTHON_ARITHMETIC.get(ufunc) if weak and out is None else None
+        if python is not None and method == "__call__" and not kwargs:
+            # only Python numbers (Adam's step count, its bias corrections): the eager
+            # step does Python arithmetic (``beta1 ** t`` is C's pow, not np.power, and
+            # the two differ in the last bit on some platforms). The replay gets Python
+            # numbers too, so the operator written in the program is Python's
+            result = _python_result(python(*(_python_value(x) for x in inputs)))
+        else:
+            result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
         if method == "at":
             rec.record("ufunc", ufunc, method, inputs, kwargs, None, inplace=True)
             return None
@@ -592,6 +602,31 @@ def _as_python_numbers(inputs: tuple) -> tuple[tuple, bool]:
         for x in inputs
     )
     return cast, False
+
+
+_PYTHON_ARITHMETIC = {
+    np.add: operator.add,
+    np.subtract: operator.sub,
+    np.multiply: operator.mul,
+    np.true_divide: operator.truediv,
+    np.floor_divide: operator.floordiv,
+    np.remainder: operator.mod,
+    np.power: operator.pow,
+    np.negative: operator.neg,
+    np.sqrt: math.sqrt,  # (math.sqrt, as the optimizers call it: correctly rounded)
+}
+
+
+def _python_value(x):
+    """A weak operand as the Python number it stands for."""
+    return x.value.item() if isinstance(x, Sym) else x
+
+
+def _python_result(v):
+    """A Python number as the NumPy scalar a Sym holds (exactly: float64 and int64)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TraceError(f"a traced Python-number operation gave {v!r}, not an int or a float")
+    return np.float64(v) if isinstance(v, float) else np.int64(v)
 
 
 def _to_scalar(x: Sym, dtype: np.dtype) -> Sym:
