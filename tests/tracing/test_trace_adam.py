@@ -110,4 +110,3 @@ def test_cli_train_with_adam_and_a_smaller_last_batch_matches_no_trace(tmp_path)
     assert params, saved["--trace"].keys()
     for key in params:
         assert saved["--trace"][key].tobytes() == saved["--no-trace"][key].tobytes(), key
-

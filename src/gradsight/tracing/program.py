@@ -123,6 +123,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     program = Program(
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
+    # input positions the program writes into (optimizer state updated in place)
+    program.updated_inputs = [i for i, (_, s) in enumerate(inputs) if id(s) in written]
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
     program.releases_held = releases  # held=: emptied once no check can send the call back
@@ -226,6 +228,7 @@ def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, l
         if (
             op.kind == "ufunc"
             and op.method == "__call__"
+            and codegen.keeps_dtype(op, target)
             and len(op.args) == 2
             and op.args[0] is target
             and op.args[1] is not target

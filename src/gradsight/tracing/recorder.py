@@ -127,6 +127,9 @@ class Recorder:
     # into. Held by the array's life, not a Sym's: the engine keeps adding into such an
     # array (a constant gradient plus a traced one) after the Sym of the write is gone
     promoted: dict = field(default_factory=dict)
+    # id(Var) of an input -> [its array, a copy made before the trace first wrote into
+    # it]: what a refused tracing call puts back (traced._Rollback); None: not kept
+    undo: dict | None = None
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
@@ -640,6 +643,11 @@ def _writable(rec: Recorder, x):
     """The Sym an in-place op writes into: a traced array, or an untraced one
     taken into the trace (its current contents become a constant it starts from)."""
     if isinstance(x, Sym):
+        undo = rec.undo
+        if undo is not None:
+            entry = undo.get(id(x.var))
+            if entry is not None and entry[0] is None and isinstance(x.value, np.ndarray):
+                entry[0], entry[1] = x.value, x.value.copy(order="K")  # before its first write
         return x
     if isinstance(x, np.ndarray):
         promoted = rec.promoted_sym(x)

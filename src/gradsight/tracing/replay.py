@@ -76,9 +76,15 @@ def _shape_dtype(g: _Gen, expr: str, value) -> str:
     return f"{expr}.shape == {g.const(value.shape)} and {expr}.dtype == {g.const(value.dtype)}"
 
 
-def compile_replay(program, guard, fn_name: str = "replay"):
-    """The replay function of ``program`` under ``guard`` (see the module docstring)."""
+HOLDS = object()  # what a guards-only function returns when every guard holds
+
+
+def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = False):
+    """The replay function of ``program`` under ``guard`` (see the module docstring).
+    With ``guards_only``, a function that checks the same guards and returns HOLDS
+    (or MISS) without running anything: gs.trace(verify=...) runs the program itself."""
     g = _Gen()
+    g.ns["HOLDS"] = HOLDS
     g.ns["PROGRAM"] = program.fn
     g.lines.append(f"def {fn_name}(args):")
     g.miss_unless(f"len(args) == {len(guard.args)}")
@@ -96,6 +102,9 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         g.miss_unless(f"{arr}.strides == {g.const(guard.args[i][-1])}")
     read = {id(ref) for _, ref in program.inputs}
     _guard_state(g, guard, read)
+    if guards_only:
+        g.lines.append("    return HOLDS")
+        return _compiled(g, fn_name)
     names = []
     for kind, ref in program.inputs:
         names.append(_read_input(g, kind, ref))
@@ -137,6 +146,10 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         else:
             _write_output(g, kind, ref, f"outs[{k}]", k in arrays)
     g.lines.append(f"    return {_rebuild(g, program.template, rets)}")
+    return _compiled(g, fn_name)
+
+
+def _compiled(g: _Gen, fn_name: str):
     source = "\n".join(g.lines) + "\n"
     exec(compile(source, "<gs.trace replay>", "exec"), g.ns)  # noqa: S102 - generated here
     fn = g.ns[fn_name]
