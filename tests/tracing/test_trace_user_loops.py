@@ -3,7 +3,11 @@ equals the eager step bit for bit, or the call is refused with a clear TraceErro
 
 from __future__ import annotations
 
+import random
+import time
+
 import numpy as np
+import pytest
 
 import gradsight as gs
 
@@ -55,3 +59,210 @@ def test_float32_model_with_a_numpy_schedule_and_a_snapshot_of_the_weight():
         assert p.dtype == np.float32
         assert p.data.tobytes() == q.data.tobytes()
     assert traced.replays >= 3
+
+
+def _classifier_twins(make_step):
+    """(eager step, traced step, eager net, traced net) from ``make_step(net, opt)``."""
+    pairs = []
+    for _ in range(2):
+        net = _net()
+        opt = gs.optim.Adam(net.parameters(), lr=0.01)
+        pairs.append((net, make_step(net, opt)))
+    return pairs[0][1], gs.trace(pairs[1][1]), pairs[0][0], pairs[1][0]
+
+
+def _assert_same_params(a, b):
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        assert p.data.tobytes() == q.data.tobytes(), name
+
+
+def test_losses_kept_in_a_log_list_are_arrays_and_match_eager():
+    logs = {"eager": [], "traced": []}
+
+    def make_step(net, opt, log):
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            log.append(loss.detach())  # kept from the tracing call too
+            return loss
+
+        return step
+
+    eager_net, traced_net = _net(), _net()
+    eager_opt = gs.optim.Adam(eager_net.parameters(), lr=0.01)
+    traced_opt = gs.optim.Adam(traced_net.parameters(), lr=0.01)
+    eager = make_step(eager_net, eager_opt, logs["eager"])
+    traced = gs.trace(make_step(traced_net, traced_opt, logs["traced"]))
+    for x, y in _batches(5):
+        eager(gs.tensor(x), y)
+        traced(gs.tensor(x), y)  # crashed: the kept tensor held a traced array
+        assert type(logs["traced"][-1].data) is np.ndarray
+    assert len(logs["traced"]) == len(logs["eager"]) == 5
+    for a, b in zip(logs["traced"], logs["eager"]):
+        assert a.data.tobytes() == b.data.tobytes()
+    _assert_same_params(traced_net, eager_net)
+
+
+def test_a_prediction_kept_on_the_model_is_an_array_after_the_tracing_call():
+    class Classifier(gs.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = _net()
+            self.last_pred = None
+
+        def forward(self, x):
+            out = self.body(x)
+            self.last_pred = out.detach()  # for a progress printout after the step
+            return out
+
+    def make():
+        model = Classifier()
+        opt = gs.optim.SGD(model.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.cross_entropy(model(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return model, step
+
+    (eager_model, eager), (model, step) = make(), make()
+    traced = gs.trace(step)
+    for x, y in _batches(4):
+        want, got = eager(gs.tensor(x), y), traced(gs.tensor(x), y)
+        assert got.data.tobytes() == want.data.tobytes()
+    assert type(model.last_pred.data) is np.ndarray
+    _assert_same_params(model.body, eager_model.body)
+
+
+def test_accuracy_and_masks_from_comparisons_are_recorded_and_replayed():
+    # comparisons read no value: they were refused as value reads ("converting to a
+    # NumPy array") when one side was a traced batch
+    def make_step(net, opt):
+        def step(x, y):
+            opt.zero_grad()
+            logits = net(x)
+            per_row = gs.nn.functional.cross_entropy(logits, y, reduction="none")
+            labelled = gs.tensor(y) > 0  # class 0 rows count half
+            loss = gs.where(labelled, per_row, per_row * 0.5).mean()
+            loss.backward()
+            opt.step()
+            correct = logits.argmax(1) == y
+            return loss, correct
+
+        return step
+
+    eager, traced, eager_net, traced_net = _classifier_twins(make_step)
+    for x, y in _batches(5):
+        (want_loss, want_ok), (got_loss, got_ok) = eager(x, y), traced(x, y)
+        assert got_loss.data.tobytes() == want_loss.data.tobytes()
+        assert got_ok.dtype == np.bool_ and np.array_equal(got_ok.data, want_ok.data)
+    assert traced.replays == 3  # traced twice: without, then with Adam's state
+    _assert_same_params(traced_net, eager_net)
+
+
+def _dropout_step(net, opt, draw):
+    def step(x, y):
+        opt.zero_grad()
+        h = net.layers[0](x).tanh()
+        keep = draw(h.shape) > 0.2  # inverted dropout, drawn with a NumPy or Python generator
+        h = h * gs.tensor(keep) / 0.8
+        loss = gs.nn.functional.cross_entropy(net.layers[2](h), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+_RNG = np.random.default_rng(5)
+
+
+@pytest.mark.parametrize(
+    "draw, named",
+    [
+        (lambda shape: np.random.rand(*shape), "np.random"),
+        (lambda shape: _RNG.random(shape), "_RNG"),
+        (
+            lambda shape: np.array([random.random() for _ in range(shape[0] * shape[1])]).reshape(
+                shape
+            ),
+            "random",
+        ),
+    ],
+    ids=["np.random.rand", "Generator.random", "random.random"],
+)
+def test_dropout_drawn_with_numpy_or_random_is_refused_and_nothing_changes(draw, named):
+    np.random.seed(0)
+    random.seed(0)
+    net = _net()
+    opt = gs.optim.SGD(net.parameters(), lr=0.1)
+    traced = gs.trace(_dropout_step(net, opt, draw))
+    x, y = _batches(1)[0]
+    before = [p.data.copy() for p in net.parameters()]
+    states = (np.random.get_state()[1].copy(), random.getstate(), _RNG.bit_generator.state)
+    with pytest.raises(gs.TraceError, match=rf"draws random numbers from {named}.*pass the result"):
+        traced(gs.tensor(x), y)
+    for p, b in zip(net.parameters(), before):
+        assert p.data.tobytes() == b.tobytes()
+    # the generators were put back: the step run again draws what it would have drawn
+    assert np.array_equal(np.random.get_state()[1], states[0])
+    assert random.getstate() == states[1] and _RNG.bit_generator.state == states[2]
+
+
+def test_timing_inside_the_step_is_refused():
+    net = _net()
+    opt = gs.optim.SGD(net.parameters(), lr=0.1)
+    times = []
+
+    def step(x, y):
+        start = time.perf_counter()
+        opt.zero_grad()
+        loss = gs.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        times.append(time.perf_counter() - start)
+        return loss
+
+    x, y = _batches(1)[0]
+    with pytest.raises(
+        gs.TraceError,
+        match=r"reads the clock \(time.perf_counter\(\) at .*test_trace_user_loops.py:\d+",
+    ):
+        gs.trace(step)(gs.tensor(x), y)
+
+
+def test_zero_grad_keeping_the_tensors_accumulates_into_the_same_grad_objects():
+    # opt.zero_grad(set_to_none=False), then backward: PyTorch keeps each .grad tensor
+    # and accumulates into it, so a .grad held before the step sees this step's gradient
+    def make():
+        net = _net()
+        opt = gs.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+        def step(x, y):
+            opt.zero_grad(set_to_none=False)
+            loss = gs.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return net, step
+
+    (eager_net, eager), (net, step) = make(), make()
+    traced = gs.trace(step)
+    held = eager_held = None
+    for k, (x, y) in enumerate(_batches(6)):
+        want, got = eager(gs.tensor(x), y), traced(gs.tensor(x), y)
+        assert got.data.tobytes() == want.data.tobytes()
+        if k == 0:
+            held, eager_held = net.layers[0].weight.grad, eager_net.layers[0].weight.grad
+        assert eager_net.layers[0].weight.grad is eager_held
+        assert net.layers[0].weight.grad is held
+        assert held.data.tobytes() == eager_held.data.tobytes()
+    assert traced.replays >= 3
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()

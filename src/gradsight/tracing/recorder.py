@@ -33,6 +33,7 @@ class TraceError(RuntimeError):
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ENGINE = os.path.join(_PACKAGE, "_core", "engine.py")
+_TENSOR = os.path.join(_PACKAGE, "_core", "tensor.py")
 _OPTIM = os.path.join(_PACKAGE, "optim") + os.sep
 _TRACE = os.path.join(_PACKAGE, "tracing") + os.sep
 # gradsight's own machinery; anything else (user code, the CLI, examples) is "user code"
@@ -279,6 +280,8 @@ def _unwrap(x):
 def _from_library() -> bool:
     """Whether the bool() being taken comes from gradsight's own code (not the user's)."""
     frame = sys._getframe(2)
+    if frame.f_code.co_name == "__bool__" and frame.f_code.co_filename == _TENSOR:
+        frame = frame.f_back  # bool(tensor): whoever took it (``if loss < 1:`` in user code)
     name = frame.f_code.co_filename
     return name.startswith(_LIBRARY) and not name.startswith(_TRACE)
 

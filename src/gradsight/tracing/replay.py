@@ -307,10 +307,15 @@ def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
     elif isinstance(ref, DataSlot):  # 0-d: an update out of place gives a NumPy scalar
         g.lines.append(f"    {g.const(ref.t)}.data = _frozen_array({v})")
     elif isinstance(ref, GradSlot) and is_array:  # always an ndarray: built inline
+        # (a gradient that exists is updated in its .grad object, as the engine does)
+        t = g.const(ref.t)
         g.lines.append(f"    {v}.setflags(False)")
-        g.lines.append(f"    {g.const(ref.t)}.grad = new_tensor({v}, None, False)")
+        g.lines.append(f"    if (old := {t}.grad) is None: {t}.grad = new_tensor({v}, None, False)")
+        g.lines.append(f"    else: old.data = {v}")
     elif isinstance(ref, GradSlot):
-        g.lines.append(f"    {g.const(ref.t)}.grad = None if {v} is None else _frozen_tensor({v})")
+        g.ns["_put_grad"] = ref.put.__func__
+        value = f"None if {v} is None else _frozen_array({v})"
+        g.lines.append(f"    _put_grad({g.const(ref)}, {value})")
     else:
         g.lines.append(f"    {g.const(ref)}.put({v})")
 

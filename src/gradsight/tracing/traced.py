@@ -21,7 +21,8 @@ from gradsight._core.grad_mode import mode
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
-from .guards import Guard, StateSlot, discover, read_holder, slot_name, slots_for
+from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
+from .outside import Watch
 from .patches import _patched, _rule_codes
 from .program import RETRACE, Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError, Var
@@ -296,11 +297,13 @@ def _trace(step, args, allow_value_reads, names):
         rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
         session = _Session(rec, found, slots, args, step)
         before = _Rollback(session)
+        watch = Watch(_places(step, args))  # random draws and clocks: refused
         outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
             try:
-                with _patched(session):
+                with _patched(session), watch:
                     result = step(*session.call_args)
+                watch.check()
                 if inspect.isgenerator(result):
                     raise TypeError(
                         "gs.trace cannot trace a step that returns a generator: the work would "
@@ -311,15 +314,26 @@ def _trace(step, args, allow_value_reads, names):
                 _tracer[0] = outer
                 session.restore()
                 rec.active = False
+                _heal_kept(step, args)
         except TraceError as err:
             # a trace runs the step for real: a refusal puts back what it changed
             before.restore()
+            watch.put_back()  # (the generators too: the step, run again, draws the same)
             err.args = (
                 f"{err} (gs.trace put the parameters and optimizer state back as they were "
                 "before this call; gradients stay as the step left them)",
             )
             raise
         return session.result, guard, program
+
+
+def _heal_kept(step, args) -> None:
+    """Tensors the step kept where it keeps state (a log list, a module attribute) hold
+    traced arrays after the tracing call: give them their real arrays."""
+    try:
+        discover(step, args)  # (heals each tensor it finds)
+    except Exception:  # noqa: BLE001 - best effort: discovery heals them on the next call
+        pass
 
 
 class _Rollback:
