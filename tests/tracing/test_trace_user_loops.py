@@ -266,3 +266,37 @@ def test_zero_grad_keeping_the_tensors_accumulates_into_the_same_grad_objects():
     assert traced.replays >= 3
     for p, q in zip(net.parameters(), eager_net.parameters()):
         assert p.data.tobytes() == q.data.tobytes()
+
+
+def test_allowed_value_read_before_the_update_is_guarded_not_frozen():
+    # gradient clipping by a norm read as a Python float: allow_value_reads=True makes
+    # the read a guard, so a replay whose norm differs runs the step eagerly
+    def make():
+        net = _net()
+        opt = gs.optim.SGD(net.parameters(), lr=0.5)
+        norms = []
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = gs.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            norm = float(sum((p.grad**2).sum() for p in net.parameters()) ** 0.5)
+            norms.append(norm)
+            if norm > 0.5:
+                with gs.no_grad():
+                    for p in net.parameters():
+                        p.grad *= 0.5 / norm
+            opt.step()
+            return loss
+
+        return net, step, norms
+
+    (eager_net, eager, eager_norms), (net, step, norms) = make(), make()
+    traced = gs.trace(step, allow_value_reads=True)
+    for k, (x, y) in enumerate(_batches(6)):  # the norm changes with every update
+        want, got = eager(gs.tensor(x), y), traced(gs.tensor(x), y)
+        assert got.data.tobytes() == want.data.tobytes(), k
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()
+    assert norms == eager_norms  # read on every call: no replay reused a frozen norm
+    assert traced.eager_calls >= 3  # the norm changed: those calls ran eagerly

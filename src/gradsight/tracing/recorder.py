@@ -251,19 +251,31 @@ class Recorder:
         return value
 
     def read(self, s: Sym, how: str):
-        """A traced value read as a plain value: refused unless allowed."""
+        """A traced value read as a plain value: refused, or with ``allow_value_reads``
+        a guard: the replay compares the value with the one read here and runs the call
+        eagerly when it differs (never a frozen value)."""
         if not self.active:
             return s.value
-        if self.allow_value_reads:
-            self.value_reads.append(how)
-            return s.value
-        raise TraceError(
-            f"{how} reads the value of a traced array (shape {s.value.shape}) during tracing: "
-            "a trace records NumPy calls, not Python decisions, so control flow that depends on "
-            "this value would be frozen into every replay. Move the read out of the step, or "
-            "trace with gs.trace(step, allow_value_reads=True) if the value never changes "
-            "what the step does"
-        )
+        if not self.allow_value_reads:
+            raise TraceError(
+                f"{how} reads the value of a traced array (shape {s.value.shape}) during "
+                "tracing: a trace records NumPy calls, not Python decisions, so a value read "
+                "here would be frozen into every replay. Return the tensor and read it after "
+                "the call (a loss to log, say), or move the read out of the step"
+            )
+        if self.undo and any(array is not None for array, _ in self.undo.values()):
+            raise TraceError(
+                f"{how} reads the value of a traced array after the step wrote into its state "
+                "(an optimizer update, say): a replay can check such a value only before "
+                "anything is written. Return the tensor and read it after the call"
+            )
+        value = np.asarray(s.value)
+        if value.dtype.kind not in "biu" and not np.isfinite(value).all():
+            raise TraceError(f"{how} reads a value that is not finite: it cannot be guarded")
+        self.value_reads.append(how)
+        same = np.equal(s, value.copy())  # recorded: the replay compares again
+        self.check(same.all() if same.shape else same)
+        return s.value
 
 
 def _unwrap(x):
@@ -429,7 +441,12 @@ class Sym:
             return func(*_unwrap(args), **_unwrap(kwargs))
         name = getattr(func, "__name__", "")
         if getattr(np, name, None) is not func:
-            raise TraceError(f"cannot trace {func!r}: only functions of the numpy namespace")
+            if getattr(np.linalg, name, None) is not func:
+                raise TraceError(
+                    f"cannot trace {func!r}: only functions of the numpy and numpy.linalg "
+                    "namespaces"
+                )
+            name = "linalg." + name  # written np.linalg.norm(...) in the program
         if "out" in kwargs:
             raise TraceError(f"cannot trace np.{name} with out=")
         if name == "copyto":

@@ -250,9 +250,10 @@ def trace(
     calls; later calls replay them while the guards hold, and retrace when
     they don't (at most ``max_traces`` programs, then it runs eagerly with a
     warning). ``traced.source`` is the program. ``allow_value_reads=True``
-    lets the step read traced values (``float(loss)``): you promise that they
-    never change which operations run. ``names`` ({name: Tensor}) names tensors in
-    the source (default: their module path, ``hidden.weight`` -> ``hidden_weight``).
+    lets the step read traced values (``float(norm)``) before it writes into its
+    state: each read is a guard, and a replay whose value differs runs eagerly.
+    ``names`` ({name: Tensor}) names tensors in the source (default: their module
+    path, ``hidden.weight`` -> ``hidden_weight``).
 
     ``verify`` runs the eager step beside chosen replays and raises TraceError on any
     difference (the eager step's results are kept): ``"first"`` (each program's first
