@@ -105,7 +105,9 @@ def test_losses_kept_in_a_log_list_are_arrays_and_match_eager():
     _assert_same_params(traced_net, eager_net)
 
 
-def test_a_prediction_kept_on_the_model_is_an_array_after_the_tracing_call():
+def test_a_prediction_kept_on_the_model_is_refused_and_put_back():
+    # ``self.last_pred = pred.detach()`` in forward: a replay cannot set attributes, so
+    # the next calls would have left the first call's prediction there (it crashed)
     class Classifier(gs.nn.Module):
         def __init__(self):
             super().__init__()
@@ -117,26 +119,77 @@ def test_a_prediction_kept_on_the_model_is_an_array_after_the_tracing_call():
             self.last_pred = out.detach()  # for a progress printout after the step
             return out
 
-    def make():
-        model = Classifier()
-        opt = gs.optim.SGD(model.parameters(), lr=0.1)
+    model = Classifier()
+    opt = gs.optim.SGD(model.parameters(), lr=0.1)
 
-        def step(x, y):
-            opt.zero_grad()
-            loss = gs.nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            opt.step()
-            return loss
+    def step(x, y):
+        opt.zero_grad()
+        loss = gs.nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+        return loss
 
-        return model, step
+    x, y = _batches(1)[0]
+    before = [p.data.copy() for p in model.parameters()]
+    with pytest.raises(gs.TraceError, match="sets Classifier.last_pred to a tensor.*Return"):
+        gs.trace(step)(gs.tensor(x), y)
+    assert model.last_pred is None  # put back, with the parameters
+    for p, b in zip(model.parameters(), before):
+        assert p.data.tobytes() == b.tobytes()
 
-    (eager_model, eager), (model, step) = make(), make()
+
+class _RunningMean(gs.nn.Module):
+    """Centers its input and keeps a running mean of it, as BatchNorm does."""
+
+    def __init__(self, n, rebind=False):
+        super().__init__()
+        self.gamma = gs.nn.Parameter(np.ones(n))
+        self.running_mean = gs.zeros(n)
+        self.rebind = rebind
+
+    def forward(self, x):
+        mu = x.mean(axis=0)
+        with gs.no_grad():
+            if self.rebind:
+                self.running_mean = self.running_mean * 0.9 + mu * 0.1
+            else:
+                self.running_mean *= 0.9
+                self.running_mean += 0.1 * mu
+        return (x - mu) * self.gamma
+
+
+def _normed(rebind=False):
+    gs.manual_seed(0)
+    net = gs.nn.Sequential(gs.nn.Linear(4, 5), _RunningMean(5, rebind), gs.nn.Linear(5, 3))
+    opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = gs.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return net, step
+
+
+def test_running_statistic_updated_in_place_is_state_the_replay_updates():
+    (eager_net, eager), (net, step) = _normed(), _normed()
     traced = gs.trace(step)
-    for x, y in _batches(4):
+    for k, (x, y) in enumerate(_batches(5)):
         want, got = eager(gs.tensor(x), y), traced(gs.tensor(x), y)
-        assert got.data.tobytes() == want.data.tobytes()
-    assert type(model.last_pred.data) is np.ndarray
-    _assert_same_params(model.body, eager_model.body)
+        assert got.data.tobytes() == want.data.tobytes(), k
+        assert net[1].running_mean.data.tobytes() == eager_net[1].running_mean.data.tobytes()
+    assert traced.replays >= 3
+
+
+def test_running_statistic_rebound_is_refused_and_put_back():
+    net, step = _normed(rebind=True)
+    old = net[1].running_mean
+    x, y = _batches(1)[0]
+    with pytest.raises(gs.TraceError, match="sets _RunningMean.running_mean to a tensor"):
+        gs.trace(step)(gs.tensor(x), y)
+    assert net[1].running_mean is old and not old.data.any()
 
 
 def test_accuracy_and_masks_from_comparisons_are_recorded_and_replayed():
@@ -300,3 +353,68 @@ def test_allowed_value_read_before_the_update_is_guarded_not_frozen():
         assert p.data.tobytes() == q.data.tobytes()
     assert norms == eager_norms  # read on every call: no replay reused a frozen norm
     assert traced.eager_calls >= 3  # the norm changed: those calls ran eagerly
+
+
+def test_snapshots_taken_before_the_update_keep_the_old_values():
+    # ``before = w.detach()`` (or ``w[0]``, ``b.reshape(-1)``) shares the parameter's
+    # array; the eager update then makes a new array, so the snapshot keeps the values
+    # from before it. The replay used to update in place and return post-update values
+    def make():
+        net = _net()
+        opt = gs.optim.SGD(net.parameters(), lr=0.1)
+        first = net.layers[0]
+
+        def step(x, y):
+            before = first.weight.detach()
+            row = first.weight[0]
+            flat = first.bias.reshape(-1)
+            opt.zero_grad()
+            loss = gs.nn.functional.cross_entropy(net(x), y)
+            loss.backward()
+            opt.step()
+            return loss, before, row, flat
+
+        return net, step
+
+    (eager_net, eager), (net, step) = make(), make()
+    traced = gs.trace(step)
+    for k, (x, y) in enumerate(_batches(5)):
+        want, got = eager(gs.tensor(x), y), traced(gs.tensor(x), y)
+        for w, g in zip(want, got):
+            assert g.data.tobytes() == w.data.tobytes(), k
+        # the snapshot is the old weight: one update away from the new one
+        assert not np.array_equal(got[1].data, net.layers[0].weight.data)
+    assert traced.replays >= 3
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()
+
+
+def test_forward_traced_and_trained_through_eagerly_refuses_backward_with_a_message():
+    net = _net()
+    opt = gs.optim.SGD(net.parameters(), lr=0.1)
+    # a forward pass traced, then trained through eagerly (verify=False: the replay
+    # itself, not the eager run a verified replay is)
+    forward = gs.trace(net, verify=False)
+    done = 0
+    with pytest.raises(gs.TraceError, match=r"replay of a traced forward pass.*whole training"):
+        for x, y in _batches(3):
+            opt.zero_grad()
+            out = forward(gs.tensor(x))
+            with gs.no_grad():  # the replay's values are the forward's
+                assert out.data.tobytes() == net(gs.tensor(x)).data.tobytes()
+            loss = gs.nn.functional.cross_entropy(out, y)
+            loss.backward()  # the tracing call ran the forward for real: it has a graph
+            opt.step()
+            done += 1
+    assert done == 1 and forward.replays == 1
+
+
+def test_forward_traced_for_inference_under_no_grad_replays():
+    net = _net()
+    predict = gs.trace(net)
+    for x, _ in _batches(3):
+        with gs.no_grad():
+            got = predict(gs.tensor(x))
+            want = net(gs.tensor(x))
+        assert got.data.tobytes() == want.data.tobytes() and not got.requires_grad
+    assert predict.replays == 2

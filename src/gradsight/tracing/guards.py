@@ -236,6 +236,9 @@ def discover(step, args) -> Found:
             named.setdefault(id(p), (p, pname if plain else f"{mname}.{pname}"))
     for id_, (t, name) in tensors.items():
         named.setdefault(id_, (t, name))
+    for t, name in module_buffers(mods):  # a running statistic kept beside the parameters
+        heal(t)
+        named.setdefault(id(t), (t, name))
     for opt in optimizers.values():
         k = 0
         for group in opt.param_groups:
@@ -244,6 +247,19 @@ def discover(step, args) -> Found:
                     named[id(p)] = (p, f"param{k}")
                 k += 1
     return Found(list(named.values()), mods, list(optimizers.values()))
+
+
+def module_buffers(modules) -> list:
+    """(Tensor, dotted name) of the tensors the modules and their submodules keep as
+    plain attributes (BatchNorm's ``running_mean``): state the step may update."""
+    found = []
+    for m, mname in modules:
+        for sub_name, sub in m.named_modules():
+            for k, v in _attributes(sub):
+                if isinstance(v, Tensor) and not k.startswith("_"):
+                    parts = (mname if len(modules) > 1 else "", sub_name, k)
+                    found.append((v, ".".join(x for x in parts if x)))
+    return found
 
 
 def heal(t: Tensor) -> None:

@@ -74,7 +74,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     before_reuse = fast_ops
     fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
     layout_args = _layout_args(before_reuse, fast_ops, inputs)
-    fast_ops, ownable = _updates_in_place(fast_ops, inputs)
+    fast_ops, ownable = _updates_in_place(fast_ops, inputs, outputs)
     fast_ops, releases = _checks_that_retrace(fast_ops, inputs)
     scalars: dict = {}
 
@@ -286,9 +286,14 @@ def _substituted(op: Op, renamed: dict) -> Op:
     return new
 
 
-def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
+def _updates_in_place(ops: list, inputs: list, outputs: list = ()) -> tuple[list, list]:
     """Parameter updates ``p_new = p - u`` (a fused copy-on-write) that may write into
     p's array when the tensor is its only holder, as the eager update does.
+
+    A parameter whose array (or a view of it: ``net.weight.detach()``, ``w[0]``,
+    ``b.reshape(-1)``) is among the program's outputs is never updated in place: in
+    the eager step that snapshot holds the array when the update comes, so the update
+    makes a new one and the snapshot keeps the values from before it.
 
     Returns the ops with those updates as kind "update" (kwargs own=k: the k-th flag
     of the program's ``own`` argument) and the input positions the flags are for.
@@ -298,6 +303,10 @@ def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
         for i, ((kind, ref), v) in enumerate(inputs)
         if kind == "slot" and ref.kind == "data"
     }
+    returned = {id(v) for _, v in outputs if isinstance(v, Var)}
+    for base_id in list(position):
+        if _aliases(ops, base_id) & returned:
+            del position[base_id]
     last = {}
     for i, op in enumerate(ops):
         for x in codegen._syms_in((op.args, op.kwargs)):
@@ -323,6 +332,20 @@ def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
             continue
         out.append(op)
     return out, ownable
+
+
+def _aliases(ops: list, base_id: int) -> set:
+    """ids of ``base_id`` and of every value an op may have made as a view of it (any
+    method or function but the copying ones; ufunc results are new arrays)."""
+    found = {base_id}
+    for op in ops:
+        if op.kind == "ufunc" or op.kind == "check" or op.kind == "update":
+            continue
+        if op.kind == "method" and op.method in codegen._COPYING:
+            continue
+        if any(id(x) in found for x in codegen._syms_in(op.args)):
+            found.update(id(o) for o in op.outs)
+    return found
 
 
 try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it

@@ -18,6 +18,7 @@ import weakref
 import numpy as np
 
 from gradsight._core.grad_mode import mode
+from gradsight._core.node import Primitive, make_node, parent_of
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
@@ -137,6 +138,8 @@ class Traced:
             if result is not MISS:
                 self.replays += 1
                 stats[0] += 1
+                if entry[1].forward_only:
+                    _no_backward(result, self._name())
                 return result
         if mode.anomaly:
             raise TraceError(
@@ -305,6 +308,7 @@ def _trace(step, args, allow_value_reads, names):
                 with _patched(session), watch:
                     result = step(*session.call_args)
                 watch.check()
+                before.check_rebinding()
                 if inspect.isgenerator(result):
                     raise TypeError(
                         "gs.trace cannot trace a step that returns a generator: the work would "
@@ -337,6 +341,9 @@ def _heal_kept(step, args) -> None:
         pass
 
 
+_ABSENT = object()  # an attribute a module did not have before the tracing call
+
+
 class _Rollback:
     """What a refused tracing call puts back: the parameters' and tensor arguments'
     arrays, the optimizers' state and groups. An array the trace writes into in place
@@ -355,6 +362,11 @@ class _Rollback:
             for (kind, ref), var, _ in session.inputs
             if kind in ("slot", "arg") and getattr(ref, "kind", "data") != "grad"
         }
+        # the tensors each module keeps as attributes: a step that rebinds one
+        # (self.running_mean = ...) is refused, and the attribute put back
+        self.attributes = [
+            (sub, dict(vars(sub))) for m, _ in session.found.modules for sub in m.modules()
+        ]
         self.optimizers = [
             (
                 opt,
@@ -365,7 +377,31 @@ class _Rollback:
             for opt in session.found.optimizers
         ]
 
+    def _rebound(self):
+        """(module, attribute, value before) for each module attribute the step set to
+        or from a tensor."""
+        for sub, saved in self.attributes:
+            for k, new in list(vars(sub).items()):
+                old = saved.get(k, _ABSENT)
+                if k[:1] != "_" and new is not old:
+                    if isinstance(new, Tensor) or isinstance(old, Tensor):
+                        yield sub, k, old
+
+    def check_rebinding(self) -> None:
+        for sub, k, _ in self._rebound():
+            raise TraceError(
+                f"the step sets {type(sub).__name__}.{k} to a tensor: a replay updates the "
+                "tensors it found, it cannot set attributes. Return the tensor from the "
+                f"step, or keep one tensor and update it in place under gs.no_grad() "
+                f"(self.{k} *= m; self.{k} += (1 - m) * value)"
+            )
+
     def restore(self) -> None:
+        for sub, k, old in list(self._rebound()):
+            if old is _ABSENT:
+                del vars(sub)[k]
+            else:
+                vars(sub)[k] = old
         for array, copy in self.undo.values():
             if copy is not None:
                 writeable = array.flags.writeable
@@ -526,9 +562,12 @@ class _Session:
             )
         for k, v in enumerate(rets):
             outputs.append((("ret", k), v))
+        forward_only = not changed and mode.enabled and _requires_grad(result)
         self.result = _real(result)
         inputs = [(k, var) for k, var, _ in self.inputs]
-        return _build(rec, inputs, outputs, template, self.step)
+        program = _build(rec, inputs, outputs, template, self.step)
+        program.forward_only = forward_only
+        return program
 
     def _ref(self, v):
         """An output value as the program names it: a Var, a Const, or None."""
@@ -618,6 +657,46 @@ def _template(result, rets, rec):
     if isinstance(result, Sym):
         raise TraceError("the step returned a traced array: return Tensors (or nothing)")
     return ("const", result)
+
+
+def _requires_grad(result) -> bool:
+    """Whether the step's return value holds a tensor that requires grad."""
+    if isinstance(result, Tensor):
+        return result.requires_grad
+    if isinstance(result, (tuple, list)):
+        return any(_requires_grad(r) for r in result)
+    if isinstance(result, dict):
+        return any(_requires_grad(r) for r in result.values())
+    return False
+
+
+def _refuse_backward(F, g, out):
+    raise TraceError(
+        "backward() reached a tensor returned by a replay of a traced forward pass "
+        "(gs.trace(net), say): a replay computes values without the autograd graph, so the "
+        "gradient cannot reach the parameters. Trace the whole training step (forward, loss, "
+        "backward, optimizer.step()) with gs.trace, or call the untraced function "
+        "(traced.step) where you need gradients"
+    )
+
+
+_REPLAYED = Primitive("traced_forward_replay", None, (_refuse_backward,))
+
+
+def _no_backward(result, name: str) -> None:
+    """The tensors a forward-only program's replay returns, with a grad_fn that refuses
+    backward() with a message (the eager forward would have given them a graph)."""
+    if isinstance(result, Tensor):
+        if result.dtype.kind == "f":
+            leaf = Tensor(np.zeros(1), requires_grad=True)  # a graph end the refusal hangs on
+            result.grad_fn = make_node(_REPLAYED, (parent_of(leaf),), (), result.data)
+            result.requires_grad = True
+    elif isinstance(result, (tuple, list)):
+        for r in result:
+            _no_backward(r, name)
+    elif isinstance(result, dict):
+        for r in result.values():
+            _no_backward(r, name)
 
 
 def _real(result):
