@@ -269,3 +269,75 @@ def test_callable_loss_object_attribute():
 
     loss_fn = Huberish(1e-3)
     _run(lambda net: _manual_sgd(net, lambda: 0.1, loss_fn), lambda: setattr(loss_fn, "eps", 1.0))
+
+
+MASK = np.array([1.0, 0.0])  # a global NumPy array the step reads (rebound below)
+
+
+def _weighted_step(net, weights_of):
+    def step(x, y):
+        for p in net.parameters():
+            p.grad = None
+        loss = (((net(gs.tensor(x)) - y) ** 2) * weights_of()).mean()
+        loss.backward()
+        with gs.no_grad():
+            for p in net.parameters():
+                p -= 0.1 * p.grad
+        return loss
+
+    return step
+
+
+def test_closure_array_changed_in_place():
+    class_weights = np.array([1.0, 2.0])  # a closure variable, reweighted in place
+
+    def change():
+        class_weights[1] = 5.0
+
+    _run(lambda net: _weighted_step(net, lambda: class_weights), change)
+
+
+def test_global_array_rebound(monkeypatch):
+    def make(net):
+        def step(x, y):
+            for p in net.parameters():
+                p.grad = None
+            loss = (((net(gs.tensor(x)) - y) ** 2) * MASK[1] + MASK[0]).mean()
+            loss.backward()
+            with gs.no_grad():
+                for p in net.parameters():
+                    p -= 0.1 * p.grad
+            return loss
+
+        return step
+
+    _run(make, lambda: monkeypatch.setattr(f"{__name__}.MASK", np.array([0.5, 2.0])))
+
+
+def test_array_on_the_trainer_changed_in_place():
+    class Trainer:
+        def __init__(self, net):
+            self.net = net
+            self.weights = np.ones(2)
+
+        def step(self, x, y):
+            for p in self.net.parameters():
+                p.grad = None
+            loss = (((self.net(gs.tensor(x)) - y) ** 2) * self.weights).mean()
+            loss.backward()
+            with gs.no_grad():
+                for p in self.net.parameters():
+                    p -= 0.1 * p.grad
+            return loss
+
+    trainers = []
+
+    def make(net):
+        trainers.append(Trainer(net))
+        return trainers[-1].step
+
+    def change():
+        for t in trainers:
+            t.weights *= 3.0
+
+    _run(make, change)

@@ -483,7 +483,9 @@ def test_constants_are_written_out_bit_for_bit_in_their_layout_or_left_to_set():
     nan[0] = np.frombuffer(np.array([0xFFF8000000000001], dtype=np.uint64).tobytes())[0]
     w = gs.tensor(np.ones((2, 3)), requires_grad=True)
 
-    def step(x, z):
+    # (default values: constants of the program; arrays read from the closure would be
+    # inputs, read on every call)
+    def step(x, z, signed=signed, fortran=fortran, nan=nan):
         a = gs.tensor(signed) * x
         b = (z.T * gs.tensor(fortran)).sum()
         c = gs.tensor(nan) + x.sum()

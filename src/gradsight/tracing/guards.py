@@ -401,7 +401,7 @@ def _note_attributes(holders: list, obj) -> None:
                 _note_holder(holders, d, k, x, 1)
 
 
-def reads(step, modules=()) -> tuple[list, list]:
+def reads(step, modules=(), arrays: list | None = None) -> tuple[list, list]:
     """What the step's code reads from its closure cells, the globals it names, its
     ``self`` (and the same places of the functions it calls): (scalars, holders).
 
@@ -447,6 +447,9 @@ def reads(step, modules=()) -> tuple[list, list]:
             if _user_code(v):  # a global loss function swapped for another: retrace
                 holders.append((container, key, v))
             walk(v, depth + 1)
+        elif v.__class__ is np.ndarray:
+            if arrays is not None:  # read afresh by every replay (traced.held inputs)
+                arrays.append((container, key, v))
         elif indexed and v.__class__ is list and v and all(isinstance(x, _SCALARS) for x in v):
             holders.append((container, key, v))  # LR = [0.1, 0.01]; LR[0] read
             holders.append((v, len(v), _MISSING))
@@ -487,7 +490,7 @@ def reads(step, modules=()) -> tuple[list, list]:
             for fn in _user_methods(type(mod)):  # helpers forward calls (self.features(x))
                 walk(fn, 1)
             _note_read(read, mod, 1)
-    named, named_holders = _named_entries(read, words)
+    named, named_holders = _named_entries(read, words, arrays)
     return scalars + named, holders + named_holders
 
 
@@ -502,7 +505,7 @@ def _note_read(read: list, v, depth: int) -> None:
                     read.append(x)
 
 
-def _named_entries(read: list, words: set) -> tuple[list, list]:
+def _named_entries(read: list, words: set, arrays: list | None = None) -> tuple[list, list]:
     """(dict, key, value) of the scalar entries of ``read`` that the code names, and
     identity guards (dict, key, object) on the dicts and objects named in them, whose
     own entries are read the same way (``CFG["optim"]["lr"]``, ``self.cfg.optim.lr``);
@@ -528,6 +531,9 @@ def _named_entries(read: list, words: set) -> tuple[list, list]:
             ):
                 if not (k == "training" and isinstance(obj, Module)):
                     found.append((d, k, v))  # (training: guarded per module, in Guard)
+            elif v.__class__ is np.ndarray:
+                if arrays is not None and not isinstance(d, types.MappingProxyType):
+                    arrays.append((d, k, v))
             elif (isinstance(v, dict) or _plain_object(v) or _user_namespace(v)) and not (
                 isinstance(obj, Module) and k.startswith("_")
             ):
@@ -713,7 +719,12 @@ class Guard:
         self.training = [
             (mod, mod.__dict__.get("training")) for m, _ in found.modules for mod in m.modules()
         ]
-        self.scalars, self.holders = reads(step, found.modules) if step is not None else ([], [])
+        # NumPy arrays the step's code reads from closure cells, globals and named
+        # entries: (container, key, array), inputs of the program read on every replay
+        self.arrays: list = []
+        self.scalars, self.holders = (
+            reads(step, found.modules, self.arrays) if step is not None else ([], [])
+        )
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""

@@ -494,6 +494,8 @@ def _role(kind) -> str:
         return f"argument {ref[0]}" + "".join(f"[{k!r}]" for k in ref[1:])
     if what == "argdata":
         return f"new array of argument {ref}"
+    if what == "held":
+        return f"array read from {ref[1] if isinstance(ref[1], str) else 'a closure'}"
     return (
         {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "") + ref.name
         if what == "slot"

@@ -131,6 +131,11 @@ class Recorder:
     # id(Var) of an input -> [its array, a copy made before the trace first wrote into
     # it]: what a refused tracing call puts back (traced._Rollback); None: not kept
     undo: dict | None = None
+    # id(array) -> (array, container, key): NumPy arrays the step reads from a closure
+    # cell, a global or a named entry; used by an op, one becomes an input of the
+    # program read from there on every replay (``held``), not a constant
+    reachable: dict = field(default_factory=dict)
+    held: dict = field(default_factory=dict)  # id(array) -> (array, container, key, Var)
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
@@ -158,11 +163,34 @@ class Recorder:
             promoted = self.promoted_sym(x)
             if promoted is not None:
                 return promoted.var  # an untraced array the trace has written into
+            held = self.held_var(x)
+            if held is not None:
+                return held
             return self.const(x)
         if isinstance(x, (tuple, list)):
             refs = [self._ref(v) for v in x]
             return tuple(refs) if isinstance(x, tuple) else refs
         return x
+
+    def held_var(self, x):
+        """The input Var of an array the step reads from a closure cell, a global or a
+        named entry (see ``reachable``), or None for any other array."""
+        entry = self.held.get(id(x))
+        if entry is not None:
+            return entry[3]
+        found = self.reachable.get(id(x))
+        if found is None or found[0] is not x:
+            return None
+        return self.hold(x, found[1], found[2])
+
+    def hold(self, x, container, key) -> Var:
+        """A new input Var for the array ``x`` read from ``container[key]``."""
+        var = Var(self.count, x, key if isinstance(key, str) else "held")
+        self.count += 1
+        self.held[id(x)] = (x, container, key, var)
+        if self.undo is not None:  # written in place later: put back on a refusal
+            self.undo[id(var)] = [None, None]
+        return var
 
     def promoted_sym(self, x):
         """A Sym for ``x`` if the trace has written into this untraced array, else None."""
@@ -673,6 +701,12 @@ def _writable(rec: Recorder, x):
         promoted = rec.promoted_sym(x)
         if promoted is not None:
             return promoted
+        held = rec.held_var(x)
+        if held is not None:  # an input: the replay writes into the array it reads
+            s = Sym(rec, x, held)
+            rec.promoted[id(x)] = (weakref.ref(x), held)
+            _writable(rec, s)  # (its first write: a copy kept to put back on a refusal)
+            return s
         s = rec.sym(x)  # the trace writes into x itself, as the eager step does
         rec.promoted[id(x)] = (weakref.ref(x), s.var)  # weak: x is freed when the step drops it
         fill = _uniform(x)

@@ -283,6 +283,18 @@ def _same_scalar(g: _Gen, expr: str, value) -> str:
 
 
 def _read_input(g: _Gen, kind, ref) -> str:
+    if kind == "held":  # an array the step reads from a closure cell, a global, an entry
+        container, key, shape, dtype, strides = ref
+        g.ns["read_holder"] = read_holder
+        name = f"h{g.count}"
+        g.count += 1
+        k = repr(key) if key is None or key.__class__ in (str, int) else g.const(key)
+        g.lines.append(f"    {name} = read_holder({g.const(container)}, {k})")
+        g.miss_unless(
+            f"{name}.__class__ is np.ndarray and {name}.shape == {g.const(shape)} and "
+            f"{name}.dtype == {g.const(dtype)} and {name}.strides == {g.const(strides)}"
+        )
+        return name
     if kind == "arg":
         return f"a{ref}.data if a{ref}.__class__ is not np.ndarray else a{ref}"
     if kind == "arggrad":

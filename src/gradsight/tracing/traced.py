@@ -299,8 +299,10 @@ def _trace(step, args, allow_value_reads, names):
         slots = slots_for(found, arg_ids)
         guard = Guard(args, found, slots, step)
         rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
+        rec.reachable = {id(a): (a, container, key) for container, key, a in guard.arrays}
         session = _Session(rec, found, slots, args, step)
         before = _Rollback(session)
+        session.hold_arrays(guard.arrays)  # (after _Rollback: their first writes are undone)
         watch = Watch(_places(step, args))  # random draws and clocks: refused
         outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
@@ -438,6 +440,7 @@ class _Session:
         self.start = {}  # slot -> value at the start (_ARRAY where it was an array)
         self.swapped_args = []  # (Tensor, real array)
         self.swapped_items = []  # (list or dict argument, key, real value, its stand-in)
+        self.held_swaps = []  # (closure cell / dict, key, real array, its Sym)
         self.known = {id(t) for t, _ in found.tensors}
         self.result = None
         names = _arg_names(step, len(args))
@@ -486,6 +489,19 @@ class _Session:
             if slot.kind != "grad":  # (after the ownership test: a reference changes none)
                 self.start_values[slot] = v
             del v
+
+    def hold_arrays(self, arrays: list) -> None:
+        """Traced arrays in place of the NumPy arrays the step reads from closure cells,
+        globals and named entries (``weights``, ``self.mask``, ``CFG["w"]``): inputs of
+        the program, read from there on every replay (a constant would keep the traced
+        values of an array changed in place or rebound later). Put back by restore()."""
+        for container, key, a in arrays:
+            if id(a) in self.rec.held or read_holder(container, key) is not a:
+                continue
+            var = self.rec.hold(a, container, key)
+            s = Sym(self.rec, a, var)
+            _put_holder(container, key, s)
+            self.held_swaps.append((container, key, a, s))
 
     def _traced_items(self, a, path: tuple, name: str):
         """The list, tuple or dict argument ``a`` with its NumPy arrays traced: inputs
@@ -564,6 +580,9 @@ class _Session:
             outputs.append((("ret", k), v))
         forward_only = not changed and mode.enabled and _requires_grad(result)
         self.result = _real(result)
+        for x, container, key, var in rec.held.values():  # arrays read from closure, globals
+            ref = (container, key, x.shape, x.dtype, x.strides)
+            self.inputs.append((("held", ref), var, x))
         inputs = [(k, var) for k, var, _ in self.inputs]
         program = _build(rec, inputs, outputs, template, self.step)
         program.forward_only = forward_only
@@ -587,6 +606,9 @@ class _Session:
 
     def restore(self) -> None:
         """Put real arrays back wherever a Sym stands (the step's effects are kept)."""
+        for container, key, real, stand_in in reversed(self.held_swaps):
+            if read_holder(container, key) is stand_in:
+                _put_holder(container, key, real)
         for container, key, real, stand_in in reversed(self.swapped_items):
             if read_holder(container, key) is stand_in:
                 container[key] = real
@@ -608,6 +630,14 @@ class _Session:
                 for key, v in st.items():
                     if isinstance(v, Sym):
                         st[key] = v.value
+
+
+def _put_holder(container, key, value) -> None:
+    """``container[key] = value`` for a closure cell (key None) or a dict."""
+    if key is None:
+        container.cell_contents = value
+    else:
+        container[key] = value
 
 
 _stray: list = []  # tensors given traced gradients outside the found state (restored after)

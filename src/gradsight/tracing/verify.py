@@ -24,7 +24,7 @@ import numpy as np
 from gradsight import creation
 from gradsight._core.tensor import Tensor
 
-from .guards import DataSlot, GradSlot
+from .guards import DataSlot, GradSlot, read_holder
 from .recorder import TraceError
 
 ENV = "GRADSIGHT_TRACE_VERIFY"
@@ -80,6 +80,8 @@ def _read(kind, ref, args):
         return v
     if kind == "argdata":
         return args[ref].data
+    if kind == "held":
+        return read_holder(ref[0], ref[1])
     if isinstance(ref, DataSlot):
         return ref.t.data
     if isinstance(ref, GradSlot):
@@ -95,6 +97,8 @@ def _label(kind, ref) -> str:
         return f"the gradient of argument {ref}"
     if kind == "argitem":
         return f"argument {ref[0]}" + "".join(f"[{k!r}]" for k in ref[1:])
+    if kind == "held":
+        return f"the array the step reads as {ref[1]!r}"
     what = {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "")
     return what + ref.name
 
