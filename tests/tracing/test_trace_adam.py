@@ -110,3 +110,36 @@ def test_cli_train_with_adam_and_a_smaller_last_batch_matches_no_trace(tmp_path)
     assert params, saved["--trace"].keys()
     for key in params:
         assert saved["--trace"][key].tobytes() == saved["--no-trace"][key].tobytes(), key
+
+
+def test_lr_changed_each_epoch_and_resumed_from_a_checkpoint_matches_eager():
+    # each epoch sets param_groups[0]["lr"] (a retrace, mid-training); after two epochs
+    # the run is saved and resumed into a fresh model and optimizer (Adam's step counts
+    # come back from the state dict), then trained on: traced and eager bit for bit
+    rng = np.random.default_rng(2)
+    batches = [(rng.normal(size=(8, 4)), rng.integers(0, 3, 8)) for _ in range(5)]
+    schedule = [0.02, 0.01, 0.005, 0.0025]
+
+    def run(traced: bool):
+        net, opt = _mlp()
+        step = gs.trace(_step_for(net, opt)) if traced else _step_for(net, opt)
+        losses = []
+        for epoch, lr in enumerate(schedule):
+            if epoch == 2:  # resume from a checkpoint
+                saved = (net.state_dict(), opt.state_dict())
+                net, opt = _mlp()
+                net.load_state_dict(saved[0])
+                opt.load_state_dict(saved[1])
+                step = gs.trace(_step_for(net, opt)) if traced else _step_for(net, opt)
+            opt.param_groups[0]["lr"] = lr
+            for x, y in batches:
+                losses.append(step(x, y).data.tobytes())
+        return net, opt, losses
+
+    (eager_net, eager_opt, eager_losses), (net, opt, losses) = run(False), run(True)
+    assert losses == eager_losses
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()
+        assert opt.state[p]["step"] == eager_opt.state[q]["step"] == 4 * len(batches)
+        for key in ("exp_avg", "exp_avg_sq"):
+            assert opt.state[p][key].tobytes() == eager_opt.state[q][key].tobytes()

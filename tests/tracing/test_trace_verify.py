@@ -185,3 +185,20 @@ def test_training_step_falls_back_once_and_matches_eager():
     assert len([w for w in caught if "untraced" in str(w.message)]) == 1
     assert "\n" not in str(caught[0].message)
     _same_state(net, eager_net)
+
+
+def test_training_step_gives_the_fallback_line_to_its_callback():
+    # gradsight train prints it as one "gradsight: warning: ..." line
+    net, opt = _model()
+
+    def loss_reading(pred, y):
+        loss = ((pred - y) ** 2).mean()
+        assert loss.item() < 1e9  # a value read: the trace is refused
+        return loss
+
+    lines = []
+    step = training_step(net, loss_reading, opt, on_fallback=lines.append)
+    for x, y in _batches(3):
+        step(x, y)
+    assert len(lines) == 1 and "\n" not in lines[0]
+    assert lines[0].startswith("gs.trace: running the step untraced: item() reads the value")
