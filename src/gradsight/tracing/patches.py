@@ -127,8 +127,9 @@ class _patched:
         self._set(_node, "lift", lambda x: x if isinstance(x, Sym) else lift(x))
         # the comparison methods (ops/__init__.py) bound lift and np when imported:
         # ``pred.argmax(1) == y`` with a traced batch y is recorded, not read
-        self._set(_ops, "lift", _node.lift)
-        self._set(_ops, "np", _NumPyProxy())
+        for name, value in (("lift", _node.lift), ("np", _NumPyProxy())):
+            if hasattr(_ops, name):  # (where the comparison methods are defined today)
+                self._set(_ops, name, value)
         self._set(
             api,
             "as_tensor",

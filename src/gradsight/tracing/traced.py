@@ -495,8 +495,11 @@ class _Session:
         globals and named entries (``weights``, ``self.mask``, ``CFG["w"]``): inputs of
         the program, read from there on every replay (a constant would keep the traced
         values of an array changed in place or rebound later). Put back by restore()."""
+        # (an array that is also a found tensor's, gs.from_numpy(W), stays that tensor's)
+        tensors = {id(v) for v in self.start_values.values()}
+        tensors |= {id(real) for _, real in self.swapped_args}
         for container, key, a in arrays:
-            if id(a) in self.rec.held or read_holder(container, key) is not a:
+            if id(a) in self.rec.held or id(a) in tensors or read_holder(container, key) is not a:
                 continue
             var = self.rec.hold(a, container, key)
             s = Sym(self.rec, a, var)
