@@ -39,7 +39,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     namer = codegen.Namer()
     names = {}
     ops, outputs = _unwrite_parameters(rec.ops, inputs, outputs)
-    ops = codegen.fuse_copies(codegen.live_ops(ops, outputs))
+    ops = codegen.fuse_copies(codegen.live_ops(_fold_constants(ops, outputs), outputs))
     used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
     used |= {id(v) for _, v in outputs}
     inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
@@ -201,6 +201,64 @@ def _checks_that_retrace(ops: list, inputs: list) -> tuple[list, bool]:
         kwargs = dict(op.kwargs, release=True)
         out[last] = Op("check", None, op.method, op.args, kwargs, (), op.context, (), True)
     return out, last is not None
+
+
+def _is_false(x) -> bool:
+    return x is False or (isinstance(x, np.bool_) and not x)
+
+
+def _fold_constants(ops: list, outputs: list) -> list:
+    """Checks that cannot fail and operations that change nothing, taken out (dead code
+    after them goes with live_ops): ``m = False & t`` is all False, so ``np.any(m)`` is
+    False and a check expecting False always passes (pow's zero-base mask for a
+    constant exponent); ``t = x ** 1`` is x, bit for bit (IEEE pow(x, 1) == x, NaN and
+    signed zeros included): later ops read x, unless t is an output or either is
+    written in place."""
+    false: set = set()  # ids of Vars known to hold only False
+    renamed: dict = {}
+    written = {
+        id(t) for op in ops if op.inplace and op.kind != "check" for t in codegen._targets(op)
+    }
+    returned = {id(v) for _, v in outputs if isinstance(v, Var)}
+    out = []
+    for op in ops:
+        if renamed:
+            op = _substituted(op, renamed)
+        if op.kind == "ufunc" and op.method == "__call__" and not op.inplace and not op.kwargs:
+            if op.fn in (np.bitwise_and, np.logical_and) and any(_is_false(a) for a in op.args):
+                false.update(id(o) for o in op.outs)
+            elif (
+                op.fn is np.power
+                and len(op.args) == 2
+                and isinstance(op.args[0], Var)
+                and op.args[1].__class__ in (int, float)
+                and op.args[1] == 1
+                and op.args[0].dtype is not None
+                and op.args[0].dtype.kind == "f"
+                and op.outs[0].dtype == op.args[0].dtype
+                and not op.args[0].weak
+                and op.args[0].is_array
+                and op.outs[0].is_array
+                and not {id(op.args[0]), id(op.outs[0])} & (written | returned)
+            ):
+                renamed[id(op.outs[0])] = op.args[0]
+                continue
+        elif (
+            op.kind in ("func", "method")
+            and op.method == "any"
+            and not op.kwargs
+            and len(op.args) == 1
+            and id(op.args[0]) in false
+        ):
+            false.update(id(o) for o in op.outs)
+        elif (
+            op.kind == "check"
+            and id(op.args[0]) in false
+            and op.kwargs.get("expected") is False
+        ):
+            continue  # cannot go the other way
+        out.append(op)
+    return out
 
 
 def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, list]:
