@@ -341,3 +341,28 @@ def test_array_on_the_trainer_changed_in_place():
             t.weights *= 3.0
 
     _run(make, change)
+
+
+def test_numbers_in_a_list_are_guarded_up_to_the_documented_length():
+    # docs/trace.md: numbers in a list the step indexes are guarded element by element,
+    # for lists up to 64 long
+    from gradsight.tracing.guards import _LIST_GUARDED
+
+    assert _LIST_GUARDED == 64
+    rates = [0.1] * _LIST_GUARDED
+
+    def make(net):
+        def step(x, y):
+            for p in net.parameters():
+                p.grad = None
+            loss = mse(net(gs.tensor(x)), y)
+            loss.backward()
+            with gs.no_grad():
+                for p in net.parameters():
+                    p -= rates[-1] * p.grad
+            return loss
+
+        return step
+
+    traced = _run(make, lambda: rates.__setitem__(-1, 0.05))
+    assert traced.last_retrace_reason.startswith("element 63 of a list the step reads changed")

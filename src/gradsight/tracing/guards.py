@@ -753,7 +753,14 @@ class Guard:
         for container, key, v in self.scalars:
             if not same_scalar(read_holder(container, key), v):
                 now = read_holder(container, key)
-                return f"{key or 'a closure variable'} the step reads changed: {v!r} -> {now!r}"
+                what = (
+                    key
+                    if isinstance(key, str)
+                    else f"element {key} of a list"
+                    if isinstance(container, list)
+                    else "a closure variable"
+                )
+                return f"{what} the step reads changed: {v!r} -> {now!r}"
         for container, key, v in self.holders:
             if read_holder(container, key) is not v:
                 return f"{key if isinstance(key, str) else 'an object'} the step reads was replaced"

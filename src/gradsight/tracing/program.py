@@ -251,11 +251,7 @@ def _fold_constants(ops: list, outputs: list) -> list:
             and id(op.args[0]) in false
         ):
             false.update(id(o) for o in op.outs)
-        elif (
-            op.kind == "check"
-            and id(op.args[0]) in false
-            and op.kwargs.get("expected") is False
-        ):
+        elif op.kind == "check" and id(op.args[0]) in false and op.kwargs.get("expected") is False:
             continue  # cannot go the other way
         out.append(op)
     return out
