@@ -483,7 +483,9 @@ def test_constants_are_written_out_bit_for_bit_in_their_layout_or_left_to_set():
     nan[0] = np.frombuffer(np.array([0xFFF8000000000001], dtype=np.uint64).tobytes())[0]
     w = gs.tensor(np.ones((2, 3)), requires_grad=True)
 
-    def step(x, z):
+    # (default values: constants of the program; arrays read from the closure would be
+    # inputs, read on every call)
+    def step(x, z, signed=signed, fortran=fortran, nan=nan):
         a = gs.tensor(signed) * x
         b = (z.T * gs.tensor(fortran)).sum()
         c = gs.tensor(nan) + x.sum()
@@ -580,3 +582,35 @@ def test_names_with_quotes_or_backslashes_keep_the_docstring_valid(key):
     fn, _ = _load(source, program)
     got = fn(*(x for _ in inputs))
     np.testing.assert_array_equal(got[0], x)
+
+
+def test_checks_that_cannot_fail_and_powers_of_one_are_folded_away():
+    # the article's step: squared error written with ** 2. pow's backward checks "no
+    # zero base with a negative exponent" (False & (d == 0), np.any, a raise) and takes
+    # d ** 1: with the exponent a constant 2, the check cannot fail and d ** 1 is d
+    def make():
+        gs.manual_seed(0)
+        net = gs.nn.MLP([2, 16, 1], activation="tanh")
+        opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x, t):
+            opt.zero_grad()
+            y = net(x)
+            loss = ((y - t) ** 2).sum() / (2 * len(x))
+            loss.backward()
+            opt.step()
+            return loss
+
+        return net, step
+
+    (eager_net, eager), (net, step) = make(), make()
+    traced = gs.trace(step)
+    rng = np.random.default_rng(0)
+    for _ in range(4):
+        x, t = gs.tensor(rng.normal(size=(8, 2))), gs.tensor(rng.normal(size=(8, 1)))
+        assert traced(x, t).data.tobytes() == eager(x, t).data.tobytes()
+    source = traced.source
+    assert "False &" not in source and "np.any" not in source and "** 1\n" not in source
+    assert "raise" not in source
+    for p, q in zip(net.parameters(), eager_net.parameters()):
+        assert p.data.tobytes() == q.data.tobytes()

@@ -483,7 +483,10 @@ def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None
         return
     if g.__class__ is not ndarray or not is_owned or g.dtype != dtype:
         g = np.array(g, dtype=dtype)  # a private copy: no .grad aliases other memory
-    if var.grad is not None:
+    if var.grad is not None:  # accumulate into the same .grad object, as PyTorch does
         g = np.add(var.grad.data, g, dtype=dtype)
+        g.setflags(False)
+        var.grad.data = g
+        return
     g.setflags(False)
     var.grad = new_tensor(g, None, False)

@@ -345,6 +345,10 @@ def fit(data, target, train_idx, val_idx, args, mean, std) -> model_file.Trained
     return trained
 
 
+def _say_untraced(line: str) -> None:
+    print(f"gradsight: warning: {line}", file=sys.stderr)
+
+
 class _Loop:
     """The epochs: mini-batches drawn by index from X, shuffled per epoch from --seed."""
 
@@ -352,8 +356,11 @@ class _Loop:
         self.trained, self.X, self.y, self.ys = trained, X, y, ys
         self.train_idx, self.val_idx, self.args, self.lr = train_idx, val_idx, args, lr
         self.optimizer, self.loss_fn = optimizer, _loss(trained.meta)
-        # zero_grad, loss, backward, update: traced by gs.trace unless --no-trace
-        self.step = training_step(trained.model, self.loss_fn, optimizer, args.trace)
+        # zero_grad, loss, backward, update: traced by gs.trace unless --no-trace; a
+        # refused trace or a verified replay that differs: one line, then eager
+        self.step = training_step(
+            trained.model, self.loss_fn, optimizer, args.trace, on_fallback=_say_untraced
+        )
         self.best = (np.inf, 0, None)  # (validation loss, epoch, weights)
         self.epochs_run, self.stopped_early, self.seconds = 0, False, 0.0
         self.step_seconds = 0.0  # in the mini-batch steps (the rest: per-epoch metrics)

@@ -117,7 +117,9 @@ def fuse_copies(ops: list) -> list:
             and nxt.kwargs["out"][0] is op.outs[0]
         ):
             a = op.outs[0]
-            if len(nxt.args) == 2 and nxt.args[0] is a and nxt.args[1] is not a:
+            if not keeps_dtype(nxt, a):
+                args = None  # out= casts the result into A's dtype: the fused call would not
+            elif len(nxt.args) == 2 and nxt.args[0] is a and nxt.args[1] is not a:
                 args = (op.args[0], nxt.args[1])
             elif all(x is not a for x in nxt.args):
                 args = nxt.args
@@ -133,6 +135,28 @@ def fuse_copies(ops: list) -> list:
         fused.append(op)
         i += 1
     return fused
+
+
+def keeps_dtype(op: Op, target: Var) -> bool:
+    """Whether ``op`` (a ufunc call written into ``target`` with out=) gives target's
+    dtype without out=: only then is ``t = f(x, y)`` the same as ``f(x, y, out=t)``
+    (a float32 parameter minus a float64 step is cast back by out=, not without it)."""
+    probe = []
+    for a in op.args:
+        if isinstance(a, Var):
+            if a.dtype is None:
+                return False
+            probe.append(np.empty((0,), a.dtype) if not a.weak else a.dtype.type(0).item())
+        elif isinstance(a, Const):
+            probe.append(np.empty((0,), np.asarray(a.value).dtype))
+        else:
+            probe.append(a)
+    try:
+        with np.errstate(all="ignore"):
+            result = op.fn(*probe)
+    except Exception:  # noqa: BLE001 - not probeable: keep the call as recorded
+        return False
+    return getattr(result, "dtype", None) == target.dtype
 
 
 def constant_fills(ops: list, keep: set) -> tuple[list, list]:

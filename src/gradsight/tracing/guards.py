@@ -17,9 +17,13 @@ no hooks are registered. ``Guard.holds(args)`` is checked before a replay.
 
 from __future__ import annotations
 
+import dis
+import enum
 import functools
 import inspect
 import os
+import sys
+import sysconfig
 import types
 from dataclasses import dataclass
 
@@ -31,6 +35,7 @@ from gradsight.nn.module import Module
 from gradsight.optim.optimizer import Optimizer
 
 from .codegen import identifier
+from .recorder import Sym
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -80,7 +85,10 @@ class GradSlot:
             self.t.grad = None
             return
         value.setflags(False)
-        self.t.grad = new_tensor(value, None, False)
+        if self.t.grad is not None:  # the same .grad object, as eager accumulation keeps
+            self.t.grad.data = value
+        else:
+            self.t.grad = new_tensor(value, None, False)
 
 
 class StateSlot:
@@ -197,6 +205,7 @@ def discover(step, args) -> Found:
                 visit(sub_name, sub, 0)
             return
         if isinstance(obj, Tensor):
+            heal(obj)
             tensors.setdefault(id(obj), (obj, name))
         elif isinstance(obj, Module):
             modules.setdefault(id(obj), (obj, name))
@@ -227,6 +236,9 @@ def discover(step, args) -> Found:
             named.setdefault(id(p), (p, pname if plain else f"{mname}.{pname}"))
     for id_, (t, name) in tensors.items():
         named.setdefault(id_, (t, name))
+    for t, name in module_buffers(mods):  # a running statistic kept beside the parameters
+        heal(t)
+        named.setdefault(id(t), (t, name))
     for opt in optimizers.values():
         k = 0
         for group in opt.param_groups:
@@ -235,6 +247,37 @@ def discover(step, args) -> Found:
                     named[id(p)] = (p, f"param{k}")
                 k += 1
     return Found(list(named.values()), mods, list(optimizers.values()))
+
+
+def module_buffers(modules) -> list:
+    """(Tensor, dotted name) of the tensors the modules and their submodules keep as
+    plain attributes (BatchNorm's ``running_mean``): state the step may update."""
+    found = []
+    for m, mname in modules:
+        for sub_name, sub in m.named_modules():
+            for k, v in _attributes(sub):
+                if isinstance(v, Tensor) and not k.startswith("_"):
+                    parts = (mname if len(modules) > 1 else "", sub_name, k)
+                    found.append((v, ".".join(x for x in parts if x)))
+    return found
+
+
+def heal(t: Tensor) -> None:
+    """A tensor made during an earlier tracing call and kept by the step (``log.append(
+    loss.detach())``, ``self.last = pred``) holds a traced array: given its real array."""
+    data = t.data
+    if isinstance(data, Sym) and not data.rec.active:
+        t.data = _read_only(data.value)
+    g = t.grad
+    if g is not None and isinstance(g.data, Sym) and not g.data.rec.active:
+        g.data = _read_only(g.data.value)
+
+
+def _read_only(v):
+    if not isinstance(v, np.ndarray):
+        v = np.asarray(v)
+    v.setflags(write=False)
+    return v
 
 
 def slots_for(found: Found, arg_ids: set) -> list:
@@ -255,7 +298,54 @@ def slots_for(found: Found, arg_ids: set) -> list:
     return slots
 
 
-_SCALARS = (bool, int, float, complex, str, type(None), np.generic)  # read from globals
+# read from globals and named entries: guarded by type and value (an Enum member: by identity)
+_SCALARS = (bool, int, float, complex, str, type(None), np.generic, enum.Enum)
+_LIST_GUARDED = 64  # a list of numbers up to this long is guarded element by element
+# code that is not the user's: gradsight, the standard library and installed packages
+NOT_USER_CODE = tuple(
+    {_PACKAGE}
+    | {
+        os.path.join(path, "")
+        for key in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (path := sysconfig.get_paths().get(key))
+    }
+)
+
+
+def _user_code(fn) -> bool:
+    code = getattr(getattr(fn, "__func__", fn), "__code__", None)
+    return code is not None and not code.co_filename.startswith(NOT_USER_CODE)
+
+
+def _user_namespace(v) -> bool:
+    """A class or a module of the user's (a Config class, a hparams module), whose
+    attributes the step may read as settings."""
+    if isinstance(v, types.ModuleType):
+        path = getattr(v, "__file__", None)
+        return path is not None and not os.path.abspath(path).startswith(NOT_USER_CODE)
+    if isinstance(v, type) and v.__module__ not in ("builtins", "__builtin__"):
+        module = sys.modules.get(v.__module__)
+        return module is not None and _user_namespace(module) or v.__module__ == "__main__"
+    return False
+
+
+def _user_methods(cls) -> list:
+    """The functions the user's classes in ``cls``'s MRO define (methods a step's
+    ``self.helper()`` may call): their code's names are what the step may read."""
+    found = []
+    for klass in getattr(cls, "__mro__", ()):
+        if klass.__module__.startswith(("gradsight", "builtins")):
+            continue
+        for v in vars(klass).values():
+            if isinstance(v, (staticmethod, classmethod)):
+                v = v.__func__
+            elif isinstance(v, property):
+                v = v.fget
+            if isinstance(v, types.FunctionType) and _user_code(v):
+                found.append(v)
+    return found
+
+
 _STATE = (Tensor, Module, Optimizer)
 
 
@@ -311,7 +401,7 @@ def _note_attributes(holders: list, obj) -> None:
                 _note_holder(holders, d, k, x, 1)
 
 
-def reads(step, modules=()) -> tuple[list, list]:
+def reads(step, modules=(), arrays: list | None = None) -> tuple[list, list]:
     """What the step's code reads from its closure cells, the globals it names, its
     ``self`` (and the same places of the functions it calls): (scalars, holders).
 
@@ -336,25 +426,40 @@ def reads(step, modules=()) -> tuple[list, list]:
             return
         seen.add(id(fn))
         words.update(_words(code))
-        for cell in getattr(fn, "__closure__", None) or ():
+        indexed = _indexed_names(code)
+        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
             try:
                 v = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            note(cell, None, v, depth)
+            note(cell, None, v, depth, name in indexed)
         glb = getattr(fn, "__globals__", {})
         for name in _global_names(code):
             if name in glb:
-                note(glb, name, glb[name], depth)
+                note(glb, name, glb[name], depth, name in indexed)
 
-    def note(container, key, v, depth):
-        if isinstance(v, _SCALARS):
-            scalars.append((container, key, v))
+    def note(container, key, v, depth, indexed=False):
+        if isinstance(v, _SCALARS) or (
+            v.__class__ is tuple and all(isinstance(x, _SCALARS) for x in v)
+        ):
+            scalars.append((container, key, v))  # (a tuple: compared whole, by value)
         elif isinstance(v, (types.FunctionType, types.MethodType)):
+            if _user_code(v):  # a global loss function swapped for another: retrace
+                holders.append((container, key, v))
             walk(v, depth + 1)
+        elif v.__class__ is np.ndarray:
+            if arrays is not None:  # read afresh by every replay (traced.held inputs)
+                arrays.append((container, key, v))
+        elif indexed and v.__class__ is list and v and all(isinstance(x, _SCALARS) for x in v):
+            holders.append((container, key, v))  # LR = [0.1, 0.01]; LR[0] read
+            holders.append((v, len(v), _MISSING))
+            scalars.extend((v, i, x) for i, x in enumerate(v[:_LIST_GUARDED]))
         else:
             _note_holder(holders, container, key, v)
             _note_read(read, v, 1)
+            if _plain_object(v) or isinstance(v, Module):  # a callable loss object, say
+                for fn in _user_methods(type(v)):
+                    walk(fn, depth + 1)
 
     step, bound = unwrap_partial(step)
     for _, v in bound:  # partial(train_step, model, opt): what it holds, one level
@@ -366,6 +471,8 @@ def reads(step, modules=()) -> tuple[list, list]:
         if owner is not None:
             _note_attributes(holders, owner)
             _note_read(read, owner, 0)
+            for fn in _user_methods(type(owner)):  # helper methods the step calls
+                walk(fn, 1)
         walk(step, 0)
     else:  # a callable object: its __call__ (and a module's forward)
         _note_attributes(holders, step)
@@ -380,15 +487,17 @@ def reads(step, modules=()) -> tuple[list, list]:
             ):
                 continue
             walk(forward, 0)
+            for fn in _user_methods(type(mod)):  # helpers forward calls (self.features(x))
+                walk(fn, 1)
             _note_read(read, mod, 1)
-    scalars += _named_entries(read, words)
-    return scalars, holders
+    named, named_holders = _named_entries(read, words, arrays)
+    return scalars + named, holders + named_holders
 
 
 def _note_read(read: list, v, depth: int) -> None:
     """Keep ``v`` if it is a dict or an object whose entries the code may read; one level
     further into ``self``'s attributes (``self.cfg``)."""
-    if isinstance(v, dict) or _plain_object(v) or isinstance(v, Module):
+    if isinstance(v, dict) or _plain_object(v) or isinstance(v, Module) or _user_namespace(v):
         read.append(v)
         if depth == 0 and not isinstance(v, dict):
             for _, x in _attributes(v):
@@ -396,19 +505,77 @@ def _note_read(read: list, v, depth: int) -> None:
                     read.append(x)
 
 
-def _named_entries(read: list, words: set) -> list:
-    """(dict, key, value) of the scalar entries of ``read`` that the code names."""
-    found, done = [], set()
-    for obj in read:
+def _named_entries(read: list, words: set, arrays: list | None = None) -> tuple[list, list]:
+    """(dict, key, value) of the scalar entries of ``read`` that the code names, and
+    identity guards (dict, key, object) on the dicts and objects named in them, whose
+    own entries are read the same way (``CFG["optim"]["lr"]``, ``self.cfg.optim.lr``);
+    for an object, a setting its class holds (a default not overridden yet) is guarded
+    in the class and as absent from the object."""
+    found, holders, done = [], [], set()
+    k_obj = 0
+    while k_obj < len(read) and k_obj < 200:
+        obj = read[k_obj]
+        k_obj += 1
         d = obj if isinstance(obj, dict) else vars(obj)
         if id(d) in done:
             continue
         done.add(id(d))
         for k in words:
             v = d.get(k, _MISSING)
-            if isinstance(v, _SCALARS) and not (k == "training" and isinstance(obj, Module)):
-                found.append((d, k, v))  # (training: guarded per module, in Guard)
-    return found
+            if v is _MISSING:
+                if _plain_object(obj) or isinstance(obj, Module):
+                    _class_default(found, obj, d, k)
+                continue
+            if isinstance(v, _SCALARS) or (
+                v.__class__ is tuple and all(isinstance(x, _SCALARS) for x in v)
+            ):
+                if not (k == "training" and isinstance(obj, Module)):
+                    found.append((d, k, v))  # (training: guarded per module, in Guard)
+            elif v.__class__ is np.ndarray:
+                if arrays is not None and not isinstance(d, types.MappingProxyType):
+                    arrays.append((d, k, v))
+            elif (isinstance(v, dict) or _plain_object(v) or _user_namespace(v)) and not (
+                isinstance(obj, Module) and k.startswith("_")
+            ):
+                holders.append((d, k, v))
+                read.append(v)
+    return found, holders
+
+
+def _class_default(found: list, obj, d, k) -> None:
+    """``self.k`` read where the object has no ``k`` but one of the user's classes does."""
+    for klass in type(obj).__mro__:
+        if klass.__module__.startswith(("gradsight", "builtins")):
+            continue
+        v = vars(klass).get(k, _MISSING)
+        if v is _MISSING:
+            continue
+        if isinstance(v, _SCALARS):
+            found.append((d, k, _MISSING))  # set on the object later: another value
+            found.append((vars(klass), k, v))
+        return
+
+
+_LOADS = {"LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF"}
+_SUBSCRIPT = {"BINARY_SUBSCR"}  # (3.14: BINARY_OP with the subscript operator)
+
+
+def _indexed_names(code) -> set:
+    """Names of globals and closure variables the code (and its inner code) indexes
+    with a constant (``LR[0]``): a list of numbers read by element."""
+    out = set()
+    ins = list(dis.get_instructions(code))
+    for a, b, c in zip(ins, ins[1:], ins[2:]):
+        if (
+            a.opname in _LOADS
+            and b.opname in ("LOAD_CONST", "LOAD_SMALL_INT")
+            and (c.opname in _SUBSCRIPT or (c.opname == "BINARY_OP" and "[" in c.argrepr))
+        ):
+            out.add(a.argval)
+    for const in code.co_consts:
+        if inspect.iscode(const):
+            out |= _indexed_names(const)
+    return out
 
 
 def _words(code) -> set:
@@ -552,7 +719,12 @@ class Guard:
         self.training = [
             (mod, mod.__dict__.get("training")) for m, _ in found.modules for mod in m.modules()
         ]
-        self.scalars, self.holders = reads(step, found.modules) if step is not None else ([], [])
+        # NumPy arrays the step's code reads from closure cells, globals and named
+        # entries: (container, key, array), inputs of the program read on every replay
+        self.arrays: list = []
+        self.scalars, self.holders = (
+            reads(step, found.modules, self.arrays) if step is not None else ([], [])
+        )
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""
@@ -581,7 +753,14 @@ class Guard:
         for container, key, v in self.scalars:
             if not same_scalar(read_holder(container, key), v):
                 now = read_holder(container, key)
-                return f"{key or 'a closure variable'} the step reads changed: {v!r} -> {now!r}"
+                what = (
+                    key
+                    if isinstance(key, str)
+                    else f"element {key} of a list"
+                    if isinstance(container, list)
+                    else "a closure variable"
+                )
+                return f"{what} the step reads changed: {v!r} -> {now!r}"
         for container, key, v in self.holders:
             if read_holder(container, key) is not v:
                 return f"{key if isinstance(key, str) else 'an object'} the step reads was replaced"

@@ -51,6 +51,12 @@ class _NumPyProxy:
             return as_ndarray(x.copy() if dtype is None else x.astype(dtype))
         return np.array(x, *args, **kwargs)
 
+    @staticmethod
+    def asarray(x, *args, **kwargs):
+        if isinstance(x, Sym) and not args and not kwargs:
+            return as_ndarray(x)  # a comparison's result made an array: no value read
+        return np.asarray(x, *args, **kwargs)
+
 
 class _MathProxy:
     """``math`` for the optimizer modules while tracing: sqrt of a traced scalar is traced."""
@@ -110,6 +116,7 @@ class _patched:
                 return session.rec.read(t.data, ".numpy()")
             return t.data
 
+        import gradsight.ops as _ops
         from gradsight.ops import _util, api
         from gradsight.ops.namespaces import ARRAY
 
@@ -118,6 +125,11 @@ class _patched:
         self._set(_node, "_asarray", traced_asarray)
         lift, as_tensor = _node.lift, api.as_tensor
         self._set(_node, "lift", lambda x: x if isinstance(x, Sym) else lift(x))
+        # the comparison methods (ops/__init__.py) bound lift and np when imported:
+        # ``pred.argmax(1) == y`` with a traced batch y is recorded, not read
+        for name, value in (("lift", _node.lift), ("np", _NumPyProxy())):
+            if hasattr(_ops, name):  # (where the comparison methods are defined today)
+                self._set(_ops, name, value)
         self._set(
             api,
             "as_tensor",
@@ -262,7 +274,9 @@ def _accumulate_traced(session, var, g, create_graph) -> None:
     elif g.var.claimed or not g.var.fresh:
         g = g.copy()  # a private copy: no .grad aliases other memory (as the engine does)
     g.var.claimed = True
-    if var.grad is not None:
+    if var.grad is not None:  # into the same .grad object, as the engine does
         g = np.add(var.grad.data, g, dtype=dtype)
         g.var.claimed = True
+        var.grad.data = g
+        return
     var.grad = new_tensor(g, None, False)

@@ -39,7 +39,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     namer = codegen.Namer()
     names = {}
     ops, outputs = _unwrite_parameters(rec.ops, inputs, outputs)
-    ops = codegen.fuse_copies(codegen.live_ops(ops, outputs))
+    ops = codegen.fuse_copies(codegen.live_ops(_fold_constants(ops, outputs), outputs))
     used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
     used |= {id(v) for _, v in outputs}
     inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
@@ -74,7 +74,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     before_reuse = fast_ops
     fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
     layout_args = _layout_args(before_reuse, fast_ops, inputs)
-    fast_ops, ownable = _updates_in_place(fast_ops, inputs)
+    fast_ops, ownable = _updates_in_place(fast_ops, inputs, outputs)
     fast_ops, releases = _checks_that_retrace(fast_ops, inputs)
     scalars: dict = {}
 
@@ -123,6 +123,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     program = Program(
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
+    # input positions the program writes into (optimizer state updated in place)
+    program.updated_inputs = [i for i, (_, s) in enumerate(inputs) if id(s) in written]
     program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
     program.releases_held = releases  # held=: emptied once no check can send the call back
@@ -201,6 +203,60 @@ def _checks_that_retrace(ops: list, inputs: list) -> tuple[list, bool]:
     return out, last is not None
 
 
+def _is_false(x) -> bool:
+    return x is False or (isinstance(x, np.bool_) and not x)
+
+
+def _fold_constants(ops: list, outputs: list) -> list:
+    """Checks that cannot fail and operations that change nothing, taken out (dead code
+    after them goes with live_ops): ``m = False & t`` is all False, so ``np.any(m)`` is
+    False and a check expecting False always passes (pow's zero-base mask for a
+    constant exponent); ``t = x ** 1`` is x, bit for bit (IEEE pow(x, 1) == x, NaN and
+    signed zeros included): later ops read x, unless t is an output or either is
+    written in place."""
+    false: set = set()  # ids of Vars known to hold only False
+    renamed: dict = {}
+    written = {
+        id(t) for op in ops if op.inplace and op.kind != "check" for t in codegen._targets(op)
+    }
+    returned = {id(v) for _, v in outputs if isinstance(v, Var)}
+    out = []
+    for op in ops:
+        if renamed:
+            op = _substituted(op, renamed)
+        if op.kind == "ufunc" and op.method == "__call__" and not op.inplace and not op.kwargs:
+            if op.fn in (np.bitwise_and, np.logical_and) and any(_is_false(a) for a in op.args):
+                false.update(id(o) for o in op.outs)
+            elif (
+                op.fn is np.power
+                and len(op.args) == 2
+                and isinstance(op.args[0], Var)
+                and op.args[1].__class__ in (int, float)
+                and op.args[1] == 1
+                and op.args[0].dtype is not None
+                and op.args[0].dtype.kind == "f"
+                and op.outs[0].dtype == op.args[0].dtype
+                and not op.args[0].weak
+                and op.args[0].is_array
+                and op.outs[0].is_array
+                and not {id(op.args[0]), id(op.outs[0])} & (written | returned)
+            ):
+                renamed[id(op.outs[0])] = op.args[0]
+                continue
+        elif (
+            op.kind in ("func", "method")
+            and op.method == "any"
+            and not op.kwargs
+            and len(op.args) == 1
+            and id(op.args[0]) in false
+        ):
+            false.update(id(o) for o in op.outs)
+        elif op.kind == "check" and id(op.args[0]) in false and op.kwargs.get("expected") is False:
+            continue  # cannot go the other way
+        out.append(op)
+    return out
+
+
 def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, list]:
     """The trace updates a parameter's array in place when the eager step would (its
     tensor alone holds it), so a trace costs no more memory than an eager step. The
@@ -226,6 +282,7 @@ def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, l
         if (
             op.kind == "ufunc"
             and op.method == "__call__"
+            and codegen.keeps_dtype(op, target)
             and len(op.args) == 2
             and op.args[0] is target
             and op.args[1] is not target
@@ -283,9 +340,14 @@ def _substituted(op: Op, renamed: dict) -> Op:
     return new
 
 
-def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
+def _updates_in_place(ops: list, inputs: list, outputs: list = ()) -> tuple[list, list]:
     """Parameter updates ``p_new = p - u`` (a fused copy-on-write) that may write into
     p's array when the tensor is its only holder, as the eager update does.
+
+    A parameter whose array (or a view of it: ``net.weight.detach()``, ``w[0]``,
+    ``b.reshape(-1)``) is among the program's outputs is never updated in place: in
+    the eager step that snapshot holds the array when the update comes, so the update
+    makes a new one and the snapshot keeps the values from before it.
 
     Returns the ops with those updates as kind "update" (kwargs own=k: the k-th flag
     of the program's ``own`` argument) and the input positions the flags are for.
@@ -295,6 +357,10 @@ def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
         for i, ((kind, ref), v) in enumerate(inputs)
         if kind == "slot" and ref.kind == "data"
     }
+    returned = {id(v) for _, v in outputs if isinstance(v, Var)}
+    for base_id in list(position):
+        if _aliases(ops, base_id) & returned:
+            del position[base_id]
     last = {}
     for i, op in enumerate(ops):
         for x in codegen._syms_in((op.args, op.kwargs)):
@@ -320,6 +386,20 @@ def _updates_in_place(ops: list, inputs: list) -> tuple[list, list]:
             continue
         out.append(op)
     return out, ownable
+
+
+def _aliases(ops: list, base_id: int) -> set:
+    """ids of ``base_id`` and of every value an op may have made as a view of it (any
+    method or function but the copying ones; ufunc results are new arrays)."""
+    found = {base_id}
+    for op in ops:
+        if op.kind == "ufunc" or op.kind == "check" or op.kind == "update":
+            continue
+        if op.kind == "method" and op.method in codegen._COPYING:
+            continue
+        if any(id(x) in found for x in codegen._syms_in(op.args)):
+            found.update(id(o) for o in op.outs)
+    return found
 
 
 try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it
@@ -468,6 +548,8 @@ def _role(kind) -> str:
         return f"argument {ref[0]}" + "".join(f"[{k!r}]" for k in ref[1:])
     if what == "argdata":
         return f"new array of argument {ref}"
+    if what == "held":
+        return f"array read from {ref[1] if isinstance(ref[1], str) else 'a closure'}"
     return (
         {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "") + ref.name
         if what == "slot"

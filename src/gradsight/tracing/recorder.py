@@ -17,6 +17,8 @@ unless the step was traced with ``allow_value_reads=True``.
 
 from __future__ import annotations
 
+import math
+import operator
 import os
 import sys
 import weakref
@@ -31,6 +33,7 @@ class TraceError(RuntimeError):
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _ENGINE = os.path.join(_PACKAGE, "_core", "engine.py")
+_TENSOR = os.path.join(_PACKAGE, "_core", "tensor.py")
 _OPTIM = os.path.join(_PACKAGE, "optim") + os.sep
 _TRACE = os.path.join(_PACKAGE, "tracing") + os.sep
 # gradsight's own machinery; anything else (user code, the CLI, examples) is "user code"
@@ -125,6 +128,14 @@ class Recorder:
     # into. Held by the array's life, not a Sym's: the engine keeps adding into such an
     # array (a constant gradient plus a traced one) after the Sym of the write is gone
     promoted: dict = field(default_factory=dict)
+    # id(Var) of an input -> [its array, a copy made before the trace first wrote into
+    # it]: what a refused tracing call puts back (traced._Rollback); None: not kept
+    undo: dict | None = None
+    # id(array) -> (array, container, key): NumPy arrays the step reads from a closure
+    # cell, a global or a named entry; used by an op, one becomes an input of the
+    # program read from there on every replay (``held``), not a constant
+    reachable: dict = field(default_factory=dict)
+    held: dict = field(default_factory=dict)  # id(array) -> (array, container, key, Var)
 
     # ------------------------------------------------------------ values
     def sym(self, value, name: str = "") -> Sym:
@@ -152,11 +163,34 @@ class Recorder:
             promoted = self.promoted_sym(x)
             if promoted is not None:
                 return promoted.var  # an untraced array the trace has written into
+            held = self.held_var(x)
+            if held is not None:
+                return held
             return self.const(x)
         if isinstance(x, (tuple, list)):
             refs = [self._ref(v) for v in x]
             return tuple(refs) if isinstance(x, tuple) else refs
         return x
+
+    def held_var(self, x):
+        """The input Var of an array the step reads from a closure cell, a global or a
+        named entry (see ``reachable``), or None for any other array."""
+        entry = self.held.get(id(x))
+        if entry is not None:
+            return entry[3]
+        found = self.reachable.get(id(x))
+        if found is None or found[0] is not x:
+            return None
+        return self.hold(x, found[1], found[2])
+
+    def hold(self, x, container, key) -> Var:
+        """A new input Var for the array ``x`` read from ``container[key]``."""
+        var = Var(self.count, x, key if isinstance(key, str) else "held")
+        self.count += 1
+        self.held[id(x)] = (x, container, key, var)
+        if self.undo is not None:  # written in place later: put back on a refusal
+            self.undo[id(var)] = [None, None]
+        return var
 
     def promoted_sym(self, x):
         """A Sym for ``x`` if the trace has written into this untraced array, else None."""
@@ -245,19 +279,31 @@ class Recorder:
         return value
 
     def read(self, s: Sym, how: str):
-        """A traced value read as a plain value: refused unless allowed."""
+        """A traced value read as a plain value: refused, or with ``allow_value_reads``
+        a guard: the replay compares the value with the one read here and runs the call
+        eagerly when it differs (never a frozen value)."""
         if not self.active:
             return s.value
-        if self.allow_value_reads:
-            self.value_reads.append(how)
-            return s.value
-        raise TraceError(
-            f"{how} reads the value of a traced array (shape {s.value.shape}) during tracing: "
-            "a trace records NumPy calls, not Python decisions, so control flow that depends on "
-            "this value would be frozen into every replay. Move the read out of the step, or "
-            "trace with gs.trace(step, allow_value_reads=True) if the value never changes "
-            "what the step does"
-        )
+        if not self.allow_value_reads:
+            raise TraceError(
+                f"{how} reads the value of a traced array (shape {s.value.shape}) during "
+                "tracing: a trace records NumPy calls, not Python decisions, so a value read "
+                "here would be frozen into every replay. Return the tensor and read it after "
+                "the call (a loss to log, say), or move the read out of the step"
+            )
+        if self.undo and any(array is not None for array, _ in self.undo.values()):
+            raise TraceError(
+                f"{how} reads the value of a traced array after the step wrote into its state "
+                "(an optimizer update, say): a replay can check such a value only before "
+                "anything is written. Return the tensor and read it after the call"
+            )
+        value = np.asarray(s.value)
+        if value.dtype.kind not in "biu" and not np.isfinite(value).all():
+            raise TraceError(f"{how} reads a value that is not finite: it cannot be guarded")
+        self.value_reads.append(how)
+        same = np.equal(s, value.copy())  # recorded: the replay compares again
+        self.check(same.all() if same.shape else same)
+        return s.value
 
 
 def _unwrap(x):
@@ -274,6 +320,8 @@ def _unwrap(x):
 def _from_library() -> bool:
     """Whether the bool() being taken comes from gradsight's own code (not the user's)."""
     frame = sys._getframe(2)
+    if frame.f_code.co_name == "__bool__" and frame.f_code.co_filename == _TENSOR:
+        frame = frame.f_back  # bool(tensor): whoever took it (``if loss < 1:`` in user code)
     name = frame.f_code.co_filename
     return name.startswith(_LIBRARY) and not name.startswith(_TRACE)
 
@@ -393,7 +441,15 @@ class Sym:
             target = _writable(rec, inputs[0])
             inputs = (target,) + inputs[1:]
         inputs, weak = _as_python_numbers(inputs)
-        result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
+        python = _PYTHON_ARITHMETIC.get(ufunc) if weak and out is None else None
+        if python is not None and method == "__call__" and not kwargs:
+            # only Python numbers (Adam's step count, its bias corrections): the eager
+            # step does Python arithmetic (``beta1 ** t`` is C's pow, not np.power, and
+            # the two differ in the last bit on some platforms). The replay gets Python
+            # numbers too, so the operator written in the program is Python's
+            result = _python_result(python(*(_python_value(x) for x in inputs)))
+        else:
+            result = getattr(ufunc, method)(*_unwrap(inputs), **_unwrap(kwargs))
         if method == "at":
             rec.record("ufunc", ufunc, method, inputs, kwargs, None, inplace=True)
             return None
@@ -413,7 +469,12 @@ class Sym:
             return func(*_unwrap(args), **_unwrap(kwargs))
         name = getattr(func, "__name__", "")
         if getattr(np, name, None) is not func:
-            raise TraceError(f"cannot trace {func!r}: only functions of the numpy namespace")
+            if getattr(np.linalg, name, None) is not func:
+                raise TraceError(
+                    f"cannot trace {func!r}: only functions of the numpy and numpy.linalg "
+                    "namespaces"
+                )
+            name = "linalg." + name  # written np.linalg.norm(...) in the program
         if "out" in kwargs:
             raise TraceError(f"cannot trace np.{name} with out=")
         if name == "copyto":
@@ -594,6 +655,31 @@ def _as_python_numbers(inputs: tuple) -> tuple[tuple, bool]:
     return cast, False
 
 
+_PYTHON_ARITHMETIC = {
+    np.add: operator.add,
+    np.subtract: operator.sub,
+    np.multiply: operator.mul,
+    np.true_divide: operator.truediv,
+    np.floor_divide: operator.floordiv,
+    np.remainder: operator.mod,
+    np.power: operator.pow,
+    np.negative: operator.neg,
+    np.sqrt: math.sqrt,  # (math.sqrt, as the optimizers call it: correctly rounded)
+}
+
+
+def _python_value(x):
+    """A weak operand as the Python number it stands for."""
+    return x.value.item() if isinstance(x, Sym) else x
+
+
+def _python_result(v):
+    """A Python number as the NumPy scalar a Sym holds (exactly: float64 and int64)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        raise TraceError(f"a traced Python-number operation gave {v!r}, not an int or a float")
+    return np.float64(v) if isinstance(v, float) else np.int64(v)
+
+
 def _to_scalar(x: Sym, dtype: np.dtype) -> Sym:
     """``np.float32(x)`` and co, recorded: the conversion NumPy applies to a Python
     number beside a float32 array (at replay x may be a Python number, not an array)."""
@@ -605,11 +691,22 @@ def _writable(rec: Recorder, x):
     """The Sym an in-place op writes into: a traced array, or an untraced one
     taken into the trace (its current contents become a constant it starts from)."""
     if isinstance(x, Sym):
+        undo = rec.undo
+        if undo is not None:
+            entry = undo.get(id(x.var))
+            if entry is not None and entry[0] is None and isinstance(x.value, np.ndarray):
+                entry[0], entry[1] = x.value, x.value.copy(order="K")  # before its first write
         return x
     if isinstance(x, np.ndarray):
         promoted = rec.promoted_sym(x)
         if promoted is not None:
             return promoted
+        held = rec.held_var(x)
+        if held is not None:  # an input: the replay writes into the array it reads
+            s = Sym(rec, x, held)
+            rec.promoted[id(x)] = (weakref.ref(x), held)
+            _writable(rec, s)  # (its first write: a copy kept to put back on a refusal)
+            return s
         s = rec.sym(x)  # the trace writes into x itself, as the eager step does
         rec.promoted[id(x)] = (weakref.ref(x), s.var)  # weak: x is freed when the step drops it
         fill = _uniform(x)

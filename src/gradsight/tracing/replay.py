@@ -76,9 +76,15 @@ def _shape_dtype(g: _Gen, expr: str, value) -> str:
     return f"{expr}.shape == {g.const(value.shape)} and {expr}.dtype == {g.const(value.dtype)}"
 
 
-def compile_replay(program, guard, fn_name: str = "replay"):
-    """The replay function of ``program`` under ``guard`` (see the module docstring)."""
+HOLDS = object()  # what a guards-only function returns when every guard holds
+
+
+def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = False):
+    """The replay function of ``program`` under ``guard`` (see the module docstring).
+    With ``guards_only``, a function that checks the same guards and returns HOLDS
+    (or MISS) without running anything: gs.trace(verify=...) runs the program itself."""
     g = _Gen()
+    g.ns["HOLDS"] = HOLDS
     g.ns["PROGRAM"] = program.fn
     g.lines.append(f"def {fn_name}(args):")
     g.miss_unless(f"len(args) == {len(guard.args)}")
@@ -96,6 +102,9 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         g.miss_unless(f"{arr}.strides == {g.const(guard.args[i][-1])}")
     read = {id(ref) for _, ref in program.inputs}
     _guard_state(g, guard, read)
+    if guards_only:
+        g.lines.append("    return HOLDS")
+        return _compiled(g, fn_name)
     names = []
     for kind, ref in program.inputs:
         names.append(_read_input(g, kind, ref))
@@ -137,6 +146,10 @@ def compile_replay(program, guard, fn_name: str = "replay"):
         else:
             _write_output(g, kind, ref, f"outs[{k}]", k in arrays)
     g.lines.append(f"    return {_rebuild(g, program.template, rets)}")
+    return _compiled(g, fn_name)
+
+
+def _compiled(g: _Gen, fn_name: str):
     source = "\n".join(g.lines) + "\n"
     exec(compile(source, "<gs.trace replay>", "exec"), g.ns)  # noqa: S102 - generated here
     fn = g.ns[fn_name]
@@ -270,6 +283,18 @@ def _same_scalar(g: _Gen, expr: str, value) -> str:
 
 
 def _read_input(g: _Gen, kind, ref) -> str:
+    if kind == "held":  # an array the step reads from a closure cell, a global, an entry
+        container, key, shape, dtype, strides = ref
+        g.ns["read_holder"] = read_holder
+        name = f"h{g.count}"
+        g.count += 1
+        k = repr(key) if key is None or key.__class__ in (str, int) else g.const(key)
+        g.lines.append(f"    {name} = read_holder({g.const(container)}, {k})")
+        g.miss_unless(
+            f"{name}.__class__ is np.ndarray and {name}.shape == {g.const(shape)} and "
+            f"{name}.dtype == {g.const(dtype)} and {name}.strides == {g.const(strides)}"
+        )
+        return name
     if kind == "arg":
         return f"a{ref}.data if a{ref}.__class__ is not np.ndarray else a{ref}"
     if kind == "arggrad":
@@ -294,10 +319,15 @@ def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
     elif isinstance(ref, DataSlot):  # 0-d: an update out of place gives a NumPy scalar
         g.lines.append(f"    {g.const(ref.t)}.data = _frozen_array({v})")
     elif isinstance(ref, GradSlot) and is_array:  # always an ndarray: built inline
+        # (a gradient that exists is updated in its .grad object, as the engine does)
+        t = g.const(ref.t)
         g.lines.append(f"    {v}.setflags(False)")
-        g.lines.append(f"    {g.const(ref.t)}.grad = new_tensor({v}, None, False)")
+        g.lines.append(f"    if (old := {t}.grad) is None: {t}.grad = new_tensor({v}, None, False)")
+        g.lines.append(f"    else: old.data = {v}")
     elif isinstance(ref, GradSlot):
-        g.lines.append(f"    {g.const(ref.t)}.grad = None if {v} is None else _frozen_tensor({v})")
+        g.ns["_put_grad"] = ref.put.__func__
+        value = f"None if {v} is None else _frozen_array({v})"
+        g.lines.append(f"    _put_grad({g.const(ref)}, {value})")
     else:
         g.lines.append(f"    {g.const(ref)}.put({v})")
 

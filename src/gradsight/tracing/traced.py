@@ -18,27 +18,38 @@ import weakref
 import numpy as np
 
 from gradsight._core.grad_mode import mode
+from gradsight._core.node import Primitive, make_node, parent_of
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
-from .guards import Guard, StateSlot, discover, read_holder, slot_name, slots_for
+from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
+from .outside import Watch
 from .patches import _patched, _rule_codes
-from .program import Program, _arg_names, _build
+from .program import RETRACE, Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError, Var
-from .replay import BRANCH, MISS, compile_replay
+from .replay import BRANCH, HOLDS, MISS, compile_replay
+from .verify import differences, due, every, mismatch_error, run_scratch
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
 _lock = threading.RLock()  # one trace at a time: tracing patches module globals
 _tracer = [None]  # the thread tracing now (under _lock): a traced step it calls runs eagerly
+_eager = threading.local()  # .on: this thread runs a step eagerly beside a replay (verify)
 
 
 class Traced:
     """A traced step: call it like the step; ``source`` is the recorded program."""
 
     def __init__(
-        self, step, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None
+        self,
+        step,
+        allow_value_reads: bool = False,
+        max_traces: int = MAX_TRACES,
+        names=None,
+        verify=None,
     ):
         self.step = step
+        self.verify = verify
+        every(verify)  # a bad value fails here, not at the first replay
         self.names = dict(names or {})
         self.allow_value_reads = allow_value_reads
         self.max_traces = max_traces
@@ -46,6 +57,7 @@ class Traced:
         self.traces = 0
         self.replays = 0
         self.eager_calls = 0  # calls run untraced because a check went the other way
+        self.verified = 0  # replays checked against the eager step (verify=...)
         self.gave_up = False
         self.last_retrace_reason = None
         self._sig = None  # the step's signature, for calls with keywords
@@ -85,7 +97,7 @@ class Traced:
         bound = d.get(key)
         if not isinstance(bound, Traced) or bound.step.__self__ is not obj:
             step = self.step.__get__(obj, objtype)
-            bound = Traced(step, self.allow_value_reads, self.max_traces, self.names)
+            bound = Traced(step, self.allow_value_reads, self.max_traces, self.names, self.verify)
             bound._attr = self._attr  # None when no name was found: copies are then plain
             d[key] = bound  # later lookups find it before this descriptor
         return bound
@@ -97,7 +109,10 @@ class Traced:
         owner = getattr(self.step, "__self__", None)
         if owner is not None and self._attr is not None and vars(owner).get(self._attr) is self:
             return (_traced_method, (type(owner), self._attr, owner))
-        return (Traced, (self.step, self.allow_value_reads, self.max_traces, self.names))
+        return (
+            Traced,
+            (self.step, self.allow_value_reads, self.max_traces, self.names, self.verify),
+        )
 
     @property
     def source(self) -> str:
@@ -109,9 +124,19 @@ class Traced:
     def __call__(self, *args, **kwargs):
         if kwargs:
             args = self._positional(args, kwargs)
-        if _tracer[0] is not None and _tracer[0] == threading.get_ident():
-            return self.step(*args)  # called by the step being traced: its calls join that trace
+        if (_tracer[0] is not None and _tracer[0] == threading.get_ident()) or getattr(
+            _eager, "on", False
+        ):
+            # called by a step being traced (its calls join that trace) or run eagerly
+            # beside a replay (verify): eager too
+            return self.step(*args)
         for entry in self.entries:  # each replay checks its guards (anomaly mode among them)
+            stats = entry[3]
+            if stats[2] and due(stats[2], stats[0]):
+                result = self._verified(entry, args)
+                if result is not MISS:
+                    return result
+                continue
             result = entry[2](args)
             if result is BRANCH:
                 # a check gradsight made on the values (an input check, a fast path) went
@@ -121,6 +146,9 @@ class Traced:
                 return self.step(*args)
             if result is not MISS:
                 self.replays += 1
+                stats[0] += 1
+                if entry[1].forward_only:
+                    _no_backward(result, self._name())
                 return result
         if mode.anomaly:
             raise TraceError(
@@ -143,7 +171,39 @@ class Traced:
         self.last_retrace_reason = reason
         result, guard, program = _trace(self.step, args, self.allow_value_reads, self.names)
         self.traces += 1
-        self.entries.insert(0, (guard, program, compile_replay(program, guard)))
+        # (replays so far, the guards-only function verify uses, the verify period)
+        stats = [0, None, every(self.verify)]
+        self.entries.insert(0, (guard, program, compile_replay(program, guard), stats))
+        return result
+
+    def _verified(self, entry, args):
+        """A replay checked against the eager step (see verify.py): MISS when a guard
+        fails, else the eager step's result; TraceError on any difference."""
+        guard, program, _, stats = entry
+        if stats[1] is None:
+            stats[1] = compile_replay(program, guard, "holds", guards_only=True)
+        if stats[1](args) is not HOLDS:
+            return MISS
+        outs, scratch = run_scratch(program, args)
+        if outs is RETRACE:  # a recorded check went the other way: eager, as a replay would
+            self.eager_calls += 1
+            return self.step(*args)
+        was, _eager.on = getattr(_eager, "on", False), True
+        try:
+            result = self.step(*args)
+        finally:
+            _eager.on = was
+        stats[0] += 1
+        self.replays += 1
+        self.verified += 1
+        found = differences(program, args, outs, scratch, result)
+        if found:
+            # the program is wrong for this step: never replayed again
+            self.entries.clear()
+            self.gave_up = True
+            err = mismatch_error(self._name(), found)
+            err.eager_result = result  # the step ran (eagerly) and its effects are kept
+            raise err
         return result
 
     def _name(self) -> str:
@@ -187,7 +247,14 @@ def _traced_method(cls, attr: str, obj) -> Traced:
     return getattr(cls, attr).__get__(obj, cls)
 
 
-def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_TRACES, names=None):
+def trace(
+    step=None,
+    *,
+    allow_value_reads: bool = False,
+    max_traces: int = MAX_TRACES,
+    names=None,
+    verify=None,
+):
     """Trace a training step: ``traced = gs.trace(step)``; also a decorator.
 
     ``step(*args)`` does forward, loss, ``backward()`` and an optimizer update
@@ -195,13 +262,24 @@ def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_T
     calls; later calls replay them while the guards hold, and retrace when
     they don't (at most ``max_traces`` programs, then it runs eagerly with a
     warning). ``traced.source`` is the program. ``allow_value_reads=True``
-    lets the step read traced values (``float(loss)``): you promise that they
-    never change which operations run. ``names`` ({name: Tensor}) names tensors in
-    the source (default: their module path, ``hidden.weight`` -> ``hidden_weight``).
+    lets the step read traced values (``float(norm)``) before it writes into its
+    state: each read is a guard, and a replay whose value differs runs eagerly.
+    ``names`` ({name: Tensor}) names tensors in the source (default: their module
+    path, ``hidden.weight`` -> ``hidden_weight``).
+
+    ``verify`` runs the eager step beside chosen replays and raises TraceError on any
+    difference (the eager step's results are kept): ``"first"`` (each program's first
+    replay), an int N (every N-th replay of a program, from its first), ``"all"``, or
+    False. None (the default) reads the environment variable GRADSIGHT_TRACE_VERIFY
+    (the same values; unset: False).
     """
     if step is None:
         return lambda f: trace(
-            f, allow_value_reads=allow_value_reads, max_traces=max_traces, names=names
+            f,
+            allow_value_reads=allow_value_reads,
+            max_traces=max_traces,
+            names=names,
+            verify=verify,
         )
     if not callable(step):
         raise TypeError(f"gs.trace needs a callable step, got {type(step).__name__}")
@@ -217,7 +295,7 @@ def trace(step=None, *, allow_value_reads: bool = False, max_traces: int = MAX_T
     for key, value in (names or {}).items():
         if not isinstance(key, str) or not isinstance(value, Tensor):
             raise TypeError(f"names must map str to Tensor, got {key!r}: {type(value).__name__}")
-    return Traced(step, allow_value_reads, max_traces, names)
+    return Traced(step, allow_value_reads, max_traces, names, verify)
 
 
 # ------------------------------------------------------------------ trace
@@ -230,30 +308,132 @@ def _trace(step, args, allow_value_reads, names):
         slots = slots_for(found, arg_ids)
         guard = Guard(args, found, slots, step)
         rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
+        rec.reachable = {id(a): (a, container, key) for container, key, a in guard.arrays}
         session = _Session(rec, found, slots, args, step)
+        before = _Rollback(session)
+        session.hold_arrays(guard.arrays)  # (after _Rollback: their first writes are undone)
+        watch = Watch(_places(step, args))  # random draws and clocks: refused
         outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
-            with _patched(session):
-                try:
+            try:
+                with _patched(session), watch:
                     result = step(*session.call_args)
-                except TraceError as err:
-                    # a trace runs the step for real: say what a refusal leaves behind
-                    err.args = (
-                        f"{err} (the step ran eagerly up to that point: gradients, parameters "
-                        "and optimizer state it changed before stay changed)",
+                watch.check()
+                before.check_rebinding()
+                if inspect.isgenerator(result):
+                    raise TypeError(
+                        "gs.trace cannot trace a step that returns a generator: the work would "
+                        "run after the trace ended"
                     )
-                    raise
-            if inspect.isgenerator(result):
-                raise TypeError(
-                    "gs.trace cannot trace a step that returns a generator: the work would run "
-                    "after the trace ended"
-                )
-            program = session.finish(result)
-        finally:
-            _tracer[0] = outer
-            session.restore()
-            rec.active = False
+                program = session.finish(result)
+            finally:
+                _tracer[0] = outer
+                session.restore()
+                rec.active = False
+                _heal_kept(step, args)
+        except TraceError as err:
+            # a trace runs the step for real: a refusal puts back what it changed
+            before.restore()
+            watch.put_back()  # (the generators too: the step, run again, draws the same)
+            err.args = (
+                f"{err} (gs.trace put the parameters and optimizer state back as they were "
+                "before this call; gradients stay as the step left them)",
+            )
+            raise
         return session.result, guard, program
+
+
+def _heal_kept(step, args) -> None:
+    """Tensors the step kept where it keeps state (a log list, a module attribute) hold
+    traced arrays after the tracing call: give them their real arrays."""
+    try:
+        discover(step, args)  # (heals each tensor it finds)
+    except Exception:  # noqa: BLE001 - best effort: discovery heals them on the next call
+        pass
+
+
+_ABSENT = object()  # an attribute a module did not have before the tracing call
+
+
+class _Rollback:
+    """What a refused tracing call puts back: the parameters' and tensor arguments'
+    arrays, the optimizers' state and groups. An array the trace writes into in place
+    is copied just before its first write (recorder.Recorder.undo): a trace that writes
+    nothing copies nothing. Made after the session judged which arrays their tensors
+    alone hold, so the references kept here change no decision. Gradients stay as the
+    step left them (keeping the ones zero_grad drops would hold their memory)."""
+
+    def __init__(self, session):
+        self.slots = [
+            (slot, session.start_values[slot]) for slot in session.slots if slot.kind != "grad"
+        ]
+        self.args = [(t, real) for t, real in session.swapped_args]
+        session.rec.undo = self.undo = {
+            id(var): [None, None]
+            for (kind, ref), var, _ in session.inputs
+            if kind in ("slot", "arg") and getattr(ref, "kind", "data") != "grad"
+        }
+        # the tensors each module keeps as attributes: a step that rebinds one
+        # (self.running_mean = ...) is refused, and the attribute put back
+        self.attributes = [
+            (sub, dict(vars(sub))) for m, _ in session.found.modules for sub in m.modules()
+        ]
+        self.optimizers = [
+            (
+                opt,
+                [(p, st, dict(st)) for p, st in opt.state.items()],
+                [(g, dict(g)) for g in opt.param_groups],
+                list(opt.param_groups),
+            )
+            for opt in session.found.optimizers
+        ]
+
+    def _rebound(self):
+        """(module, attribute, value before) for each module attribute the step set to
+        or from a tensor."""
+        for sub, saved in self.attributes:
+            for k, new in list(vars(sub).items()):
+                old = saved.get(k, _ABSENT)
+                if k[:1] != "_" and new is not old:
+                    if isinstance(new, Tensor) or isinstance(old, Tensor):
+                        yield sub, k, old
+
+    def check_rebinding(self) -> None:
+        for sub, k, _ in self._rebound():
+            raise TraceError(
+                f"the step sets {type(sub).__name__}.{k} to a tensor: a replay updates the "
+                "tensors it found, it cannot set attributes. Return the tensor from the "
+                f"step, or keep one tensor and update it in place under gs.no_grad() "
+                f"(self.{k} *= m; self.{k} += (1 - m) * value)"
+            )
+
+    def restore(self) -> None:
+        for sub, k, old in list(self._rebound()):
+            if old is _ABSENT:
+                del vars(sub)[k]
+            else:
+                vars(sub)[k] = old
+        for array, copy in self.undo.values():
+            if copy is not None:
+                writeable = array.flags.writeable
+                array.setflags(write=True)  # (restore() froze it: ours, as it was before)
+                np.copyto(array, copy)
+                array.setflags(write=writeable)
+        for opt, state, groups, group_list in self.optimizers:
+            opt.state.clear()
+            for p, st, saved in state:
+                st.clear()
+                st.update(saved)
+                opt.state[p] = st
+            for g, saved in groups:
+                g.clear()
+                g.update(saved)
+            opt.param_groups[:] = group_list
+        for slot, value in self.slots:
+            if slot.kind == "data":
+                slot.t.data = value
+        for t, real in self.args:
+            t.data = real
 
 
 class _Session:
@@ -269,6 +449,7 @@ class _Session:
         self.start = {}  # slot -> value at the start (_ARRAY where it was an array)
         self.swapped_args = []  # (Tensor, real array)
         self.swapped_items = []  # (list or dict argument, key, real value, its stand-in)
+        self.held_swaps = []  # (closure cell / dict, key, real array, its Sym)
         self.known = {id(t) for t, _ in found.tensors}
         self.result = None
         names = _arg_names(step, len(args))
@@ -300,6 +481,7 @@ class _Session:
             else:
                 call_args.append(a)
         self.call_args = call_args
+        self.start_values = {}  # slot -> its value at the start (for _Rollback)
         for slot in slots:
             v = slot.get()
             is_array = isinstance(v, np.ndarray)
@@ -313,7 +495,25 @@ class _Session:
                 # someone else holds the array, and the eager update would copy it
                 if slot.kind == "data" and v.flags.owndata and sys.getrefcount(v) <= 3:
                     s.flags = _OWNED
+            if slot.kind != "grad":  # (after the ownership test: a reference changes none)
+                self.start_values[slot] = v
             del v
+
+    def hold_arrays(self, arrays: list) -> None:
+        """Traced arrays in place of the NumPy arrays the step reads from closure cells,
+        globals and named entries (``weights``, ``self.mask``, ``CFG["w"]``): inputs of
+        the program, read from there on every replay (a constant would keep the traced
+        values of an array changed in place or rebound later). Put back by restore()."""
+        # (an array that is also a found tensor's, gs.from_numpy(W), stays that tensor's)
+        tensors = {id(v) for v in self.start_values.values()}
+        tensors |= {id(real) for _, real in self.swapped_args}
+        for container, key, a in arrays:
+            if id(a) in self.rec.held or id(a) in tensors or read_holder(container, key) is not a:
+                continue
+            var = self.rec.hold(a, container, key)
+            s = Sym(self.rec, a, var)
+            _put_holder(container, key, s)
+            self.held_swaps.append((container, key, a, s))
 
     def _traced_items(self, a, path: tuple, name: str):
         """The list, tuple or dict argument ``a`` with its NumPy arrays traced: inputs
@@ -390,9 +590,15 @@ class _Session:
             )
         for k, v in enumerate(rets):
             outputs.append((("ret", k), v))
+        forward_only = not changed and mode.enabled and _requires_grad(result)
         self.result = _real(result)
+        for x, container, key, var in rec.held.values():  # arrays read from closure, globals
+            ref = (container, key, x.shape, x.dtype, x.strides)
+            self.inputs.append((("held", ref), var, x))
         inputs = [(k, var) for k, var, _ in self.inputs]
-        return _build(rec, inputs, outputs, template, self.step)
+        program = _build(rec, inputs, outputs, template, self.step)
+        program.forward_only = forward_only
+        return program
 
     def _ref(self, v):
         """An output value as the program names it: a Var, a Const, or None."""
@@ -412,6 +618,9 @@ class _Session:
 
     def restore(self) -> None:
         """Put real arrays back wherever a Sym stands (the step's effects are kept)."""
+        for container, key, real, stand_in in reversed(self.held_swaps):
+            if read_holder(container, key) is stand_in:
+                _put_holder(container, key, real)
         for container, key, real, stand_in in reversed(self.swapped_items):
             if read_holder(container, key) is stand_in:
                 container[key] = real
@@ -433,6 +642,14 @@ class _Session:
                 for key, v in st.items():
                     if isinstance(v, Sym):
                         st[key] = v.value
+
+
+def _put_holder(container, key, value) -> None:
+    """``container[key] = value`` for a closure cell (key None) or a dict."""
+    if key is None:
+        container.cell_contents = value
+    else:
+        container[key] = value
 
 
 _stray: list = []  # tensors given traced gradients outside the found state (restored after)
@@ -484,6 +701,46 @@ def _template(result, rets, rec):
     return ("const", result)
 
 
+def _requires_grad(result) -> bool:
+    """Whether the step's return value holds a tensor that requires grad."""
+    if isinstance(result, Tensor):
+        return result.requires_grad
+    if isinstance(result, (tuple, list)):
+        return any(_requires_grad(r) for r in result)
+    if isinstance(result, dict):
+        return any(_requires_grad(r) for r in result.values())
+    return False
+
+
+def _refuse_backward(F, g, out):
+    raise TraceError(
+        "backward() reached a tensor returned by a replay of a traced forward pass "
+        "(gs.trace(net), say): a replay computes values without the autograd graph, so the "
+        "gradient cannot reach the parameters. Trace the whole training step (forward, loss, "
+        "backward, optimizer.step()) with gs.trace, or call the untraced function "
+        "(traced.step) where you need gradients"
+    )
+
+
+_REPLAYED = Primitive("traced_forward_replay", None, (_refuse_backward,))
+
+
+def _no_backward(result, name: str) -> None:
+    """The tensors a forward-only program's replay returns, with a grad_fn that refuses
+    backward() with a message (the eager forward would have given them a graph)."""
+    if isinstance(result, Tensor):
+        if result.dtype.kind == "f":
+            leaf = Tensor(np.zeros(1), requires_grad=True)  # a graph end the refusal hangs on
+            result.grad_fn = make_node(_REPLAYED, (parent_of(leaf),), (), result.data)
+            result.requires_grad = True
+    elif isinstance(result, (tuple, list)):
+        for r in result:
+            _no_backward(r, name)
+    elif isinstance(result, dict):
+        for r in result.values():
+            _no_backward(r, name)
+
+
 def _real(result):
     """The step's return value with real arrays in its tensors (as the eager step gives)."""
     if isinstance(result, Tensor):
@@ -499,9 +756,12 @@ def _real(result):
     return result
 
 
-def training_step(model, loss_fn, optimizer, trace_it: bool = True):
+def training_step(model, loss_fn, optimizer, trace_it: bool = True, on_fallback=None):
     """``step(x, y) -> loss``: zero_grad, loss_fn(model(x), y), backward, optimizer.step(),
-    traced with gs.trace unless ``trace_it`` is False (the CLI's ``train --no-trace``)."""
+    traced with gs.trace unless ``trace_it`` is False (the CLI's ``train --no-trace``).
+    The first replay of each program is verified against the eager step; on a
+    TraceError the step runs eagerly from then on, after one line: given to
+    ``on_fallback(line)``, or a RuntimeWarning."""
 
     def step(x, y):
         optimizer.zero_grad()
@@ -512,7 +772,7 @@ def training_step(model, loss_fn, optimizer, trace_it: bool = True):
 
     if not trace_it:
         return step
-    traced = trace(step)
+    traced = trace(step, verify="first")  # each program's first replay beside the eager step
     fallback = []
 
     def run(x, y):
@@ -521,9 +781,15 @@ def training_step(model, loss_fn, optimizer, trace_it: bool = True):
         try:
             return traced(x, y)
         except TraceError as err:  # refused (a hook, a value read ...): eager from now on
-            warnings.warn(f"gs.trace: running the step untraced: {err}", RuntimeWarning, 2)
+            line = f"gs.trace: running the step untraced: {str(err).splitlines()[0]}"
+            if on_fallback is not None:
+                on_fallback(line)
+            else:
+                warnings.warn(line, RuntimeWarning, 2)
             fallback.append(err)
-            return step(x, y)  # the step starts with zero_grad: nothing is counted twice
+            if hasattr(err, "eager_result"):  # a verified replay: the eager step already ran
+                return err.eager_result
+            return step(x, y)  # a refused trace put the state back: the step runs once
 
     run.traced = traced
     return run
