@@ -116,7 +116,7 @@ class _patched:
                 return session.rec.read(t.data, ".numpy()")
             return t.data
 
-        import gradsight.ops as _ops
+        import gradsight.ops.table as _ops_table
         from gradsight.ops import _util, api
         from gradsight.ops.namespaces import ARRAY
 
@@ -125,11 +125,10 @@ class _patched:
         self._set(_node, "_asarray", traced_asarray)
         lift, as_tensor = _node.lift, api.as_tensor
         self._set(_node, "lift", lambda x: x if isinstance(x, Sym) else lift(x))
-        # the comparison methods (ops/__init__.py) bound lift and np when imported:
-        # ``pred.argmax(1) == y`` with a traced batch y is recorded, not read
+        # the comparison methods (ops/table.py's _compare) bound lift and np when
+        # imported: ``pred.argmax(1) == y`` with a traced batch y is recorded, not read
         for name, value in (("lift", _node.lift), ("np", _NumPyProxy())):
-            if hasattr(_ops, name):  # (where the comparison methods are defined today)
-                self._set(_ops, name, value)
+            self._set(_ops_table, name, value)
         self._set(
             api,
             "as_tensor",
