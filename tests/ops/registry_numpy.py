@@ -21,6 +21,8 @@ def _also_method(np_fn, method, **fixed):
     def call(x, *rest, **kw):
         kw = {**fixed, **kw}
         out = np_fn(x, *rest, **kw)
+        if not S.CHECK_SPELLINGS:
+            return out
         via_method = getattr(x, method)(*rest, **kw)
         np.testing.assert_array_equal(via_method.data, out.data, err_msg=f"Tensor.{method}")
         return out

@@ -24,6 +24,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+# Entries that also call other spellings of an op (the Tensor method, gs.name) compare
+# their values; tests/tracing/test_trace_ops.py turns this off, since a value read is
+# refused by a trace (the spellings are checked eagerly by tests/ops).
+CHECK_SPELLINGS = True
+
 LONG_ROWS = 200_000  # the long-axis precision case of each reduction
 
 
