@@ -213,9 +213,9 @@ def _jacobian_of(out: Tensor, x: Tensor, seed_node, nested: bool):
 
 def hvp(func, primals, tangents, *, strict: bool = False, has_aux: bool = False):
     """(func(*primals), H @ tangents) for a scalar ``func``: forward-over-reverse (a jvp
-    of the gradient), as ``torch.func.hvp``; the second entry is a tuple with one
-    product per primal. With ``has_aux`` func returns (output, aux) and hvp returns
-    (output, hvp_out, aux)."""
+    of the gradient), with the semantics of ``torch.autograd.functional.hvp`` (torch.func
+    has no hvp of its own); the second entry is a tuple with one product per primal.
+    With ``has_aux`` func returns (output, aux) and hvp returns (output, hvp_out, aux)."""
     primals = _as_tuple(primals, "primals")
     nums = tuple(range(len(primals)))
     holder = {}
