@@ -164,7 +164,7 @@ def test_hvp_matches_hessian_times_vector():
 
     h = gs.hessian(packed)(np.concatenate(flat)).data
     want = h @ np.concatenate([v.reshape(-1) for v in vs])
-    for i, a in enumerate(args):
+    for i in range(len(args)):
         got = hv[i].data.reshape(-1)
         np.testing.assert_allclose(got, want[sizes[i] : sizes[i + 1]], rtol=1e-10, atol=1e-12)
 

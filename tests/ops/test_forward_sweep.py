@@ -100,7 +100,8 @@ def test_jvp_matches_pytorch(info, sample):
     except (RuntimeError, NotImplementedError) as err:  # PyTorch's own gaps, named
         pytest.skip(f"PyTorch has no forward-mode rule here: {str(err).splitlines()[0]}")
     _, jv = gs.jvp(_function(info, sample), tuple(arrays), tuple(vs))
-    C.assert_close(jv.data, tjv.detach().numpy(), "JVP vs torch.func.jvp", rtol=_rtol(out), atol=1e-11)
+    want = tjv.detach().numpy()
+    C.assert_close(jv.data, want, "JVP vs torch.func.jvp", rtol=_rtol(out), atol=1e-11)
 
 
 @_params(DIFF)
