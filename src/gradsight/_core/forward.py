@@ -22,7 +22,7 @@ import numpy as np
 
 from .engine import FREED_MESSAGE, _inputs_as_tensors, _namespace, run_backward
 from .grad_mode import mode, set_mode
-from .node import parent_of
+from .node import MANY_INPUTS, ONE_INPUT, parent_of
 from .tensor import Tensor, new_tensor
 
 ndarray = np.ndarray
@@ -67,9 +67,22 @@ def push(nodes, seeds: dict, records: bool) -> dict:
         set_mode(True, mode.anomaly)
     try:
         for node in nodes:
-            dots = tuple([None if p is None else get(p) for p in node.parents])
-            if not any(d is not None for d in dots):
-                continue
+            # Node.parents, inlined (see node.py): get(None) is None, as for a zero tangent
+            p1 = node.p1
+            if p1 is ONE_INPUT:
+                d = get(node.p0)
+                if d is None:
+                    continue
+                dots = (d,)
+            elif p1 is MANY_INPUTS:
+                dots = tuple([get(p) for p in node.p0])
+                if all([d is None for d in dots]):
+                    continue
+            else:
+                d0, d1 = get(node.p0), get(p1)
+                if d0 is None and d1 is None:
+                    continue
+                dots = (d0, d1)
             args = node.args
             if args is None:
                 raise RuntimeError(FREED_MESSAGE.format(name=node.name))
