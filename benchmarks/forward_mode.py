@@ -13,8 +13,8 @@ Rows (``ROWS`` below):
   backward per output). Tall functions (few inputs, many outputs) favour
   forward mode, wide ones reverse mode.
 
-The two timed functions alternate within each round, so drift in the machine's
-load affects both alike; the ratio is of the medians over rounds (the verdict's
+The two timed functions alternate call by call within each round, so drift in
+the machine's load affects both alike; the ratio is of the medians over rounds (the verdict's
 figure), beside the ratio of the fastest rounds (less sensitive to a loaded machine).
 """
 
@@ -110,12 +110,18 @@ def time_row(row: ForwardRow, quick: bool) -> dict:
     a(), b()  # warm up
     inner = max(1, int(0.02 / max(_once(a), 1e-9)))
     times = {name_a: [], name_b: []}
+    clock = time.perf_counter
     for _ in range(row.quick_repeats if quick else row.repeats):
-        for name, fn in ((name_a, a), (name_b, b)):
-            start = time.perf_counter()
-            for _ in range(inner):
-                fn()
-            times[name].append((time.perf_counter() - start) / inner)
+        spent_a = spent_b = 0.0
+        for _ in range(inner):  # call by call, so both see the same moments of load
+            t0 = clock()
+            a()
+            t1 = clock()
+            b()
+            spent_a += t1 - t0
+            spent_b += clock() - t1
+        times[name_a].append(spent_a / inner)
+        times[name_b].append(spent_b / inner)
     med = {k: statistics.median(v) for k, v in times.items()}
     best = {k: min(v) for k, v in times.items()}
     return {
