@@ -275,3 +275,22 @@ def test_jvp_and_hvp_match_torch_func():
     _, got_h = gs.hvp(mlp, args, vs)
     for g, w in zip(got_h, want_h):
         np.testing.assert_allclose(g.data, w.numpy(), rtol=1e-10, atol=1e-12)
+
+
+def test_jvp_of_a_module_leaves_its_parameters_alone():
+    gs.manual_seed(0)
+    model = gs.nn.Sequential(gs.nn.Linear(3, 4), gs.nn.Tanh(), gs.nn.Linear(4, 2))
+    x, v = RNG.standard_normal((5, 3)), RNG.standard_normal((5, 3))
+    out, t = gs.jvp(model, (x,), (v,))
+    assert all(p.grad is None for p in model.parameters())
+    w1, b1 = model[0].weight.numpy(), model[0].bias.numpy()
+    w2 = model[2].weight.numpy()
+    want = ((1 - np.tanh(x @ w1.T + b1) ** 2) * (v @ w1.T)) @ w2.T  # chain rule by hand
+    np.testing.assert_allclose(t.data, want, rtol=1e-12, atol=1e-15)
+    assert not out.requires_grad and not t.requires_grad
+
+
+def test_jvp_takes_tensor_tangents_and_integer_primals():
+    out, t = gs.jvp(lambda x: x * x, (np.array([1, 2, 3]),), (gs.tensor([1.0, 1.0, 2.0]),))
+    assert out.dtype == np.float64
+    np.testing.assert_array_equal(t.data, [2.0, 4.0, 12.0])
