@@ -66,6 +66,12 @@ def deep_sigmoid_gradients():
     return draw_graph(loss, params=model, color_by_grad=True, rankdir="TB")
 
 
+def tangents_drawing(loss, everything):
+    """A forward-mode pass: every hidden weight moved up by one, each tensor's tangent."""
+    names = {k: v for k, v in everything.items() if k not in ("X", "target")}
+    return draw_graph(loss, params=names, tangents={"hidden.W": np.ones((4, 2))}, show_grad=False)
+
+
 def save_svg(graph, name: str) -> None:
     (HERE / name).write_bytes(graph.pipe(format="svg"))
     print("wrote", HERE / name)
@@ -80,6 +86,7 @@ def main() -> None:
     loss.backward(retain_graph=True)  # keep the graph: intermediate gradients stay visible
     save_svg(draw_graph(loss, params=everything, color_by_grad=True), "xor_gradients.svg")
     save_svg(draw_graph(loss, params=params, direction="backward"), "xor_backward.svg")
+    save_svg(tangents_drawing(loss, everything), "xor_tangents.svg")
     auto = {k: p.grad for k, p in params.items()}
     report = compare_gradients(hand_gradients(params, forgot_hidden_derivative=True), auto)
     print(report)

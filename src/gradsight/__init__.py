@@ -26,6 +26,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .forward import elementwise_grad, hvp, jacfwd, jvp
 from .functional import grad, hessian, jacobian, value_and_grad
 from .gradcheck import GradcheckError, gradcheck
 from .io import load, save

@@ -22,6 +22,7 @@ __all__ = [
     "detect_anomaly",
     "graph_nodes",
     "trace_backward",
+    "trace_forward",
     "BackwardStep",
     "Primitive",
     "apply",
@@ -153,3 +154,36 @@ def trace_backward(root: Tensor, gradient=None) -> list:
         on_step=record,
     )
     return steps
+
+
+def trace_forward(root: Tensor, tangents) -> dict:
+    """Forward mode over ``root``'s recorded graph, for one input direction.
+
+    ``tangents`` maps Tensors of the graph (leaves or intermediate results) to a
+    direction of their shape; every other leaf is held still. Returns a dict from
+    each reached graph node (``graph_nodes(root)``'s objects, leaf accumulators
+    included) to its tangent, d(its value)/dt along the direction, as an ndarray;
+    a node the direction does not reach is absent (its tangent is zero). Nothing
+    is changed or freed; the graph must still hold its saved arrays."""
+    from ._core import forward as _fwd
+
+    if not isinstance(root, Tensor):
+        raise TypeError(f"trace_forward needs a Tensor, got {type(root).__name__}")
+    if not hasattr(tangents, "items"):
+        raise TypeError(f"tangents must map Tensors to directions, got {type(tangents).__name__}")
+    seeds = {}
+    for t, v in tangents.items():
+        if not isinstance(t, Tensor) or not t.requires_grad:
+            raise TypeError(
+                "tangents must map Tensors that are part of the graph (requiring grad) to "
+                f"directions, got a key of type {type(t).__name__}"
+                + ("" if not isinstance(t, Tensor) else " that does not require grad")
+            )
+        v = np.asarray(v.data if isinstance(v, Tensor) else v)
+        if v.shape != t.shape:
+            raise ValueError(f"a direction of shape {v.shape} for a tensor of shape {t.shape}")
+        seeds[_fwd.node_of(t)] = v.astype(t.dtype, copy=False)
+    if not root.requires_grad:
+        return {}
+    nodes = _fwd.order([_fwd.node_of(root)], seeds)
+    return _fwd.push(nodes, seeds, False)

@@ -28,7 +28,8 @@ NOT_OPS = {
         "gs." + n
         for n in (
             "tensor Tensor from_numpy zeros ones full empty zeros_like ones_like arange eye "
-            "randn rand manual_seed grad value_and_grad jacobian hessian gradcheck "
+            "randn rand manual_seed grad value_and_grad jacobian hessian jvp jacfwd hvp "
+            "elementwise_grad gradcheck "
             "GradcheckError no_grad enable_grad is_grad_enabled save load trace TraceError"
         ).split()
     ),

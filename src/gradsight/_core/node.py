@@ -30,15 +30,19 @@ class Primitive:
     arrays (ordinary backward) and on Tensors (create_graph=True).
     ``vjps`` may be any indexable: variadic ops supply one that builds rule i.
     A rule of None marks a non-differentiable input (an index, a condition).
+    ``jvp`` (optional) is the forward-mode rule, jvp(F, dots, out, *arrays, *params)
+    -> the tangent of out, with one tangent per input in ``dots`` (None for zero);
+    without one, forward mode transposes the VJPs (gradsight.forward).
     """
 
-    __slots__ = ("name", "forward", "vjps", "arity")
+    __slots__ = ("name", "forward", "vjps", "arity", "jvp")
 
-    def __init__(self, name: str, forward, vjps, arity: int | None = None):
+    def __init__(self, name: str, forward, vjps, arity: int | None = None, jvp=None):
         self.name = name
         self.forward = forward
         self.vjps = vjps
         self.arity = len(vjps) if arity is None else arity
+        self.jvp = jvp
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from gradsight._core.node import Primitive, apply1, apply2, binary_method, unary_method
 
+from . import jvp as _jvp
+
 GRADIENT_KINDS = ("rule", "composite", "none")
 
 
@@ -42,7 +44,7 @@ class Op:
     exports: tuple = ()  # names in the gs namespace
     rules: tuple | None = None  # (array function, Tensor function) in the rules' namespace
     label: str = ""  # the backward's label in traces
-    jvp: Callable | None = None  # forward-mode rule: None until forward mode lands
+    jvp: Callable | None = None  # forward-mode rule (ops/jvp.py), also set on the primitive
     family: str = ""  # the module that declares it, for the docs table
 
     def __repr__(self) -> str:
@@ -120,6 +122,8 @@ def declare(
     OPS[name] = op
     if prim is not None:
         _BY_PRIM.setdefault(prim, op)
+        if jvp is not None:
+            prim.jvp = jvp  # what forward mode reads from a node: one attribute
     return function
 
 
@@ -152,6 +156,8 @@ def unary(
     from .api import as_tensor
 
     prim = Primitive(name, forward, (vjp,))
+    if jvp is None:  # elementwise: the Jacobian is diagonal, the VJP is the JVP
+        jvp = _jvp.elementwise(prim.vjps)
 
     def function(x):
         return apply1(prim, as_tensor(x))
@@ -194,6 +200,8 @@ def binary(
     side may be a scalar or an array), NumPy's ufunc, and ``Tensor.__<dunder>__`` with
     its reflected form when ``dunder`` is given. Returns the function."""
     prim = Primitive(name, forward, tuple(vjps))
+    if jvp is None:  # elementwise: the Jacobian is diagonal, the VJP is the JVP
+        jvp = _jvp.elementwise(prim.vjps)
 
     def function(a, b):
         return apply2(prim, a, b)

@@ -14,6 +14,7 @@ import numpy as np
 from gradsight._core.node import Primitive
 
 from . import _util
+from . import jvp as _jvp
 
 
 def _linear(x, w, b):
@@ -27,6 +28,18 @@ def _linear_dw(F, g, out, x, w, b):
         g = F.reshape(g, (-1, w.shape[0]))
         x = F.reshape(x, (-1, w.shape[1]))
     return g.T @ x
+
+
+def linear_jvp(F, dots, out, x, w, b):
+    """dx W^T + x dW^T + db."""
+    dx, dw, db = dots
+    total = None if dx is None else dx @ w.T
+    if dw is not None:
+        term = x @ dw.T
+        total = term if total is None else total + term
+    if db is not None:
+        total = db if total is None else total + db
+    return total
 
 
 linear = Primitive(
@@ -79,6 +92,11 @@ def _cross_entropy_vjp(F, g, out, x, target, reduction, saved):
 
 
 cross_entropy = Primitive("cross_entropy", _cross_entropy, (_cross_entropy_vjp,), arity=1)
+# JVPs: each loss reads one row of x (cross-entropy) or one element (the others):
+# sum(W * d) with W the VJP of ones, then reduced as the loss is
+cross_entropy_jvp = _jvp.contraction(
+    _cross_entropy_vjp, lambda x, t, reduction, saved: (1 if reduction == "none" else None, False)
+)
 
 
 def _bce_with_logits(x, y, reduction):
@@ -93,6 +111,9 @@ def _bce_with_logits_vjp(F, g, out, x, y, reduction):
 
 binary_cross_entropy_with_logits = Primitive(
     "binary_cross_entropy_with_logits", _bce_with_logits, (_bce_with_logits_vjp,), arity=1
+)
+bce_with_logits_jvp = _jvp.contraction(
+    _bce_with_logits_vjp, lambda x, y, reduction: (() if reduction == "none" else None, False)
 )
 
 
@@ -111,4 +132,7 @@ mse = Primitive(
     _mse,
     (_mse_dx, lambda F, g, out, x, y, reduction: -_mse_dx(F, g, out, x, y, reduction)),
     arity=2,
+)
+mse_jvp = _jvp.contraction(
+    mse.vjps, lambda x, y, reduction: (() if reduction == "none" else None, False)
 )

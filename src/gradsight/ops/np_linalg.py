@@ -23,6 +23,7 @@ import numpy as np
 from gradsight._core.node import Primitive, apply, apply1
 
 from . import api
+from . import jvp as _jvp
 from . import numpy_ops as nops
 from .api import as_tensor
 from .declare import declare
@@ -39,6 +40,10 @@ def _square(x, what: str):
 def _inv_vjp(F, g, out, a):
     xt = F.mT(out)
     return -(xt @ g @ xt)
+
+
+def _inv_jvp(F, dots, out, a):
+    return -(out @ dots[0] @ out)  # d(A^-1) = -A^-1 dA A^-1
 
 
 inv_p = Primitive("inv", np.linalg.inv, (_inv_vjp,))
@@ -69,6 +74,19 @@ def _solve_da(F, g, out, a, b):
     return -(db @ F.mT(out))
 
 
+def _solve_jvp(F, dots, out, a, b):
+    """dX = A^-1 (dB - dA X)."""
+    da, db = dots
+    vector = b.ndim == 1
+    rhs = db
+    if da is not None:
+        dax = (da @ out[..., None])[..., 0] if vector else da @ out
+        rhs = -dax if rhs is None else rhs - dax
+    if vector:
+        return (F.inv(a) @ rhs[..., None])[..., 0]
+    return F.inv(a) @ rhs
+
+
 solve_p = Primitive("solve", _solve_forward, (_solve_da, _solve_db))
 
 
@@ -84,6 +102,8 @@ def _det_vjp(F, g, out, a):
     return (g * out)[..., None, None] * F.mT(F.inv(a))
 
 
+_MATRIX = lambda a: ((-2, -1), False)  # noqa: E731 - the slice each output reads
+det_jvp = _jvp.contraction(_det_vjp, _MATRIX)  # det * tr(A^-1 dA)
 det_p = Primitive("det", np.linalg.det, (_det_vjp,))
 
 
@@ -98,6 +118,7 @@ def _logabsdet_vjp(F, g, out, a):
     return g[..., None, None] * F.mT(F.inv(a))
 
 
+logabsdet_jvp = _jvp.contraction(_logabsdet_vjp, _MATRIX)  # tr(A^-1 dA)
 logabsdet_p = Primitive("logabsdet", lambda a: np.linalg.slogdet(a)[1], (_logabsdet_vjp,))
 
 SlogdetResult = namedtuple("SlogdetResult", ["sign", "logabsdet"])
@@ -181,7 +202,6 @@ def linalg_matmul(x1, x2, /):
 _SINGULAR = "a singular matrix raises LinAlgError (no inverse)"
 # reached as np.linalg.<name> on Tensors (not gs names: NumPy keeps them in np.linalg)
 _LA = {"export": False}
-declare("inv", inv, inv_p, numpy=np.linalg.inv, rules=(np.linalg.inv, inv), kinks=_SINGULAR, **_LA)
 declare("vecdot", vecdot, numpy=(np.vecdot, np.linalg.vecdot), **_LA)
 declare("multi_dot", multi_dot, numpy=np.linalg.multi_dot, **_LA)
 declare("matrix_power", matrix_power, numpy=np.linalg.matrix_power, **_LA)
@@ -190,9 +210,25 @@ declare("linalg.trace", linalg_trace, numpy=np.linalg.trace, **_LA)
 declare("linalg.diagonal", linalg_diagonal, numpy=np.linalg.diagonal, **_LA)
 declare("linalg.tensordot", linalg_tensordot, numpy=np.linalg.tensordot, **_LA)
 declare("linalg.matmul", linalg_matmul, numpy=np.linalg.matmul, **_LA)
-declare("solve", solve, solve_p, numpy=np.linalg.solve, kinks=_SINGULAR, **_LA)
 declare(
-    "det", det, det_p, numpy=np.linalg.det, kinks="the gradient at a singular matrix raises", **_LA
+    "inv",
+    inv,
+    inv_p,
+    numpy=np.linalg.inv,
+    rules=(np.linalg.inv, inv),
+    kinks=_SINGULAR,
+    jvp=_inv_jvp,
+    **_LA,
+)
+declare("solve", solve, solve_p, numpy=np.linalg.solve, kinks=_SINGULAR, jvp=_solve_jvp, **_LA)
+declare(
+    "det",
+    det,
+    det_p,
+    numpy=np.linalg.det,
+    kinks="the gradient at a singular matrix raises",
+    jvp=det_jvp,
+    **_LA,
 )
 declare(
     "slogdet",
@@ -200,5 +236,6 @@ declare(
     logabsdet_p,
     numpy=np.linalg.slogdet,
     kinks="no gradient to the sign; at a singular matrix the gradient raises",
+    jvp=logabsdet_jvp,
     **_LA,
 )

@@ -24,6 +24,7 @@ from gradsight._core.tensor import Tensor, new_tensor
 
 from . import api
 from . import elementwise as ew
+from . import jvp as _jvp
 from ._util import kept_shape
 from .api import as_tensor
 
@@ -167,6 +168,7 @@ def _others_recorded(x: Tensor, axis) -> Tensor:
     return api.transpose(back, *np.argsort(perm))
 
 
+prod_jvp = _jvp.contraction(_prod_vjp, _jvp.reduction_axes)  # exact with zeros, as the VJP
 prod_p = Primitive(
     "prod",
     lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims),
@@ -245,6 +247,7 @@ def _norm_vjp(F, g, out, x, axis, keepdims):
     return F.reshape(g, shape) * x / safe
 
 
+norm_jvp = _jvp.contraction(_norm_vjp, _jvp.reduction_axes)  # 0 at the zero vector
 norm_p = Primitive(
     "norm",
     lambda x, axis, keepdims: np.linalg.norm(x, None, axis, keepdims),

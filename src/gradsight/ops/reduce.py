@@ -12,6 +12,7 @@ import numpy as np
 from gradsight._core.node import Primitive
 
 from . import _util
+from . import jvp as _jvp
 from ._util import kept_shape
 
 
@@ -47,6 +48,21 @@ def _softmax_vjp(F, g, out, x, axis):
 
 def _log_softmax_vjp(F, g, out, x, axis):
     return g - F.exp(out) * g.sum(axis=axis, keepdims=True)
+
+
+# JVPs: softmax's Jacobian diag(s) - s s^T is symmetric, so its VJP is its JVP;
+# log_softmax's is I - 1 s^T: d minus the softmax-weighted mean of d.
+def softmax_jvp(F, dots, out, x, axis):
+    return _softmax_vjp(F, dots[0], out, x, axis)
+
+
+def log_softmax_jvp(F, dots, out, x, axis):
+    d = dots[0]
+    return d - (F.exp(out) * d).sum(axis=axis, keepdims=True)
+
+
+extremum_jvp = _jvp.contraction(_extremum_vjp, _jvp.reduction_axes)  # ties as the VJP
+logsumexp_jvp = _jvp.contraction(_logsumexp_vjp, _jvp.reduction_axes)
 
 
 _add_reduce = _util.add_reduce

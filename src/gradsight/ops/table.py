@@ -21,6 +21,7 @@ from gradsight._core.tensor import Tensor, new_tensor
 
 from . import _util, api, fused, linalg, reduce, shape
 from . import elementwise as ew
+from . import jvp as J
 from . import numpy_ops as nops
 from . import numpy_protocol as npp
 from .declare import declare, declare_primitive
@@ -43,13 +44,21 @@ def _binary_methods(prim, name: str) -> dict:
 
 
 # ---------------------------------------------------------------- arithmetic
-declare("add", nops.add, ew.add, numpy={np.add: api.add}, methods=_binary_methods(ew.add, "add"))
+declare(
+    "add",
+    nops.add,
+    ew.add,
+    numpy={np.add: api.add},
+    methods=_binary_methods(ew.add, "add"),
+    jvp=J.elementwise(ew.add.vjps),
+)
 declare(
     "subtract",
     nops.subtract,
     ew.sub,
     numpy={np.subtract: api.sub},
     methods=_binary_methods(ew.sub, "sub"),
+    jvp=J.elementwise(ew.sub.vjps),
 )
 declare(
     "multiply",
@@ -57,6 +66,7 @@ declare(
     ew.mul,
     numpy={np.multiply: api.mul},
     methods=_binary_methods(ew.mul, "mul"),
+    jvp=J.elementwise(ew.mul.vjps),
 )
 declare(
     "true_divide",
@@ -65,6 +75,7 @@ declare(
     numpy={np.true_divide: api.div},  # np.divide is the same ufunc
     methods=_binary_methods(ew.div, "truediv"),
     export=("true_divide", "divide"),
+    jvp=J.elementwise(ew.div.vjps),
 )
 declare(
     "power",
@@ -74,6 +85,7 @@ declare(
     methods={**_binary_methods(ew.power, "pow"), "pow": api.power},
     kinks="at x = 0: d/dx is 0 where y = 0; d/dy is 0 where y >= 0, -inf where y < 0",
     export=False,
+    jvp=J.elementwise(ew.power.vjps),
 )
 declare(
     "negative",
@@ -81,6 +93,7 @@ declare(
     ew.neg,
     numpy={np.negative: api.neg},
     methods={"__neg__": unary_method(ew.neg)},
+    jvp=J.elementwise(ew.neg.vjps),
 )
 declare(
     "positive",
@@ -94,6 +107,7 @@ declare(
     linalg.matmul,
     numpy=np.matmul,
     methods=_binary_methods(linalg.matmul, "matmul"),
+    jvp=J.multilinear(linalg.matmul),
 )
 declare(
     "maximum",
@@ -101,6 +115,7 @@ declare(
     ew.maximum,
     numpy=np.maximum,
     kinks=TIES_SPLIT + "; a NaN operand takes the gradient",
+    jvp=J.elementwise(ew.maximum.vjps),
 )
 declare(
     "minimum",
@@ -108,9 +123,24 @@ declare(
     ew.minimum,
     numpy=np.minimum,
     kinks=TIES_SPLIT + "; a NaN operand takes the gradient",
+    jvp=J.elementwise(ew.minimum.vjps),
 )
-declare("fmax", nops.fmax, nops.fmax_p, numpy=np.fmax, kinks=TIES_SPLIT + "; NaN operands ignored")
-declare("fmin", nops.fmin, nops.fmin_p, numpy=np.fmin, kinks=TIES_SPLIT + "; NaN operands ignored")
+declare(
+    "fmax",
+    nops.fmax,
+    nops.fmax_p,
+    numpy=np.fmax,
+    kinks=TIES_SPLIT + "; NaN operands ignored",
+    jvp=J.elementwise(nops.fmax_p.vjps),
+)
+declare(
+    "fmin",
+    nops.fmin,
+    nops.fmin_p,
+    numpy=np.fmin,
+    kinks=TIES_SPLIT + "; NaN operands ignored",
+    jvp=J.elementwise(nops.fmin_p.vjps),
+)
 declare(
     "where",
     api.where,
@@ -118,6 +148,7 @@ declare(
     numpy={np.where: npp.where},
     rules=(np.where, api.where),
     kinks="no gradient to the condition",
+    jvp=J.elementwise(ew.where.vjps),
 )
 
 # ---------------------------------------------------------------- elementwise math
@@ -128,6 +159,7 @@ declare(
     numpy=np.exp,
     methods={"exp": unary_method(ew.exp)},
     rules=_util.exp_quiet,
+    jvp=J.elementwise(ew.exp.vjps),
 )
 declare(
     "log",
@@ -137,6 +169,7 @@ declare(
     methods={"log": unary_method(ew.log)},
     rules=np.log,
     kinks="1/x: inf at 0",
+    jvp=J.elementwise(ew.log.vjps),
 )
 declare(
     "sqrt",
@@ -146,6 +179,7 @@ declare(
     methods={"sqrt": unary_method(ew.sqrt)},
     rules=np.sqrt,
     kinks="inf at 0 (IEEE)",
+    jvp=J.elementwise(ew.sqrt.vjps),
 )
 declare(
     "abs",
@@ -155,14 +189,23 @@ declare(
     methods={"abs": unary_method(ew.absolute), "__abs__": unary_method(ew.absolute)},
     kinks="0 at x = 0; NaN at NaN",
     export=("abs", "absolute"),
+    jvp=J.elementwise(ew.absolute.vjps),
 )
-declare("tanh", api.tanh, ew.tanh, numpy=np.tanh, methods={"tanh": unary_method(ew.tanh)})
+declare(
+    "tanh",
+    api.tanh,
+    ew.tanh,
+    numpy=np.tanh,
+    methods={"tanh": unary_method(ew.tanh)},
+    jvp=J.elementwise(ew.tanh.vjps),
+)
 declare(
     "sigmoid",
     api.sigmoid,
     ew.sigmoid,
     methods={"sigmoid": unary_method(ew.sigmoid)},
     rules=_util.sigmoid,
+    jvp=J.elementwise(ew.sigmoid.vjps),
 )
 declare(
     "relu",
@@ -170,6 +213,7 @@ declare(
     ew.relu,
     methods={"relu": unary_method(ew.relu)},
     kinks="0 at x = 0 (and at NaN)",
+    jvp=J.elementwise(ew.relu.vjps),
 )
 declare(
     "clip",
@@ -178,6 +222,7 @@ declare(
     numpy={np.clip: npp.clip},
     methods="clip",
     kinks="the gradient passes at the bounds (like torch.clamp)",
+    jvp=J.elementwise(ew.clip.vjps),
 )
 declare(
     "astype",
@@ -187,14 +232,24 @@ declare(
     rules=(lambda a, dtype: a.astype(dtype), api.astype),
     kinks="a cast to an integer or bool dtype ends the graph",
     export=False,
+    jvp=J.linear(ew.astype),
 )
-declare("expm1", nops.expm1, nops.expm1_p, numpy=np.expm1)
-declare("log1p", nops.log1p, nops.log1p_p, numpy=np.log1p)
-declare("log2", nops.log2, nops.log2_p, numpy=np.log2)
-declare("square", nops.square, nops.square_p, numpy=np.square)
-declare("sin", nops.sin, nops.sin_p, numpy=np.sin, rules=np.sin)
-declare("cos", nops.cos, nops.cos_p, numpy=np.cos, rules=np.cos)
-declare("copy", nops.copy, nops.copy_p, numpy={np.copy: npp.copy}, methods="copy")
+declare("expm1", nops.expm1, nops.expm1_p, numpy=np.expm1, jvp=J.elementwise(nops.expm1_p.vjps))
+declare("log1p", nops.log1p, nops.log1p_p, numpy=np.log1p, jvp=J.elementwise(nops.log1p_p.vjps))
+declare("log2", nops.log2, nops.log2_p, numpy=np.log2, jvp=J.elementwise(nops.log2_p.vjps))
+declare(
+    "square", nops.square, nops.square_p, numpy=np.square, jvp=J.elementwise(nops.square_p.vjps)
+)
+declare("sin", nops.sin, nops.sin_p, numpy=np.sin, rules=np.sin, jvp=J.elementwise(nops.sin_p.vjps))
+declare("cos", nops.cos, nops.cos_p, numpy=np.cos, rules=np.cos, jvp=J.elementwise(nops.cos_p.vjps))
+declare(
+    "copy",
+    nops.copy,
+    nops.copy_p,
+    numpy={np.copy: npp.copy},
+    methods="copy",
+    jvp=J.linear(nops.copy_p),
+)
 
 # ---------------------------------------------------------------- no gradient
 _NONE = "none"
@@ -251,8 +306,17 @@ declare("argmax", api.argmax, numpy={np.argmax: npp.argmax}, methods="argmax", g
 declare("argmin", api.argmin, numpy={np.argmin: npp.argmin}, methods="argmin", gradient=_NONE)
 
 # ---------------------------------------------------------------- reductions
-declare("sum", api.sum, reduce.sum_, numpy={np.sum: npp.sum_}, methods="sum")
-declare("mean", api.mean, reduce.mean, numpy={np.mean: npp.mean}, methods="mean")
+declare(
+    "sum", api.sum, reduce.sum_, numpy={np.sum: npp.sum_}, methods="sum", jvp=J.linear(reduce.sum_)
+)
+declare(
+    "mean",
+    api.mean,
+    reduce.mean,
+    numpy={np.mean: npp.mean},
+    methods="mean",
+    jvp=J.linear(reduce.mean),
+)
 declare(
     "max",
     api.max,
@@ -261,6 +325,7 @@ declare(
     methods="max",
     kinks=TIED_EXTREMA,
     export=("max", "amax"),
+    jvp=reduce.extremum_jvp,
 )
 declare(
     "min",
@@ -270,6 +335,7 @@ declare(
     methods="min",
     kinks=TIED_EXTREMA,
     export=("min", "amin"),
+    jvp=reduce.extremum_jvp,
 )
 declare("var", api.var, numpy={np.var: npp.var}, methods="var", kinks="population (ddof=0)")
 declare(
@@ -282,7 +348,7 @@ declare(
     },
     kinks="0 where the deviation is 0: over one element, and over equal values (as PyTorch)",
 )
-declare("logsumexp", api.logsumexp, reduce.logsumexp, methods="logsumexp")
+declare("logsumexp", api.logsumexp, reduce.logsumexp, methods="logsumexp", jvp=reduce.logsumexp_jvp)
 declare(
     "softmax",
     api.softmax,
@@ -290,8 +356,15 @@ declare(
     methods="softmax",
     rules=_util.softmax,
     kinks="a row holding +inf: NaN there, 0 elsewhere",
+    jvp=reduce.softmax_jvp,
 )
-declare("log_softmax", api.log_softmax, reduce.log_softmax, methods="log_softmax")
+declare(
+    "log_softmax",
+    api.log_softmax,
+    reduce.log_softmax,
+    methods="log_softmax",
+    jvp=reduce.log_softmax_jvp,
+)
 declare(
     "prod",
     nops.prod,
@@ -299,14 +372,23 @@ declare(
     numpy={np.prod: npp.prod},
     methods="prod",
     kinks="exact where x has zeros",
+    jvp=nops.prod_jvp,
 )
-declare("cumsum", nops.cumsum, nops.cumsum_p, numpy={np.cumsum: npp.cumsum}, methods="cumsum")
+declare(
+    "cumsum",
+    nops.cumsum,
+    nops.cumsum_p,
+    numpy={np.cumsum: npp.cumsum},
+    methods="cumsum",
+    jvp=J.linear(nops.cumsum_p),
+)
 declare(
     "norm",
     nops.norm,
     nops.norm_p,
     numpy={np.linalg.norm: npp.norm},
     kinks="0 at the zero vector",
+    jvp=nops.norm_jvp,
 )
 
 # ---------------------------------------------------------------- products
@@ -315,14 +397,20 @@ declare("vdot", nops.vdot, numpy=np.vdot)
 declare("inner", nops.inner, numpy=np.inner)
 declare("outer", nops.outer, numpy={np.outer: npp.outer})
 declare("tensordot", nops.tensordot, numpy=np.tensordot)
-declare("einsum", nops.einsum, nops.einsum_p, numpy={np.einsum: npp.einsum})
+declare(
+    "einsum",
+    nops.einsum,
+    nops.einsum_p,
+    numpy={np.einsum: npp.einsum},
+    jvp=J.multilinear(nops.einsum_p),
+)
 declare(  # gs.trace is the tracer; the op is np.trace and Tensor.trace
     "trace", nops.trace, numpy={np.trace: npp.trace}, methods="trace", export=False
 )
-declare("linear", api.linear, fused.linear)
-declare_primitive(fused.cross_entropy)
-declare_primitive(fused.binary_cross_entropy_with_logits)
-declare_primitive(fused.mse)
+declare("linear", api.linear, fused.linear, jvp=fused.linear_jvp)
+declare_primitive(fused.cross_entropy, jvp=fused.cross_entropy_jvp)
+declare_primitive(fused.binary_cross_entropy_with_logits, jvp=fused.bce_with_logits_jvp)
+declare_primitive(fused.mse, jvp=fused.mse_jvp)
 
 # ---------------------------------------------------------------- shape
 declare(
@@ -332,6 +420,7 @@ declare(
     numpy={np.reshape: npp.reshape},
     methods="reshape",
     rules=(lambda a, shape_: a.reshape(shape_), api.reshape),
+    jvp=J.linear(shape.reshape),
 )
 declare(
     "transpose",
@@ -343,6 +432,7 @@ declare(
         lambda a, axes: a.transpose(axes),
         lambda a, axes: api.transpose(a, *(axes or ())),
     ),
+    jvp=J.linear(shape.transpose),
 )
 declare("flatten", api.flatten, methods="flatten")
 declare("squeeze", api.squeeze, numpy=np.squeeze, methods="squeeze")
@@ -354,13 +444,34 @@ declare(
     numpy={np.broadcast_to: npp.broadcast_to},
     methods="broadcast_to",
     rules=_util.expand,
+    jvp=J.linear(shape.broadcast_to),
 )
-declare("sum_to", api.sum_to, shape.sum_to, rules=_util.sum_to, export=False)  # broadcast_to's VJP
-declare("getitem", api.getitem, shape.getitem, methods="__getitem__", export=False)
 declare(
-    "index_add", api.index_add, shape.index_add, rules=_util.index_add, export=False
+    "sum_to", api.sum_to, shape.sum_to, rules=_util.sum_to, export=False, jvp=J.linear(shape.sum_to)
+)  # broadcast_to's VJP
+declare(
+    "getitem",
+    api.getitem,
+    shape.getitem,
+    methods="__getitem__",
+    export=False,
+    jvp=J.linear(shape.getitem),
+)
+declare(
+    "index_add",
+    api.index_add,
+    shape.index_add,
+    rules=_util.index_add,
+    export=False,
+    jvp=J.linear(shape.index_add),
 )  # getitem's VJP
-declare("concatenate", api.concatenate, shape.concatenate, numpy={np.concatenate: npp.concatenate})
+declare(
+    "concatenate",
+    api.concatenate,
+    shape.concatenate,
+    numpy={np.concatenate: npp.concatenate},
+    jvp=J.linear(shape.concatenate),
+)
 declare("stack", api.stack, numpy={np.stack: npp.stack})
 declare("ravel", nops.ravel, numpy={np.ravel: npp.ravel}, methods="ravel")
 declare("swapaxes", nops.swapaxes, numpy=np.swapaxes, methods="swapaxes")

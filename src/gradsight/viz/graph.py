@@ -22,6 +22,7 @@ from collections import Counter
 import numpy as np
 
 from gradsight._core.tensor import Tensor
+from gradsight.autograd import trace_forward
 
 from . import labels as L
 from .model import Model, TensorView, build
@@ -71,6 +72,7 @@ def draw_graph(
     max_nodes: int = DEFAULT_MAX_NODES,
     highlight=None,
     color_by_grad: bool = False,
+    tangents=None,
 ) -> Drawing:
     """Draw the graph that computed ``root``.
 
@@ -108,6 +110,12 @@ def draw_graph(
         Fill tensors and colour edges by gradient magnitude, the root-mean-square
         ``sqrt(mean(g²))`` of the entries, with a legend; gradient labels then
         state that rms (``rms(g) = …``) instead of the norm ``‖g‖``.
+    tangents : mapping Tensor (or name in ``params``) -> array, optional
+        A forward-mode pass: each tensor shows its tangent, d(tensor)/dt as the
+        given inputs move along the given directions (same shapes) and every
+        other leaf stays still, computed by ``gs.autograd.trace_forward`` while
+        the graph is alive. Pair it with ``show_grad=False`` to see forward mode
+        alone.
 
     Returns
     -------
@@ -129,14 +137,45 @@ def draw_graph(
     backward = direction == "backward"
     want_grads = show_grad or backward or color_by_grad
     model = build(root, names, max_nodes, want_grads, hot_tensors)
+    if tangents is not None:
+        _attach_tangents(model, trace_forward(root, _resolve_tangents(tangents, names)))
     if rankdir == "auto":
         rankdir = choose_rankdir(model, backward)
     g = new_drawing("gradsight", rankdir)
     _emit(g, model, show_data, show_grad, backward, color_by_grad)
-    notes = _notes(model, want_grads, highlight, color_by_grad, max_nodes)
+    notes = _notes(model, want_grads, highlight, color_by_grad, max_nodes, tangents is not None)
     if notes:
         g.attr(label=notes, labelloc="b", labeljust="l")
     return g
+
+
+TANGENT_NOTE = "tangent: d(tensor)/dt along the chosen input direction (forward mode)"
+
+
+def _resolve_tangents(tangents, names: Names) -> dict:
+    """{Tensor: direction} from a mapping keyed by Tensors or by names in ``params``."""
+    if not hasattr(tangents, "items"):
+        raise TypeError(f"tangents must be a mapping, got {type(tangents).__name__}")
+    out = {}
+    for key, v in tangents.items():
+        if isinstance(key, str):
+            if key not in names.tensors:
+                known = ", ".join(sorted(names.tensors)) or "none"
+                raise ValueError(f"tangents names {L.plain(repr(key))}, not in params ({known})")
+            key = names.tensors[key]
+        out[key] = v
+    return out
+
+
+def _attach_tangents(model: Model, by_node: dict) -> None:
+    """Each drawn tensor's tangent (zeros where the direction does not reach it)."""
+    for node, did in model.node_ids.items():
+        op = model.ops.get(did)
+        view = model.tensors[op.out if op is not None else did]
+        t = by_node.get(node)
+        if t is None and view.shape is not None and view.dtype is not None:
+            t = np.zeros(view.shape, view.dtype)
+        view.tangent = t
 
 
 def choose_rankdir(model: Model, backward: bool = False) -> str:
@@ -216,6 +255,8 @@ def tensor_rows(
             rows.append(prefix + L.lines_html(L.grad_lines(t.grad, measure=measure)))
         elif t.role != "output":
             rows.append(prefix + L.text("None"))
+    if t.tangent is not None:
+        rows.append("<I>tangent</I> " + L.lines_html(L.value_lines(t.tangent)))
     return rows
 
 
@@ -301,9 +342,9 @@ def _emit_clusters(g: Drawing, model: Model, by_cluster: dict) -> None:
         g.node(node_id, label, id=f"gs_{node_id}", **attrs)
 
 
-def _notes(model: Model, want_grads, highlight, color_by_grad, max_nodes) -> str:
+def _notes(model: Model, want_grads, highlight, color_by_grad, max_nodes, tangents=False) -> str:
     """The graph label: legend and explanations, as an escaped HTML table."""
-    rows = []
+    rows = [L.fixed(TANGENT_NOTE)] if tangents else []
     if model.summaries:
         rows.append(
             L.fixed(

@@ -45,6 +45,7 @@ class TensorView:
     dtype: object | None
     data: object = None  # ndarray / scalar, or None when unknown (freed graph)
     grad: np.ndarray | None = None
+    tangent: np.ndarray | None = None  # forward mode: d(tensor)/dt along a chosen direction
     cluster: str = ""
     hot: bool = False  # on the highlighted path
     is_root: bool = False
