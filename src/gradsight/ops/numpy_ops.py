@@ -228,6 +228,7 @@ def _std_vjp(F, g, out, x, axis, keepdims, ddof):
     return F.where(flat, 0.0, F.reshape(g, shape) * d / (safe * (n - ddof)))
 
 
+std_jvp = _jvp.contraction(_std_vjp, _jvp.reduction_axes)  # 0 where the deviation is 0
 std_p = Primitive("std", _std, (_std_vjp,), arity=1)
 
 

@@ -40,6 +40,7 @@ from gradsight._core.node import Primitive, apply1
 from gradsight._core.tensor import Tensor
 
 from . import _util, api
+from . import jvp as _jvp
 
 TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
 _RSQRT_PI = 1.0 / math.sqrt(math.pi)
@@ -159,8 +160,11 @@ def _gauss_slope(F, g, x):
     return g * (F.exp(-(x * x)) * TWO_OVER_SQRT_PI)
 
 
-erf_p = Primitive("erf", erf_array, (lambda F, g, out, x: _gauss_slope(F, g, x),))
-erfc_p = Primitive("erfc", erfc_array, (lambda F, g, out, x: -_gauss_slope(F, g, x),))
+_erf_vjps = (lambda F, g, out, x: _gauss_slope(F, g, x),)
+_erfc_vjps = (lambda F, g, out, x: -_gauss_slope(F, g, x),)
+# elementwise: the JVP is the VJP applied to the tangent (ops/jvp.py)
+erf_p = Primitive("erf", erf_array, _erf_vjps, jvp=_jvp.elementwise(_erf_vjps))
+erfc_p = Primitive("erfc", erfc_array, _erfc_vjps, jvp=_jvp.elementwise(_erfc_vjps))
 
 
 def erf(x) -> Tensor:
@@ -193,7 +197,9 @@ def _softplus_vjp(F, g, out, x, beta, threshold):
     return g * slope
 
 
-softplus_p = Primitive("softplus", _softplus, (_softplus_vjp,), arity=1)
+softplus_p = Primitive(
+    "softplus", _softplus, (_softplus_vjp,), arity=1, jvp=_jvp.elementwise((_softplus_vjp,))
+)
 
 
 def softplus(x, beta: float = 1.0, threshold: float = 20.0) -> Tensor:

@@ -347,6 +347,7 @@ declare(
         "std": lambda self, axis=None, keepdims=False, ddof=0: nops.std(self, axis, keepdims, ddof)
     },
     kinks="0 where the deviation is 0: over one element, and over equal values (as PyTorch)",
+    jvp=nops.std_jvp,
 )
 declare("logsumexp", api.logsumexp, reduce.logsumexp, methods="logsumexp", jvp=reduce.logsumexp_jvp)
 declare(
