@@ -16,6 +16,8 @@ import numpy as np
 
 from .grad_mode import mode, plain
 from .tensor import Tensor
+from .versions import clock as _clock
+from .versions import owner_of
 
 ndarray = np.ndarray
 _asarray = np.asarray
@@ -30,15 +32,19 @@ class Primitive:
     arrays (ordinary backward) and on Tensors (create_graph=True).
     ``vjps`` may be any indexable: variadic ops supply one that builds rule i.
     A rule of None marks a non-differentiable input (an index, a condition).
+    ``view``: the forward may return a view of its one input (getitem, reshape,
+    transpose); a result that is one remembers its base, so that an in-place
+    write into it reaches the base's history (ops/inplace.py).
     """
 
-    __slots__ = ("name", "forward", "vjps", "arity")
+    __slots__ = ("name", "forward", "vjps", "arity", "view")
 
-    def __init__(self, name: str, forward, vjps, arity: int | None = None):
+    def __init__(self, name: str, forward, vjps, arity: int | None = None, view: bool = False):
         self.name = name
         self.forward = forward
         self.vjps = vjps
         self.arity = len(vjps) if arity is None else arity
+        self.view = view
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -67,9 +73,11 @@ MANY_INPUTS = _Marker("many inputs")
 class Node:
     """One recorded op; ``name`` reads like PyTorch's grad_fn names (MulBackward)."""
 
-    __slots__ = ("prim", "p0", "p1", "args", "out", "meta", "__dict__", "__weakref__")
+    __slots__ = ("prim", "p0", "p1", "args", "out", "meta", "stamp", "__dict__", "__weakref__")
     hooks = None  # rare attributes live in __dict__ and default to None
     trace = None  # creation stack summary, recorded under detect_anomaly
+    rebase = False  # made by an in-place write (see _core/versions.py)
+    # ``stamp``: the write clock when made off the fast path (see _core/versions.py)
 
     def __init__(self, prim, p0, p1, args, out):
         self.prim = prim
@@ -190,8 +198,10 @@ def _finish(prim, out, parents, args):
         t.requires_grad = False
         return t
     node = make_node(prim, parents, args, out)
-    if not plain.on and mode.anomaly:
-        node.trace = traceback.extract_stack()[:-1]
+    if not plain.on:  # in-place writes logged (versions.py), or a thread off the default
+        node.stamp = _clock[0]
+        if mode.anomaly:
+            node.trace = traceback.extract_stack()[:-1]
     t.grad_fn = node
     t.requires_grad = True
     return t
@@ -245,8 +255,12 @@ def apply1(prim, x: Tensor, *params):
     except (ValueError, TypeError, IndexError) as err:
         raise _bad_input(prim, (xd,), err) from err
     if x.requires_grad and (plain.on or mode.enabled):
-        return _finish(prim, out, (x.grad_fn or parent_of(x),), args)
-    return _finish(prim, out, None, None)
+        t = _finish(prim, out, (x.grad_fn or parent_of(x),), args)
+    else:
+        t = _finish(prim, out, None, None)
+    if prim.view and t.data.base is not None and owner_of(t.data) is owner_of(xd):
+        t._view = (x, prim, params)  # a view of x: writes into t reach x (ops/inplace.py)
+    return t
 
 
 def apply2(prim, a, b):

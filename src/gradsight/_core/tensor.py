@@ -55,6 +55,7 @@ class Tensor:
     grad = None  # rare attributes default here and live in __dict__ once set
     _acc = None  # weakref to the leaf's AccumulateGrad node
     _hooks = None  # hooks of a leaf tensor
+    _view = None  # (base Tensor, view primitive, params) for a view made by an op
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         arr = as_array(data, dtype)
@@ -89,7 +90,8 @@ class Tensor:
     def __getstate__(self):
         # copy/pickle state without the weak reference to the leaf's graph node
         # (a cache, rebuilt on the next backward; weak references cannot be pickled)
-        d = {k: v for k, v in self.__dict__.items() if k != "_acc"}
+        # (and without the link to a view's base: a copy owns its memory)
+        d = {k: v for k, v in self.__dict__.items() if k not in ("_acc", "_view")}
         slots = {"data": self.data, "grad_fn": self.grad_fn, "requires_grad": self.requires_grad}
         return (d or None, slots)
 
