@@ -102,31 +102,46 @@ def _writable_chain(arr) -> list:
     return flipped
 
 
-def _write(arr, index, value, owned: bool, ufunc=None) -> None:
-    """``arr[index] = value`` (index None: all of arr), or ``ufunc(arr, value, out=arr)``,
-    in arr's memory; logged for the version check unless ``owned`` (nothing else
+def _write(t: Tensor, index, value, owned: bool, ufunc=None) -> None:
+    """``t[index] = value`` (index None: all of t), or ``ufunc(t, value, out=t)``,
+    in t's memory; logged for the version check unless ``owned`` (nothing else
     held the array: no node can have saved it)."""
-    if arr.__class__ is not ndarray:  # a traced array (gs.trace): its own rules apply
-        if ufunc is not None:
-            ufunc(arr, value, arr)
-        elif index is None:
-            np.copyto(arr, value, casting="unsafe")
-        else:
-            arr[index] = value
+    arr = t.data
+    if arr.__class__ is not ndarray:
+        _write_traced(t, arr, index, value, owned, ufunc)
         return
     flipped = _writable_chain(arr) if not arr.flags.writeable else ()
     try:
-        if ufunc is not None:
-            ufunc(arr, value, arr)  # out positional: no keyword parsing
-        elif index is None:
-            np.copyto(arr, value, casting="unsafe")
-        else:
-            arr[index] = value
+        _store(arr, index, value, ufunc)
     finally:
         for a in reversed(flipped):
             a.setflags(write=False)
     if not owned:
         versions.log_write(_region(arr, index))
+
+
+def _store(arr, index, value, ufunc) -> None:
+    if ufunc is not None:
+        ufunc(arr, value, arr)  # out positional: no keyword parsing
+    elif index is None:
+        np.copyto(arr, value, casting="unsafe")
+    else:
+        arr[index] = value
+
+
+def _write_traced(t: Tensor, arr, index, value, owned: bool, ufunc) -> None:
+    """A traced array (gs.trace records the step): the write keeps the rule the
+    trace's replay reproduces (tracing/recorder.py ``_Flags``): into the array when
+    the tensor alone holds it, else into a copy the tensor then holds."""
+    if owned and arr.flags.owndata:
+        arr.setflags(True)
+    else:
+        arr = arr.copy()
+    try:
+        _store(arr, index, value, ufunc)
+    finally:
+        arr.setflags(False)
+    t.data = arr
 
 
 def _region(arr: ndarray, index) -> ndarray:
@@ -284,7 +299,7 @@ def assign(t: Tensor, index, value, what: str, owned: bool) -> Tensor:
     vd = value.data if isinstance(value, Tensor) else value
     if record:
         _keep_saved_output(base)
-    _write(arr, index, vd, owned)
+    _write(t, index, vd, owned)
     if record:
         if (
             not chain
@@ -311,7 +326,7 @@ def update(t: Tensor, ufunc, other, what: str, owned: bool) -> Tensor:
             return _recorded_update(t, ufunc, other, what, owned)
     arr = t.data
     _check_layout(arr, what)
-    _write(arr, None, other.data if isinstance(other, Tensor) else lift(other), owned, ufunc)
+    _write(t, None, other.data if isinstance(other, Tensor) else lift(other), owned, ufunc)
     return t
 
 
@@ -347,13 +362,14 @@ def _unaliased(x, arr):
     return x
 
 
-def write_result(target, r, what: str, ufunc=None):
+def write_result(target, r, what: str, ufunc=None, rebinds: bool = False):
     """NumPy's ``out=target`` for a result ``r`` computed out of place.
 
     A Tensor target gets ``r`` written into it (recorded) and is returned. An
-    ndarray target (``acc += t`` on an array) cannot hold a recorded result: the
-    Tensor is returned, so the name is rebound to it (other aliases of the array
-    do not see it); an untracked result is written into the array, as NumPy would.
+    ndarray target cannot hold a recorded result: in ``acc += t`` (``rebinds``:
+    the target is the call's first input) the Tensor is returned, so the name is
+    rebound to it (other aliases of the array do not see it); any other call
+    raises. An untracked result is written into the array, as NumPy would.
     """
     r = api.as_tensor(r)
     if isinstance(target, Tensor):
@@ -361,7 +377,13 @@ def write_result(target, r, what: str, ufunc=None):
         return assign(target, None, r, what, _owned(target))
     if isinstance(target, ndarray):
         if r.requires_grad:
-            return r
+            if rebinds:
+                return r
+            raise TypeError(
+                f"{what}(..., out=...) into an ndarray: an array cannot hold a result that "
+                "requires grad and keep it in the graph; use the returned Tensor "
+                "(y = np.f(x)), or pass a Tensor as out="
+            )
         np.copyto(target, r.data, casting="same_kind")
         return target
     raise TypeError(f"{what}: out= must be a Tensor or an ndarray, got {type(target).__name__}")

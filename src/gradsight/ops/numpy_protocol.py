@@ -190,9 +190,10 @@ def _into_out(name, impl, inputs, kwargs, ufunc):
         raise TypeError(f"{name}(..., out=...): one Tensor or array as out is supported")
     target = outs[0]
     dtype = _check_ufunc_kwargs(name, kwargs)
+    rebinds = len(inputs) > 0 and inputs[0] is target  # `array op= tensor`
     inputs = _inplace.unaliased_inputs(inputs, target)
     r = impl(*(_cast(x, dtype) for x in inputs))
-    return _inplace.write_result(target, r, name, ufunc)
+    return _inplace.write_result(target, r, name, ufunc, rebinds)
 
 
 def _ufunc_reduce(name, ufunc, x, axis=0, dtype=None, out=None, keepdims=False, **kwargs):
