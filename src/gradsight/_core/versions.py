@@ -74,8 +74,10 @@ def _forget(key) -> None:
             grad_mode._count_default(True)  # the last entry: the fast path may come back
 
 
-def log_write(region: ndarray) -> None:
-    """Record that ``region`` (an array over the written memory) was just written."""
+def log_write(region: ndarray, offsets: ndarray | None = None) -> None:
+    """Record that ``region`` (an array over the written memory) was just written;
+    ``offsets``: the sorted byte addresses of the elements written, when only some
+    of ``region``'s were (an integer-array index)."""
     owner = owner_of(region)
     key = id(owner)
     lo, hi = byte_bounds(region)
@@ -90,7 +92,7 @@ def log_write(region: ndarray) -> None:
             if not _entries:
                 grad_mode._count_default(False)  # stamps on: see the module docstring
             entry = _entries[key] = [ref, []]
-        spec = (region.shape, region.strides, region.dtype)
+        spec = (region.shape, region.strides, region.dtype, offsets)
         entry[1].append((clock[0], lo, hi, spec))
 
 
@@ -103,6 +105,14 @@ def _overlaps(arr: ndarray, lo: int, hi: int, spec, owner) -> bool:
     a_lo, a_hi = byte_bounds(arr)
     if a_lo >= hi or lo >= a_hi:
         return False
+    offsets = spec[3]
+    if offsets is not None:  # some scattered elements were written
+        k = int(np.searchsorted(offsets, a_lo))
+        if k == len(offsets) or offsets[k] >= a_hi:
+            return False
+        if arr.flags.contiguous:
+            return True
+        return bool(np.isin(element_addresses(arr), offsets).any())
     if arr.flags.contiguous and spec[1] == _contiguous_strides(spec[0], spec[2].itemsize):
         return True
     # strided: rebuild the written region over the owner and ask NumPy exactly
@@ -110,11 +120,25 @@ def _overlaps(arr: ndarray, lo: int, hi: int, spec, owner) -> bool:
         base_lo = byte_bounds(owner)[0] if isinstance(owner, ndarray) else None
         if base_lo is None:
             return True
-        shape, strides, dtype = spec
+        shape, strides, dtype, _ = spec
         region = np.ndarray(shape, dtype, buffer=owner, offset=lo - base_lo, strides=strides)
         return bool(np.shares_memory(arr, region, max_work=10_000))
     except Exception:  # too hard or not rebuildable: assume it overlaps
         return True
+
+
+def element_addresses(arr: ndarray) -> ndarray:
+    """The byte address of each element of ``arr`` (C order)."""
+    addr = arr.__array_interface__["data"][0]
+    if arr.ndim == 0:
+        return np.array([addr], np.intp)
+    steps = [np.arange(n, dtype=np.intp) * st for n, st in zip(arr.shape, arr.strides)]
+    total = np.zeros(arr.shape, np.intp) + addr
+    for axis, step in enumerate(steps):
+        shape = [1] * arr.ndim
+        shape[axis] = -1
+        total = total + step.reshape(shape)
+    return total.ravel()
 
 
 def _contiguous_strides(shape, itemsize):

@@ -117,7 +117,20 @@ def _write(t: Tensor, index, value, owned: bool, ufunc=None) -> None:
         for a in reversed(flipped):
             a.setflags(write=False)
     if not owned:
-        versions.log_write(_region(arr, index))
+        region = _region(arr, index)
+        if region is arr and index is not None:  # an integer or boolean array index
+            versions.log_write(arr, _written_addresses(arr, index))
+        else:
+            versions.log_write(region)
+
+
+def _written_addresses(arr: ndarray, index):
+    """Sorted byte addresses of the elements ``arr[index] = ...`` wrote (None: unknown)."""
+    try:
+        flat = np.arange(arr.size, dtype=np.intp).reshape(arr.shape)[index]
+    except Exception:
+        return None
+    return np.unique(versions.element_addresses(arr)[np.ravel(flat)])
 
 
 def _store(arr, index, value, ufunc) -> None:
@@ -147,7 +160,7 @@ def _write_traced(t: Tensor, arr, index, value, owned: bool, ufunc) -> None:
 def _region(arr: ndarray, index) -> ndarray:
     """An array over the memory a write into ``arr[index]`` changed (all of arr
     when the index is not a basic one)."""
-    if index is None:
+    if index is None or arr.__class__ is not ndarray:
         return arr
     try:
         sub = arr[index]
@@ -173,34 +186,57 @@ def _chain(t: Tensor) -> tuple[list, Tensor]:
     return chain, t
 
 
-_READS_OUT: dict = {}
+_SHAPE_ONLY = frozenset(("shape", "ndim", "dtype", "size"))
+_READS: dict = {}
 
 
-def _reads_out(prim) -> bool:
-    """Whether some rule of ``prim`` reads ``out`` (conservatively True when unknown)."""
-    known = _READS_OUT.get(prim)
+def _reads(prim) -> tuple:
+    """(reads ``out``, indices of the args whose values some rule reads) for ``prim``,
+    from the rules' bytecode: ``x.shape`` alone is not a read. Conservative (True,
+    None = all) for rules it cannot see."""
+    known = _READS.get(prim)
     if known is None:
-        rules = prim.vjps
-        if not isinstance(rules, (tuple, list)):
-            known = True
-        else:
-            known = any(r is not None and _loads(r, "out") for r in rules)
-        _READS_OUT[prim] = known
+        known = _reads_of_rules(prim.vjps)
+        _READS[prim] = known
     return known
 
 
-def _loads(fn, name: str) -> bool:
-    code = getattr(fn, "__code__", None)
-    if code is None:
-        return True
-    return any(
-        ins.opname.startswith("LOAD_") and ins.argval == name for ins in dis.get_instructions(code)
-    )
+def _reads_of_rules(rules) -> tuple:
+    if not isinstance(rules, (tuple, list)):
+        return True, None
+    out, args = False, set()
+    for rule in rules:
+        code = getattr(rule, "__code__", None)
+        if rule is None:
+            continue
+        if code is None or code.co_flags & 0x04:  # not a function, or *args
+            return True, None
+        names = code.co_varnames[: code.co_argcount]
+        out = out or _reads_value(code, "out")
+        args.update(i for i, name in enumerate(names[3:]) if _reads_value(code, name))
+    return out, frozenset(args)
+
+
+def _reads_value(code, name: str) -> bool:
+    instructions = list(dis.get_instructions(code))
+    for k, ins in enumerate(instructions):
+        if ins.argval != name or not ins.opname.startswith("LOAD_"):
+            continue
+        nxt = instructions[k + 1] if k + 1 < len(instructions) else None
+        if nxt is None or nxt.opname != "LOAD_ATTR" or nxt.argval not in _SHAPE_ONLY:
+            return True
+    return False
+
+
+def _kept(arr: ndarray) -> ndarray:
+    kept = arr.copy()
+    kept.setflags(write=False)
+    return kept
 
 
 def _keep_saved_output(base: Tensor) -> None:
-    """Copy the output base's node saved, if its rules read it, before it is overwritten
-    (the saved side pays, and only when a write happens)."""
+    """Copy the output base's node saved, if its rules read it, before it is
+    overwritten (the saved side pays, and only when a write happens)."""
     node = base.grad_fn
     if node is None or node.prim is None:
         return
@@ -208,11 +244,47 @@ def _keep_saved_output(base: Tensor) -> None:
     if (
         out.__class__ is ndarray
         and versions.owner_of(out) is versions.owner_of(base.data)
-        and _reads_out(node.prim)
+        and _reads(node.prim)[0]
+        and not versions.write_epochs(out, versions.stamp_of(node))  # else already stale
     ):
-        kept = out.copy()
-        kept.setflags(write=False)
-        node.out = kept
+        node.out = _kept(out)
+
+
+_NEAR = 64  # nodes of the value's history searched for arrays the write would change
+
+
+def _keep_saved_inputs(value, region) -> None:
+    """``x -= np.max(x, ...)``, ``P /= np.sum(P, ...)``: nodes near the value's
+    history saved the memory about to be written. Their saved arrays that a rule
+    reads are copied first, so backward stays right; farther ones are left to the
+    version check (refused at backward, never used)."""
+    node = value.grad_fn if isinstance(value, Tensor) else None
+    if node is None or region.__class__ is not ndarray:
+        return
+    owner = versions.owner_of(region)
+    queue, seen = [node], set()
+    while queue and len(seen) < _NEAR:
+        node = queue.pop(0)
+        if node is None or node.prim is None or id(node) in seen:
+            continue
+        seen.add(id(node))
+        args = node.args
+        if args is not None:
+            reads = _reads(node.prim)[1]
+            stamp = versions.stamp_of(node)
+            kept = [
+                _kept(a)
+                if a.__class__ is ndarray
+                and (reads is None or i in reads)
+                and versions.owner_of(a) is owner
+                and np.may_share_memory(a, region)
+                and not versions.write_epochs(a, stamp)
+                else a
+                for i, a in enumerate(args)
+            ]
+            if any(k is not a for k, a in zip(kept, args)):
+                node.args = tuple(kept)
+        queue.extend(node.parents)
 
 
 def _positions(base_shape, steps) -> np.ndarray:
@@ -299,6 +371,7 @@ def assign(t: Tensor, index, value, what: str, owned: bool) -> Tensor:
     vd = value.data if isinstance(value, Tensor) else value
     if record:
         _keep_saved_output(base)
+        _keep_saved_inputs(value, _region(arr, index))
     _write(t, index, vd, owned)
     if record:
         if (
