@@ -258,8 +258,10 @@ def apply1(prim, x: Tensor, *params):
         t = _finish(prim, out, (x.grad_fn or parent_of(x),), args)
     else:
         t = _finish(prim, out, None, None)
-    if prim.view and t.data.base is not None and owner_of(t.data) is owner_of(xd):
-        t._view = (x, prim, params)  # a view of x: writes into t reach x (ops/inplace.py)
+    if prim.view:
+        base = out.base
+        if base is not None and (base is xd or base is xd.base or owner_of(out) is owner_of(xd)):
+            t._base_link = (x, prim, params)  # a view of x: writes into t reach x (inplace.py)
     return t
 
 

@@ -473,10 +473,25 @@ def unaliased_inputs(inputs, target) -> tuple:
 
 # ---------------------------------------------------------------- Tensor methods
 def inplace_method(ufunc, name: str):
-    """``t.add_(x)``, ``t += x`` and co."""
+    """``t.add_(x)``, ``t += x`` and co. The manual update under no_grad (an array
+    only its tensor holds, nothing recorded) is written out: one per parameter per
+    step, as ``SGD.step``'s own update."""
 
     def method(self, other):
-        owned = self.data.base is None and _getrefcount(self.data) <= 2  # as _owned
+        arr = self.data
+        owned = arr.base is None and _getrefcount(arr) <= 3  # t.data, arr, the argument
+        if owned and arr.__class__ is ndarray:
+            tensor_other = isinstance(other, Tensor)
+            if not (self.requires_grad or (tensor_other and other.requires_grad)) or not (
+                mode.enabled
+            ):
+                arr.setflags(True)
+                try:
+                    ufunc(arr, other.data if tensor_other else lift(other), arr)
+                finally:
+                    arr.setflags(False)
+                return self
+        del arr
         return update(self, ufunc, other, name, owned)
 
     method.__name__ = name
