@@ -231,16 +231,22 @@ class StaleArray:
 
 def check_graph(nodes) -> None:
     """Before a backward while writes are logged: refuse gradients routed through
-    overwritten history, then replace each stale saved array by a StaleArray."""
-    nodes = [n for n in nodes if n.prim is not None and n.args is not None]
+    overwritten history, then replace each stale saved array by a StaleArray.
+    Nodes made after the latest write (most of them, in a loop that writes once)
+    cost one comparison."""
+    latest = clock[0]
+    old = [n for n in nodes if n.prim is not None and n.args is not None and stamp_of(n) < latest]
+    if not old:
+        return
+    olds = set(old)
     for node in nodes:  # first, with the arrays as they are
-        if getattr(node, "rebase", False):
-            continue  # made by a write: it reads the history before the write on purpose
+        if node.prim is None or getattr(node, "rebase", False):
+            continue  # (a write's own node reads the history before the write on purpose)
         stamp = stamp_of(node)
         for p in node.parents:
-            if p is None or p.prim is None or p.out is None:
+            if p is None or p not in olds or p.out is None or stamp <= stamp_of(p):
                 continue
-            if stamp > stamp_of(p) and any(e <= stamp for e in write_epochs(p.out, stamp_of(p))):
+            if any(e <= stamp for e in write_epochs(p.out, stamp_of(p))):
                 raise RuntimeError(
                     f"{node.name} uses a tensor (the result of {p.name}, shape "
                     f"{p.output_meta()[0]}) whose memory was overwritten in place, through "
@@ -248,7 +254,7 @@ def check_graph(nodes) -> None:
                     "no longer gives its values. Take the view again after the write "
                     "(v = y[...] after writing into y), or copy it before the write"
                 )
-    for node in nodes:
+    for node in old:
         stamp = stamp_of(node)
         name = node.name
         args = node.args

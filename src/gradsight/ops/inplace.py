@@ -253,7 +253,7 @@ def _keep_saved_output(base: Tensor) -> None:
 _NEAR = 64  # nodes of the value's history searched for arrays the write would change
 
 
-def _keep_saved_inputs(value, region) -> None:
+def _keep_saved_inputs(value, region, from_parents: bool = False) -> None:
     """``x -= np.max(x, ...)``, ``P /= np.sum(P, ...)``: nodes near the value's
     history saved the memory about to be written. Their saved arrays that a rule
     reads are copied first, so backward stays right; farther ones are left to the
@@ -262,7 +262,7 @@ def _keep_saved_inputs(value, region) -> None:
     if node is None or region.__class__ is not ndarray:
         return
     owner = versions.owner_of(region)
-    queue, seen = [node], set()
+    queue, seen = (list(node.parents) if from_parents else [node]), set()
     while queue and len(seen) < _NEAR:
         node = queue.pop(0)
         if node is None or node.prim is None or id(node) in seen:
@@ -307,8 +307,38 @@ def _winners(pos: np.ndarray, dtype):
     return (last[flat] == order).reshape(pos.shape).astype(dtype)
 
 
+def _basic(index) -> bool:
+    """An index made of ints, slices, None and Ellipsis (no repeats possible)."""
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, np.integer, slice)) for i in items)
+
+
+def _may_repeat(steps) -> bool:
+    return any(prim is shape.getitem and not _basic(params[0]) for prim, params in steps)
+
+
+def _zero_region(g: ndarray, steps) -> ndarray | None:
+    """g (a fresh C-contiguous copy) with the region zeroed through views of it, or
+    None when a step would not give a view of g."""
+    sub = g
+    for k, (prim, params) in enumerate(steps):
+        last = k == len(steps) - 1
+        if last and prim is shape.getitem:
+            sub[params[0]] = 0
+            return g
+        sub = prim.forward(sub, *params)
+        if sub.base is not g:
+            return None
+    sub[...] = 0
+    return g
+
+
 def _base_rule(F, g, out, b, v, steps):
     """d/d(base before the write): g, zero on the written region."""
+    if not isinstance(g, Tensor):
+        kept = _zero_region(np.array(g, copy=True, order="C"), steps)
+        if kept is not None:
+            return kept
     pos = _positions(b.shape, steps).ravel()
     if isinstance(g, Tensor):
         keep = np.ones(int(np.prod(b.shape)), g.dtype)
@@ -322,13 +352,14 @@ def _base_rule(F, g, out, b, v, steps):
 def _value_rule(F, g, out, b, v, steps):
     """d/d(value written): g on the region (shaped like it; the engine sums a
     broadcast value back), 0 where a repeated index overwrote the entry."""
-    pos = _positions(b.shape, steps)
-    win = _winners(pos, g.dtype)
-    if isinstance(g, Tensor):
-        r = api.getitem(api.reshape(g, -1), pos)
-    else:
-        r = np.reshape(g, -1)[pos]
-    return r if win is None else r * win
+    r = g
+    for prim, params in steps:
+        r = apply1(prim, r, *params) if isinstance(r, Tensor) else prim.forward(r, *params)
+    if _may_repeat(steps):
+        win = _winners(_positions(b.shape, steps), g.dtype)
+        if win is not None:
+            r = r * win
+    return r
 
 
 copy_slices = Primitive("copy_slices", None, (_base_rule, _value_rule), arity=2)
@@ -357,8 +388,9 @@ def _rebase(t: Tensor, chain: list, base: Tensor, index, value) -> None:
 
 
 # ---------------------------------------------------------------- the entry points
-def assign(t: Tensor, index, value, what: str, owned: bool) -> Tensor:
-    """``t[index] = value`` (index None: all of t), recorded when needed."""
+def assign(t: Tensor, index, value, what: str, owned: bool, made_here: bool = False) -> Tensor:
+    """``t[index] = value`` (index None: all of t), recorded when needed. ``made_here``:
+    value's own node was made by the update for this write (it saved what it needs)."""
     chain, base = _chain(t)
     vrg = isinstance(value, Tensor) and value.requires_grad
     record = False
@@ -371,7 +403,7 @@ def assign(t: Tensor, index, value, what: str, owned: bool) -> Tensor:
     vd = value.data if isinstance(value, Tensor) else value
     if record:
         _keep_saved_output(base)
-        _keep_saved_inputs(value, _region(arr, index))
+        _keep_saved_inputs(value, _region(arr, index), made_here)
     _write(t, index, vd, owned)
     if record:
         if (
@@ -406,11 +438,13 @@ def update(t: Tensor, ufunc, other, what: str, owned: bool) -> Tensor:
 def _recorded_update(t: Tensor, ufunc, other, what: str, owned: bool) -> Tensor:
     arr = t.data
     reads = ufunc not in _READS_NOTHING
-    src = new_tensor(arr.copy() if reads else arr, t.grad_fn, t.requires_grad)
+    # mul's and div's rules read the old t only for other's gradient
+    keep_old = reads and isinstance(other, Tensor) and other.requires_grad
+    src = new_tensor(arr.copy() if keep_old else arr, t.grad_fn, t.requires_grad)
     other = _unaliased(other, arr) if reads else other
     r = apply2(_PRIMS[ufunc], src, other)
     _check_result(r, arr, what, ufunc)
-    return assign(t, None, r, what, owned)
+    return assign(t, None, r, what, owned, made_here=True)
 
 
 def _check_result(r: Tensor, arr, what: str, ufunc) -> None:
