@@ -73,11 +73,12 @@ MANY_INPUTS = _Marker("many inputs")
 class Node:
     """One recorded op; ``name`` reads like PyTorch's grad_fn names (MulBackward)."""
 
-    __slots__ = ("prim", "p0", "p1", "args", "out", "meta", "stamp", "__dict__", "__weakref__")
+    __slots__ = ("prim", "p0", "p1", "args", "out", "meta", "__dict__", "__weakref__")
     hooks = None  # rare attributes live in __dict__ and default to None
     trace = None  # creation stack summary, recorded under detect_anomaly
     rebase = False  # made by an in-place write (see _core/versions.py)
-    # ``stamp``: the write clock when made off the fast path (see _core/versions.py)
+    # ``stamp`` (in __dict__, off the fast path only): the write clock when made
+    # (see _core/versions.py)
 
     def __init__(self, prim, p0, p1, args, out):
         self.prim = prim
@@ -261,7 +262,7 @@ def apply1(prim, x: Tensor, *params):
     if prim.view:
         base = out.base
         if base is not None and (base is xd or base is xd.base or owner_of(out) is owner_of(xd)):
-            t._base_link = (x, prim, params)  # a view of x: writes into t reach x (inplace.py)
+            t._view = (x, prim, params)  # a view of x: writes into t reach x (inplace.py)
     return t
 
 

@@ -50,11 +50,15 @@ class Tensor:
     ``torch.tensor``); dtype follows NumPy inference unless given.
     """
 
-    __slots__ = ("data", "grad_fn", "requires_grad", "_base_link", "__dict__", "__weakref__")
+    __slots__ = ("data", "grad_fn", "requires_grad", "__dict__", "__weakref__")
     __array_ufunc__ = None  # until gradsight.ops binds NEP 13/18 (ops/numpy_protocol.py)
     grad = None  # rare attributes default here and live in __dict__ once set
     _acc = None  # weakref to the leaf's AccumulateGrad node
     _hooks = None  # hooks of a leaf tensor
+    # (base Tensor, view primitive, params) when an op made this tensor as a view of
+    # base's memory (node.apply1): a write into it reaches base's history too
+    # (ops/inplace.py). In __dict__, so that tensors that are no view pay nothing.
+    _view = None
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         arr = as_array(data, dtype)
@@ -86,15 +90,6 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
-    @property
-    def _view(self):
-        """(base Tensor, view primitive, params) when an op made this tensor as a view
-        of base's memory (node.apply1 sets the slot), else None: a write into it
-        reaches base's history too (ops/inplace.py)."""
-        try:
-            return self._base_link
-        except AttributeError:
-            return None
 
     def __getstate__(self):
         # copy/pickle state without the weak reference to the leaf's graph node
