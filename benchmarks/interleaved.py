@@ -10,9 +10,10 @@ of the process (waiting for a core is not counted). Prints the median over
 rounds of after / before.
 
 ``--instructions``: the instructions each call executes, counted by valgrind
-(cachegrind) as the difference between runs of N and 2N calls, so start-up is
-not counted. Deterministic (fixed seeds, PYTHONHASHSEED=0): the measure to use
-on a machine too busy for timings.
+(cachegrind) as the difference between runs of N and 2N calls (N: ``--scale``
+times the row's timing calls), so start-up is not counted. Fixed seeds and
+PYTHONHASHSEED=0 make it nearly repeatable (memory addresses still vary): the
+measure to use on a machine too busy for timings.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ def update():
 rows["with gs.no_grad(): p -= lr * p.grad"] = (update, 5000)
 
 if mode == "names":
-    json.dump(list(rows), sys.stdout)
+    json.dump({name: n for name, (_, n) in rows.items()}, sys.stdout)
 elif mode == "time":
     out = {}
     for name, (fn, n) in rows.items():
@@ -110,8 +111,9 @@ def _python(src: str, mode: str, count: int, wrap=()) -> subprocess.CompletedPro
     return proc
 
 
-def _row_names(src: str) -> list:
-    return list(json.loads(_python(src, "names", 0).stdout))
+def _row_calls(src: str) -> dict:
+    """Each row's name and its number of calls per timing."""
+    return json.loads(_python(src, "names", 0).stdout)
 
 
 def instructions(src: str, row: str, count: int) -> int:
@@ -129,16 +131,18 @@ def main(argv=None) -> None:
     p.add_argument("after")
     p.add_argument("--rounds", type=int, default=7)
     p.add_argument("--instructions", action="store_true", help="count with valgrind")
-    p.add_argument("--calls", type=int, default=100, help="N for --instructions")
+    p.add_argument(
+        "--scale", type=int, default=2, help="--instructions: N = scale x the row's timing calls"
+    )
     args = p.parse_args(argv)
     if args.instructions:
         print("row | before (instructions per call) | after | after / before")
-        for row in _row_names(args.before):
+        for row, calls in _row_calls(args.before).items():
+            n = args.scale * calls
             per = []
             for src in (args.before, args.after):
-                n = args.calls
                 per.append((instructions(src, row, 2 * n) - instructions(src, row, n)) / n)
-            print(f"{row} | {per[0]:,.0f} | {per[1]:,.0f} | {per[1] / per[0]:.3f}")
+            print(f"{row} | {per[0]:,.0f} | {per[1]:,.0f} | {per[1] / per[0]:.3f}", flush=True)
         return
     ratios: dict = {}
     for r in range(args.rounds):
