@@ -11,9 +11,10 @@ rounds of after / before.
 
 ``--instructions``: the instructions each call executes, counted by valgrind
 (cachegrind) as the difference between runs of N and 2N calls (N: ``--scale``
-times the row's timing calls), so start-up is not counted. Fixed seeds and
-PYTHONHASHSEED=0 make it nearly repeatable (memory addresses still vary): the
-measure to use on a machine too busy for timings.
+times the row's timing calls), so start-up is not counted. Fixed seeds,
+PYTHONHASHSEED=0, one BLAS thread and no address randomisation (setarch -R)
+make the count repeat to about 1 in 10^6: the measure to use on a machine
+too busy for timings.
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import re
+import shutil
 import statistics
 import subprocess
 import sys
@@ -103,7 +106,9 @@ else:  # one row, `count` calls, for the instruction counter
 
 
 def _python(src: str, mode: str, count: int, wrap=()) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONHASHSEED="0")
+    # one BLAS thread (idle threads spin) and fixed hashing: repeatable counts
+    env = dict(os.environ, PYTHONHASHSEED="0", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env["MKL_NUM_THREADS"] = "1"
     cmd = [*wrap, sys.executable, "-c", ROWS, src, mode, str(count)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     if proc.returncode:
@@ -118,6 +123,8 @@ def _row_calls(src: str) -> dict:
 
 def instructions(src: str, row: str, count: int) -> int:
     wrap = ("valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null")
+    if shutil.which("setarch"):  # the same addresses every run (NumPy's loops peel by alignment)
+        wrap = ("setarch", platform.machine(), "-R", *wrap)
     stderr = _python(src, row, count, wrap).stderr
     match = re.search(r"I\s+refs:\s+([\d,]+)", stderr)
     if match is None:
