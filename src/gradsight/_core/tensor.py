@@ -4,10 +4,11 @@ This module knows nothing about math. The operators and math methods are
 bound to Tensor in gradsight.ops (one explicit table), backward lives in
 engine.py.
 
-Every Tensor's array is read-only: an array saved for backward can never be
-changed behind the graph's back. In-place methods (``add_``, ``+=`` ...)
-write through ``write_inplace``, which copies first when anything else still
-holds the array (copy-on-write), so a live graph keeps the values it saw.
+Every Tensor's array is read-only: nothing writes into it by accident. The
+in-place methods (``t[i] = v``, ``+=``, ``add_`` ...) write into its memory
+on purpose, as NumPy does, in ops/inplace.py; the optimizers' updates use
+``ufunc_inplace`` below, which copies first when anything else still holds
+the array (copy-on-write), so a live graph keeps the values it saw.
 """
 
 from __future__ import annotations
@@ -259,7 +260,8 @@ def _private_array(t: Tensor) -> np.ndarray:
 
 
 def write_inplace(t: Tensor, write) -> Tensor:
-    """Run ``write(array)`` on ``t``'s array in place, copying first if shared.
+    """Run ``write(array)`` on ``t``'s array in place, copying first if shared
+    (the optimizers' rule; Tensor's in-place methods live in ops/inplace.py).
 
     The array is written in place only when ``t`` is its sole owner; if a
     graph, a view or any other object still holds it, ``t`` gets a private copy
