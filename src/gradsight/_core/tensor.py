@@ -91,7 +91,6 @@ class Tensor:
     def is_leaf(self) -> bool:
         return self.grad_fn is None
 
-
     def __getstate__(self):
         # copy/pickle state without the weak reference to the leaf's graph node
         # (a cache, rebuilt on the next backward; weak references cannot be pickled)
