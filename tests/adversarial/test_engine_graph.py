@@ -79,16 +79,18 @@ INPLACE = {
 
 
 @pytest.mark.parametrize("mutate", INPLACE.values(), ids=INPLACE.keys())
-def test_inplace_on_a_saved_constant_keeps_the_values_backward_needs(mutate):
-    """Mutating a constant that MulBackward saved (allowed: it needs no grad) is
-    copy-on-write: the tensor shows the new values, backward uses the old ones."""
+def test_inplace_on_a_saved_constant_is_refused_at_backward(mutate):
+    """Mutating a constant that MulBackward saved (allowed: it needs no grad) writes
+    into its memory, as PyTorch does; backward then refuses to use the changed
+    values (PyTorch's version-counter error) and writes no gradient."""
     w = leaf([1.0, 1.0, 1.0])
     c = gs.tensor([2.0, 3.0, 4.0])
     y = (w * c).sum()
     mutate(c)
     assert not np.array_equal(c.data, [2.0, 3.0, 4.0])
-    y.backward()
-    np.testing.assert_array_equal(w.grad.data, [2.0, 3.0, 4.0])
+    with pytest.raises(RuntimeError, match="MulBackward.*modified by an in-place write"):
+        y.backward()
+    assert w.grad is None
 
 
 @pytest.mark.parametrize("mutate", INPLACE.values(), ids=INPLACE.keys())
@@ -149,52 +151,71 @@ class _Recorder:
         self.a[...] = v
 
 
-def test_optimizer_step_between_forward_and_backward_uses_forward_values():
-    """PyTorch raises (version counter); gradsight copies on write, so the graph
-    keeps the values the forward saw and the gradient is d(y)/d(w) at those."""
+def test_a_manual_update_between_forward_and_backward_is_refused_at_backward():
+    """As PyTorch (version counter): the update writes into w's array, which the
+    graph saved, so backward refuses rather than use the new values."""
     w = leaf([1.0, 2.0, 3.0])
     y = (w * w).sum()
     with gs.no_grad():
         w.sub_(10.0)
         w[1] = -50.0
+    np.testing.assert_array_equal(w.data, [-9.0, -50.0, -7.0])
+    with pytest.raises(RuntimeError, match="modified by an in-place write"):
+        y.backward()
+    assert w.grad is None
+
+
+def test_an_optimizer_step_between_forward_and_backward_uses_forward_values():
+    """The optimizers replace a parameter's array that something else holds (the
+    graph here), so the gradient is d(y)/d(w) at the values the forward saw."""
+    w = leaf([1.0, 2.0, 3.0])
+    opt = gs.optim.SGD([w], lr=1.0)
+    (w * 0).sum().backward()
+    w.grad = gs.tensor([10.0, 10.0, 10.0])
+    y = (w * w).sum()
+    opt.step()
+    np.testing.assert_array_equal(w.data, [-9.0, -8.0, -7.0])
+    w.grad = None
     y.backward()
     np.testing.assert_array_equal(w.grad.data, [2.0, 4.0, 6.0])
-    np.testing.assert_array_equal(w.data, [-9.0, -50.0, -7.0])
 
 
-def test_augmented_assignment_on_a_non_leaf_is_recorded_out_of_place():
+def test_augmented_assignment_on_a_non_leaf_is_recorded_in_place():
     x = leaf([1.0, 2.0])
     y = x * 2
     before = y
-    y += x  # like y = y + x: a new node, the old tensor is untouched
-    assert y is not before and before.data.tolist() == [2.0, 4.0]
+    y += x  # as in PyTorch: y's memory is written and its history is y_old + x
+    assert y is before and y.data.tolist() == [3.0, 6.0]
+    assert y.grad_fn.name == "AddBackward"
     y.sum().backward()
     np.testing.assert_array_equal(x.grad.data, [3.0, 3.0])
 
 
-def test_inplace_never_writes_through_to_another_tensor():
+def test_inplace_writes_through_a_view_into_its_base():
     t = gs.tensor(np.arange(6.0))
-    v = t.reshape(2, 3)  # v's array is a view of t's
+    v = t.reshape(2, 3)  # v's array is a view of t's: as in NumPy, writes reach both
     with gs.no_grad():
         v.add_(1.0)
         t[0] = -1.0
-    np.testing.assert_array_equal(t.data, [-1.0, 1, 2, 3, 4, 5])
-    np.testing.assert_array_equal(v.data, np.arange(6.0).reshape(2, 3) + 1)
+    np.testing.assert_array_equal(t.data, [-1.0, 2, 3, 4, 5, 6])
+    np.testing.assert_array_equal(v.data, t.data.reshape(2, 3))
+    assert not t.data.flags.writeable and not v.data.flags.writeable
 
 
-def test_from_numpy_shares_memory_but_never_writes_into_the_users_array():
-    """from_numpy shares memory by contract (writes through the user's own array
-    show, untracked, as in PyTorch); gradsight itself never writes into it."""
+def test_from_numpy_shares_memory_both_ways():
+    """from_numpy shares memory by contract, as torch.from_numpy: writes through the
+    user's array show in the tensor, and in-place writes on the tensor reach the
+    user's array; the array's own flags are never changed."""
     a = np.array([1.0, 2.0, 3.0])
     t = gs.from_numpy(a)
     a[0] = 7.0
     assert t.data[0] == 7.0
     with pytest.raises(ValueError, match="read-only"):
-        t.data[1] = 0.0
+        t.data[1] = 0.0  # the tensor's array itself stays read-only
     t.add_(1.0)
     np.testing.assert_array_equal(t.data, [8.0, 3.0, 4.0])
-    np.testing.assert_array_equal(a, [7.0, 2.0, 3.0])
-    assert a.flags.writeable
+    np.testing.assert_array_equal(a, [8.0, 3.0, 4.0])
+    assert a.flags.writeable and not t.data.flags.writeable
 
 
 # ------------------------------------------------------- shared sub-expressions

@@ -154,12 +154,16 @@ def test_unsupported_calls_raise_naming_the_function(call, words):
     assert words in str(info.value)
 
 
-def test_in_place_array_update_from_a_tensor_is_refused():
+def test_in_place_array_update_from_a_tensor_rebinds_the_name_to_the_recorded_tensor():
     a = np.zeros(2)
+    alias = a
     t = gs.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.raises(TypeError, match="out="):
-        a += t
-    np.testing.assert_array_equal(a, [0.0, 0.0])  # nothing half updated
+    a += t  # an array cannot hold a recorded result: `a` now names the Tensor
+    assert isinstance(a, gs.Tensor) and a.grad_fn is not None
+    np.testing.assert_array_equal(a.data, [1.0, 2.0])
+    np.testing.assert_array_equal(alias, [0.0, 0.0])  # other names of the array: unchanged
+    (a * t).sum().backward()
+    np.testing.assert_array_equal(t.grad.data, [2.0, 4.0])  # d(t*t)/dt
 
 
 def test_conversion_policy():

@@ -41,7 +41,7 @@ NOT_OPS = {
             "__init__ __repr__ __array__ __array_ufunc__ __bool__ __float__ __int__ __index__ "
             "__len__ __hash__ __getstate__ data grad grad_fn requires_grad is_leaf shape ndim "
             "dtype size "
-            "_acc _hooks"
+            "_acc _hooks _view"
         ).split()
     ),
     "Tensor.__iter__": "yields t[i]: covered by the getitem entry",

@@ -28,6 +28,8 @@ import numpy as np
 from .grad_mode import mode, set_mode
 from .node import MANY_INPUTS, ONE_INPUT, AccumulateGrad, parent_of
 from .tensor import Tensor, new_tensor
+from .versions import _entries as _writes_logged
+from .versions import check_graph as _check_writes
 
 ndarray = np.ndarray
 
@@ -64,6 +66,8 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
         if node not in roots:
             roots.append(node)
     deps = _count_dependencies(roots)
+    if _writes_logged:  # in-place writes may have changed saved arrays (versions.py)
+        _check_writes([*deps, *(r for r in roots if r not in deps)])
     F = _namespace(create_graph)
     big = len(deps) > GC_PAUSE_NODES
     if big:

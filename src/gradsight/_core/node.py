@@ -16,6 +16,8 @@ import numpy as np
 
 from .grad_mode import mode, plain
 from .tensor import Tensor
+from .versions import clock as _clock
+from .versions import owner_of
 
 ndarray = np.ndarray
 _asarray = np.asarray
@@ -33,16 +35,22 @@ class Primitive:
     ``jvp`` (optional) is the forward-mode rule, jvp(F, dots, out, *arrays, *params)
     -> the tangent of out, with one tangent per input in ``dots`` (None for zero);
     without one, forward mode transposes the VJPs (gradsight.forward).
+    ``view``: the forward may return a view of its one input (getitem, reshape,
+    transpose); a result that is one remembers its base, so that an in-place
+    write into it reaches the base's history (ops/inplace.py).
     """
 
-    __slots__ = ("name", "forward", "vjps", "arity", "jvp")
+    __slots__ = ("name", "forward", "vjps", "arity", "jvp", "view")
 
-    def __init__(self, name: str, forward, vjps, arity: int | None = None, jvp=None):
+    def __init__(
+        self, name: str, forward, vjps, arity: int | None = None, jvp=None, view: bool = False
+    ):
         self.name = name
         self.forward = forward
         self.vjps = vjps
         self.arity = len(vjps) if arity is None else arity
         self.jvp = jvp
+        self.view = view
 
     def __repr__(self) -> str:
         return f"<primitive {self.name}>"
@@ -74,6 +82,9 @@ class Node:
     __slots__ = ("prim", "p0", "p1", "args", "out", "meta", "__dict__", "__weakref__")
     hooks = None  # rare attributes live in __dict__ and default to None
     trace = None  # creation stack summary, recorded under detect_anomaly
+    rebase = False  # made by an in-place write (see _core/versions.py)
+    # ``stamp`` (in __dict__, off the fast path only): the write clock when made
+    # (see _core/versions.py)
 
     def __init__(self, prim, p0, p1, args, out):
         self.prim = prim
@@ -194,8 +205,10 @@ def _finish(prim, out, parents, args):
         t.requires_grad = False
         return t
     node = make_node(prim, parents, args, out)
-    if not plain.on and mode.anomaly:
-        node.trace = traceback.extract_stack()[:-1]
+    if not plain.on:  # in-place writes logged (versions.py), or a thread off the default
+        node.stamp = _clock[0]
+        if mode.anomaly:
+            node.trace = traceback.extract_stack()[:-1]
     t.grad_fn = node
     t.requires_grad = True
     return t
@@ -249,8 +262,14 @@ def apply1(prim, x: Tensor, *params):
     except (ValueError, TypeError, IndexError) as err:
         raise _bad_input(prim, (xd,), err) from err
     if x.requires_grad and (plain.on or mode.enabled):
-        return _finish(prim, out, (x.grad_fn or parent_of(x),), args)
-    return _finish(prim, out, None, None)
+        t = _finish(prim, out, (x.grad_fn or parent_of(x),), args)
+    else:
+        t = _finish(prim, out, None, None)
+    if prim.view:
+        base = out.base
+        if base is not None and (base is xd or base is xd.base or owner_of(out) is owner_of(xd)):
+            t._view = (x, prim, params)  # a view of x: writes into t reach x (inplace.py)
+    return t
 
 
 def apply2(prim, a, b):

@@ -4,10 +4,11 @@ This module knows nothing about math. The operators and math methods are
 bound to Tensor in gradsight.ops (one explicit table), backward lives in
 engine.py.
 
-Every Tensor's array is read-only: an array saved for backward can never be
-changed behind the graph's back. In-place methods (``add_``, ``+=`` ...)
-write through ``write_inplace``, which copies first when anything else still
-holds the array (copy-on-write), so a live graph keeps the values it saw.
+Every Tensor's array is read-only: nothing writes into it by accident. The
+in-place methods (``t[i] = v``, ``+=``, ``add_`` ...) write into its memory
+on purpose, as NumPy does, in ops/inplace.py; the optimizers' updates use
+``ufunc_inplace`` below, which copies first when anything else still holds
+the array (copy-on-write), so a live graph keeps the values it saw.
 """
 
 from __future__ import annotations
@@ -55,6 +56,10 @@ class Tensor:
     grad = None  # rare attributes default here and live in __dict__ once set
     _acc = None  # weakref to the leaf's AccumulateGrad node
     _hooks = None  # hooks of a leaf tensor
+    # (base Tensor, view primitive, params) when an op made this tensor as a view of
+    # base's memory (node.apply1): a write into it reaches base's history too
+    # (ops/inplace.py). In __dict__, so that tensors that are no view pay nothing.
+    _view = None
 
     def __init__(self, data, dtype=None, requires_grad: bool = False):
         arr = as_array(data, dtype)
@@ -89,7 +94,8 @@ class Tensor:
     def __getstate__(self):
         # copy/pickle state without the weak reference to the leaf's graph node
         # (a cache, rebuilt on the next backward; weak references cannot be pickled)
-        d = {k: v for k, v in self.__dict__.items() if k != "_acc"}
+        # (and without the link to a view's base: a copy owns its memory)
+        d = {k: v for k, v in self.__dict__.items() if k not in ("_acc", "_view")}
         slots = {"data": self.data, "grad_fn": self.grad_fn, "requires_grad": self.requires_grad}
         return (d or None, slots)
 
@@ -253,7 +259,8 @@ def _private_array(t: Tensor) -> np.ndarray:
 
 
 def write_inplace(t: Tensor, write) -> Tensor:
-    """Run ``write(array)`` on ``t``'s array in place, copying first if shared.
+    """Run ``write(array)`` on ``t``'s array in place, copying first if shared
+    (the optimizers' rule; Tensor's in-place methods live in ops/inplace.py).
 
     The array is written in place only when ``t`` is its sole owner; if a
     graph, a view or any other object still holds it, ``t`` gets a private copy

@@ -125,7 +125,9 @@ def _run_forward(forward, params: dict, data: tuple):
     try:
         loss = spy.run(forward, dict(tensors), *data)
     except RuntimeError as err:
-        if "in place" in str(err):
+        # only a write into a leaf that requires grad (a parameter here) is refused;
+        # writes into intermediates are recorded (ops/inplace.py)
+        if "leaf tensor that requires grad cannot be written in place" in str(err):
             raise ValueError(
                 f"forward writes into a parameter in place, or into a value computed from "
                 f"one ({err}); compute a new array instead (W = W - x, not W -= x). A loss "

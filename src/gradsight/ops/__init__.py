@@ -13,73 +13,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from gradsight._core.grad_mode import mode
-from gradsight._core.node import lift
-from gradsight._core.tensor import Tensor, ufunc_inplace, write_inplace
+from gradsight._core.tensor import Tensor
 
-from . import api, arrays, declare, np_linalg, statistics, table, ufuncs  # noqa: F401
+from . import api, arrays, declare, inplace, np_linalg, statistics, table, ufuncs  # noqa: F401
 from .api import *  # noqa: F401,F403 - the core functions, as gradsight.ops.<name>
 
 
-def _check_inplace(t: Tensor, what: str) -> None:
-    if t.requires_grad and mode.enabled:
-        raise RuntimeError(
-            f"{what}: a tensor that requires grad cannot be modified in place while grad mode "
-            "is on (the change would not be recorded); do it inside gs.no_grad(), as optimizers "
-            "do, or use the out-of-place operator"
-        )
-
-
 def _inplace(ufunc, name, fallback=None):
-    """``t.add_(other)`` and co (``fallback`` None) or ``t += other`` and co:
-    ``ufunc(a, value, out=a)`` on t's array, copy-on-write (see ufunc_inplace).
-
-    On a tensor that requires grad, in grad mode, the ``add_`` forms raise; the
-    augmented assignments give a non-leaf the out-of-place result instead,
-    like ``t = t op other``, and raise on a leaf. The manual update
-    ``p.sub_(lr * p.grad)`` under no_grad costs one check more than
-    ``SGD.step``'s update of that parameter.
-    """
-
-    def method(self, other):
-        if self.requires_grad and mode.enabled:
-            if fallback is not None and self.grad_fn is not None:
-                return fallback(self, other)
-            _check_inplace(self, name)
-        return ufunc_inplace(self, ufunc, other.data if other.__class__ is Tensor else lift(other))
-
-    if fallback is None:
-        method.__name__ = name
-    return method
+    """``t.add_(other)`` and co, or ``t += other`` and co: a write into t's memory,
+    recorded when t (or its base, or ``other``) requires grad (see ops/inplace.py).
+    ``fallback`` (the out-of-place op) is no longer used: ``t += x`` on a non-leaf
+    is a real in-place write, as in PyTorch."""
+    return inplace.inplace_method(ufunc, name)
 
 
-def _setitem(self, index, value):
-    _check_inplace(self, "__setitem__")
-    index = api._index(index)
-    value = lift(value)
-
-    def write(a):
-        a[index] = value
-
-    write_inplace(self, write)
-
-
-def _zero_(self):
-    _check_inplace(self, "zero_")
-    return write_inplace(self, lambda a: a.fill(0))
-
-
-def _fill_(self, value):
-    _check_inplace(self, "fill_")
-    return write_inplace(self, lambda a: a.fill(value))
-
-
-def _copy_(self, src):
-    _check_inplace(self, "copy_")
-    value = lift(src)
-    if np.shape(value) != self.data.shape:
-        raise ValueError(f"copy_: source shape {np.shape(value)} != destination shape {self.shape}")
-    return write_inplace(self, lambda a: np.copyto(a, value))
+_setitem = inplace.setitem
+_zero_ = inplace.zero_
+_fill_ = inplace.fill_
+_copy_ = inplace.copy_
 
 
 _METHODS = {

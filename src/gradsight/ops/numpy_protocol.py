@@ -16,7 +16,9 @@ values only where no gradient is lost.
 - ``np.asarray(t)`` / ``np.array(t)`` (``__array__``) follow the same rule.
 - ``t.numpy()`` and ``t.detach()`` are the explicit exits (API.md) and always
   give the values.
-- ``out=``, ``where=`` (other than True) and exotic ufunc keywords are
+- ``out=t`` writes the result into Tensor t (recorded, ops/inplace.py); ``out=``
+  an ndarray (``array += tensor``) returns the recorded Tensor instead, so the
+  name is rebound to it. ``where=`` (other than True) and exotic ufunc keywords are
   refused; ``dtype=`` casts the inputs (recorded); ``axis=``/``keepdims=``
   and ``ddof=`` are honoured.
 """
@@ -33,6 +35,7 @@ from gradsight._core.grad_mode import mode
 from gradsight._core.tensor import Tensor
 
 from . import api, classify
+from . import inplace as _inplace
 from . import numpy_ops as more
 
 IMPLEMENTATIONS: dict = {}  # NumPy ufunc or function -> implementation (filled by bind())
@@ -196,6 +199,8 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     if method == "__call__":
         impl = IMPLEMENTATIONS.get(ufunc)
         if impl is not None:
+            if kwargs.get("out") is not None:  # np.f(..., out=t), and `array op= tensor`
+                return _into_out(name, impl, inputs, kwargs, ufunc)
             dtype = _check_ufunc_kwargs(name, kwargs)
             return impl(*(_cast(x, dtype) for x in inputs))
     elif (ufunc, method) in IMPLEMENTATIONS:  # a ufunc method declared as an op of its own
@@ -219,6 +224,21 @@ def array_ufunc(self, ufunc, method, *inputs, **kwargs):
     return getattr(ufunc, method)(*_values(inputs), **{k: _values(v) for k, v in kwargs.items()})
 
 
+def _into_out(name, impl, inputs, kwargs, ufunc):
+    """``ufunc(*inputs, out=target)``: computed out of place, then written into a
+    Tensor target (recorded), or returned in place of an ndarray one (ops/inplace.py)."""
+    out = kwargs.pop("out")
+    outs = out if isinstance(out, tuple) else (out,)
+    if len(outs) != 1 or not isinstance(outs[0], (Tensor, np.ndarray)):
+        raise TypeError(f"{name}(..., out=...): one Tensor or array as out is supported")
+    target = outs[0]
+    dtype = _check_ufunc_kwargs(name, kwargs)
+    rebinds = len(inputs) > 0 and inputs[0] is target  # `array op= tensor`
+    inputs = _inplace.unaliased_inputs(inputs, target)
+    r = impl(*(_cast(x, dtype) for x in inputs))
+    return _inplace.write_result(target, r, name, ufunc, rebinds)
+
+
 def _ufunc_reduce(name, ufunc, x, axis=0, dtype=None, out=None, keepdims=False, **kwargs):
     initial = kwargs.pop("initial", _NOVALUE)
     if initial is not _NOVALUE:
@@ -236,6 +256,11 @@ def array_function(self, func, types, args, kwargs):
             return NotImplemented
     impl = IMPLEMENTATIONS.get(func)
     if impl is not None:
+        if kwargs.get("out") is not None:  # np.clip(d, -5, 5, out=d)
+            kwargs = dict(kwargs)
+            target = kwargs.pop("out")
+            r = impl(*_inplace.unaliased_inputs(args, target), **kwargs)
+            return _inplace.write_result(target, r, _np_name(func))
         return impl(*args, **kwargs)
     if _needs_graph(args, kwargs):
         if classify.passes_through(func):

@@ -338,8 +338,9 @@ def _rebuild(g: _Gen, template, rets) -> str:
         return f"_frozen_tensor({rets[template[1]]})"
     if kind == "const":
         return g.const(template[1])
-    if kind == "const_tensor":  # a new Tensor per call, as the step makes (values shared,
-        return f"new_tensor({g.const(template[1])}, None, {template[2]})"  # read-only)
+    if kind == "const_tensor":  # a new Tensor per call over its own copy, as the step makes
+        # (in-place writes reach a tensor's memory: a caller's `n += 1` must not reach K)
+        return f"new_tensor(_frozen_array({g.const(template[1])}.copy()), None, {template[2]})"
     if kind == "const_array":
         return f"{g.const(template[1])}.copy()"
     if kind == "seq":
