@@ -97,3 +97,67 @@ def test_registry_op_gradient_replays_equal_eager(info, sample):
         assert (r is None) == (g is None)
         if g is not None:
             np.testing.assert_array_equal(r.numpy(), g.numpy())
+
+
+# In-place writes inside a traced step: each form replays equal to eager, bit for bit,
+# or is refused with its reason (never a replay that differs from the eager step).
+_WRITE_READS = "reads the value of a traced array"
+_WRITE_SHARED = "another tensor or view also holds"
+INPLACE_FORMS = {
+    "y += x": (lambda y, x: y.__iadd__(x), None),
+    "np.clip(y, lo, hi, out=y)": (lambda y, x: np.clip(y, -0.2, 0.2, out=y), None),
+    "y[0, 1] = 0": (lambda y, x: y.__setitem__((0, 1), 0.0), _WRITE_READS),
+    "y[rows, cols] = 1.5": (
+        lambda y, x: y.__setitem__((np.array([0, 1, 1]), np.array([2, 0, 0])), 1.5),
+        _WRITE_READS,
+    ),
+    "y[:, 1:] *= 3 (through a view)": (lambda y, x: y[:, 1:].__imul__(3.0), _WRITE_SHARED),
+}
+
+
+@pytest.mark.parametrize("form", list(INPLACE_FORMS))
+def test_inplace_write_in_a_traced_step_replays_equal_eager_or_is_refused(form):
+    write, refused = INPLACE_FORMS[form]
+    W = gs.tensor(np.array([[0.3, -0.2, 0.5], [0.1, 0.5, -0.4]]), requires_grad=True)
+
+    def step(x):
+        y = W * x
+        write(y, x)
+        loss = (y**2).sum()
+        loss.backward()
+        return loss
+
+    def run(f, x):
+        W.grad = None
+        return f(x).data.copy(), W.grad.data.copy()
+
+    traced = gs.trace(step)
+    if refused is not None:
+        with pytest.raises(gs.TraceError, match=refused):
+            traced(np.ones((2, 3)))
+        return
+    for k in range(3):  # the tracing call, then replays on new values
+        x = np.full((2, 3), 1.0 + k) * np.array([1.0, -1.0, 0.5])
+        got, want = run(traced, x), run(step, x)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b, strict=True)
+
+
+def test_writing_an_intermediate_a_live_view_still_reads_is_refused_like_eager():
+    """Eagerly the view sees the write and backward refuses (its saved values changed);
+    traced, the write is refused at once, never replayed with the old view values."""
+    W = gs.tensor(np.array([[0.3, -0.2, 0.5], [0.1, 0.5, -0.4]]), requires_grad=True)
+
+    def step(x):
+        y = W * x
+        v = y[:, 1:]
+        y *= 2.0
+        loss = (v**2).sum() + (y**2).sum()
+        loss.backward()
+        return loss
+
+    with pytest.raises(RuntimeError, match="overwritten in place"):
+        step(np.ones((2, 3)))
+    W.grad = None
+    with pytest.raises(gs.TraceError, match=_WRITE_SHARED):
+        gs.trace(step)(np.ones((2, 3)))

@@ -147,6 +147,11 @@ def _write_traced(t: Tensor, arr, index, value, owned: bool, ufunc) -> None:
     """A traced array (gs.trace records the step): the write keeps the rule the
     trace's replay reproduces (tracing/recorder.py ``_Flags``): into the array when
     the tensor alone holds it, else into a copy the tensor then holds."""
+    real = arr.value  # the traced array's real values (a view of its base's, eagerly)
+    # an intermediate's values held by more than Sym.value, `real` and the argument are
+    # held by a view of it (a leaf's, a parameter's, are also held by the trace's state)
+    if real.base is not None or (t.grad_fn is not None and _getrefcount(real) > 3):
+        arr.refuse_shared_write()  # eagerly every holder sees the write: a copy would not
     if owned and arr.flags.owndata:
         arr.setflags(True)
     else:

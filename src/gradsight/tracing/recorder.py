@@ -417,6 +417,18 @@ class Sym:
         # after the tracing call: pickled or copied, it is the array it stands for
         return (np.array, (self.value,))
 
+    def refuse_shared_write(self) -> None:
+        """An in-place write into memory that something else also holds (a view and its
+        base, a detached alias): eagerly every holder sees it, a replay could not follow."""
+        if self.rec.active:
+            raise TraceError(
+                "an in-place write into a traced array that another tensor or view also "
+                "holds (a write through a view, say, which reaches its base) cannot be "
+                "traced: write into a tensor the step made for itself (y = y.copy()), or "
+                "run this step untraced"
+            )
+        raise TypeError("write into a traced array outside its tracing call")
+
     def setflags(self, *args, **kwargs) -> None:
         """Flags are the replay's business, except on an array the trace updates in place."""
         if self.flags is _OWNED:
