@@ -1,5 +1,6 @@
 """The step-through page: one self-contained HTML template (inline CSS and JS,
-no network). ``steps.py`` fills in the title, the SVG and the steps' JSON.
+no network). ``steps.py`` fills in the title, the hint, the SVG and the steps' JSON; the
+same template plays backward (backprop) or a forward-mode pass.
 
 The graph keeps its natural size (its 10 pt labels are never shrunk) in a
 box that scrolls to the current node; the controls and the step's panel sit
@@ -53,9 +54,7 @@ h1 { font-size: 1.3em; margin: 0 0 .4em; }
 </head>
 <body>
 <h1 id="title"></h1>
-<p class="hint">Step through the backward pass: buttons, the slider, or the arrow keys
-(&larr; &rarr;, Home, End). Red: the node whose backward runs now and the edges its
-gradients go along; orange: the gradient it received; green: nodes already done.</p>
+<p class="hint">__HINT__</p>
 <div id="layout">
 <div id="graph">__SVG__</div>
 <div id="side">
@@ -121,7 +120,7 @@ gradients go along; orange: the gradient it received; green: nodes already done.
     var body = document.getElementById("step-body");
     body.textContent = "";
     if (k === 0) {
-      title.textContent = "Before backward";
+      title.textContent = data.before;
       add(body, "p", data.intro);
     } else {
       var s = steps[k - 1];

@@ -5,6 +5,10 @@ SVG with generated element ids) and, for each step the engine takes, which
 node's backward runs, the gradient it received (d loss / d its output), the
 rule it applies and the gradients it sends to each input. The steps are
 exactly ``gs.autograd.trace_backward(loss)``, the engine's own order.
+
+With ``tangents=`` the page plays a forward-mode pass instead: the same graph
+walked inputs first, each step showing a node's value and its tangent (its
+derivative along the chosen input direction, ``gs.autograd.trace_forward``).
 """
 
 from __future__ import annotations
@@ -20,10 +24,10 @@ import graphviz
 import numpy as np
 
 from gradsight._core.tensor import Tensor
-from gradsight.autograd import graph_nodes
+from gradsight.autograd import graph_nodes, trace_forward
 
 from . import labels as L
-from .graph import _emit, choose_rankdir, new_drawing
+from .graph import _emit, _resolve_tangents, choose_rankdir, new_drawing
 from .model import Model, build
 from .page import TEMPLATE
 from .params import Names
@@ -55,9 +59,39 @@ RULES = {
     "transpose": "∂x = g transposed back",
 }
 
+# what each forward-mode (JVP) rule computes; a dot marks a tangent, ẋ = dx/dt
+JVP_RULES = {
+    "add": "ẏ = ȧ + ḃ (broadcast like the values)",
+    "sub": "ẏ = ȧ − ḃ (broadcast like the values)",
+    "mul": "ẏ = ȧ·b + a·ḃ",
+    "div": "ẏ = ȧ / b − a·ḃ / b²",
+    "pow": "ẏ = b·a^(b−1)·ȧ + a^b·ln a·ḃ",
+    "neg": "ẏ = −ẋ",
+    "matmul": "ẏ = Ȧ @ B + A @ Ḃ",
+    "linear": "y = x Wᵀ + b: ẏ = ẋ Wᵀ + x Ẇᵀ + ḃ",
+    "sigmoid": "y = σ(z): ẏ = y·(1 − y)·ż",
+    "tanh": "y = tanh z: ẏ = (1 − y²)·ż",
+    "relu": "ẏ = ż where z > 0, else 0",
+    "exp": "y = eᶻ: ẏ = y·ż",
+    "log": "ẏ = ż / z",
+    "sqrt": "y = √z: ẏ = ż / (2y)",
+    "mean": "ẏ = the mean of ẋ over the same entries",
+    "sum": "ẏ = the sum of ẋ over the same axes",
+    "reshape": "ẏ = ẋ reshaped the same way",
+    "transpose": "ẏ = ẋ transposed the same way",
+}
 
-def _values(a) -> str:
-    """Every entry with 6 significant digits (small arrays), else a summary."""
+BACKWARD_HINT = """Step through the backward pass: buttons, the slider, or the arrow keys
+(&larr; &rarr;, Home, End). Red: the node whose backward runs now and the edges its
+gradients go along; orange: the gradient it received; green: nodes already done."""
+FORWARD_HINT = """Step through a forward-mode pass: buttons, the slider, or the arrow keys
+(&larr; &rarr;, Home, End). Red: the node computed now, its result and the edges its
+inputs' tangents come along; orange: those inputs; green: nodes already done."""
+
+
+def _values(a, symbol: str = "g") -> str:
+    """Every entry with 6 significant digits (small arrays), else a summary
+    (``symbol`` names the array in its norm, ``‖g‖``)."""
     a = np.asarray(a)
     if a.size <= MAX_VALUES:
         text = np.array2string(
@@ -69,13 +103,14 @@ def _values(a) -> str:
         )
         return f"{text}   shape {L.fmt_shape(a.shape)}"
     # one fact a line: the summary never needs a wide column
-    return f"shape {L.fmt_shape(a.shape)}\n‖g‖ = {L.fmt_number(L.grad_norm(a))}\n{L.summary(a)}"
+    norm = L.fmt_number(L.grad_norm(a))
+    return f"shape {L.fmt_shape(a.shape)}\n‖{symbol}‖ = {norm}\n{L.summary(a)}"
 
 
-def _describe(model: Model, tid: str) -> str:
+def _describe(model: Model, tid: str, with_shape: bool = True) -> str:
     """How the page names a tensor: its name, or 'output of <op>', with its shape."""
     t = model.tensors[tid]
-    shape = f", shape {L.fmt_shape(t.shape)}" if t.shape is not None else ""
+    shape = f", shape {L.fmt_shape(t.shape)}" if t.shape is not None and with_shape else ""
     if t.name is not None:
         return f"{L.plain(t.name)}{shape}"
     for op in model.ops.values():
@@ -122,6 +157,108 @@ def _step_record(model: Model, step, loss_name: str) -> dict:
         "sent": sent,
         "note": "",
     }
+
+
+def _producers_first(root_node) -> list:
+    """Every node of the graph, each after all of its inputs: a post-order walk
+    from the root, inputs in argument order (the order the program ran them),
+    with an explicit stack instead of recursion."""
+    order, seen = [], {root_node}
+    stack = [(root_node, iter(root_node.parents))]
+    while stack:
+        node, parents = stack[-1]
+        for p in parents:
+            if p is not None and p not in seen:
+                seen.add(p)
+                stack.append((p, iter(p.parents)))
+                break
+        else:  # every input is done: this node's turn
+            stack.pop()
+            order.append(node)
+    return order
+
+
+def _forward_record(model: Model, node, tangent, reached: bool, out_edges: dict) -> dict:
+    """One forward-mode step: a node's value and its tangent (``reached``: the
+    direction reaches it, else its tangent is 0)."""
+    did = model.node_ids[node]
+    if node.prim is None:  # a leaf: its tangent is the given direction, or 0
+        who, short = _describe(model, did), _describe(model, did, with_shape=False)
+        moved = "the direction given in tangents=" if reached else "0, held still"
+        return {
+            "title": f"Leaf: {who}",
+            "nodes": ["gs_" + did],
+            "received_ids": [],
+            "targets": [],
+            "edges": [],
+            "received_text": f"Value of {who}:",
+            "received": _values(model.tensors[did].data),
+            "rule": "",
+            "sent": [{"to": f"Tangent d({short})/dt, {moved}:", "value": _values(tangent, "ẋ")}],
+            "note": "",
+        }
+    op = model.ops[did]
+    inputs, edges, constants = [], [], 0
+    for i, _ in enumerate(node.parents):
+        edge = model.input_edges.get((node, i))
+        if edge is None:  # a constant input (data, targets, exponents): tangent 0
+            constants += 1
+            continue
+        inputs.append("gs_" + edge.src)
+        edges.append("gs_" + edge.id)
+    who, short = _describe(model, op.out), _describe(model, op.out, with_shape=False)
+    return {
+        "title": op.title,
+        "nodes": ["gs_" + op.id, "gs_" + op.out],
+        "received_ids": inputs,
+        "targets": [],
+        "edges": edges + ["gs_" + out_edges[op.id]],
+        "received_text": f"Value of {who}:",
+        "received": _values(model.tensors[op.out].data),
+        "rule": JVP_RULES.get(node.prim.name, ""),
+        "sent": [{"to": f"Tangent d({short})/dt:", "value": _values(tangent, "ẏ")}],
+        "note": "Its constant inputs have tangent 0." if constants else "",
+    }
+
+
+def _value_id(model: Model, node) -> str:
+    """The drawn tensor holding a node's value: a leaf's own box or an op's output."""
+    did = model.node_ids[node]
+    return model.ops[did].out if did in model.ops else did
+
+
+def _forward_steps(model: Model, loss: Tensor, names: Names, tangents, loss_name: str):
+    """(steps, intro, why) for the forward-mode page along ``tangents``."""
+    seeds = _resolve_tangents(tangents, names)
+    if not seeds:
+        raise ValueError("tangents is empty: give at least one input and its direction")
+    by_node = trace_forward(loss, seeds)
+    nodes = _producers_first(graph_nodes(loss)[0])
+    out_edges = {e.src: e.id for e in model.edges if e.src in model.ops}
+    steps = []
+    for node in nodes:
+        view = model.tensors[_value_id(model, node)]
+        tangent = by_node.get(node)
+        if tangent is None:  # the direction does not reach this node
+            tangent = np.zeros(view.shape, view.dtype)
+        steps.append(_forward_record(model, node, tangent, node in by_node, out_edges))
+    dloss = by_node.get(nodes[-1])
+    dloss = 0.0 if dloss is None else float(np.asarray(dloss).reshape(-1)[0])
+    elements = sum(np.size(n.variable.data) for n in nodes if n.prim is None)
+    intro = (
+        f"{loss_name} = {L.fmt_number(loss.item())}. Forward mode starts from the inputs: "
+        "the tensors in tangents= move along the given direction, every other leaf stays "
+        f"still, and each of the {len(steps)} steps computes a node's value and its tangent "
+        "(a dot marks a tangent: ẋ = dx/dt), every input before the nodes that use it; "
+        "press Next."
+    )
+    why = (
+        f"One forward pass gives d{loss_name}/dt = {L.fmt_number(dloss)}, the derivative "
+        f"along ONE direction; the whole gradient would take {elements:,} forward passes "
+        f"(one per parameter element), while one backward pass gives all {elements:,} "
+        f"entries at once: for a scalar loss, reverse mode wins."
+    )
+    return steps, intro, why
 
 
 def _svg(model: Model) -> str:
@@ -180,9 +317,11 @@ def backprop_steps(
     params=None,
     title: str | None = None,
     max_nodes: int = 300,
+    tangents=None,
 ):
-    """A self-contained HTML page that steps through ``loss``'s backward pass:
-    written to ``path``, or, without one, returned to show inline in Jupyter.
+    """A self-contained HTML page that steps through ``loss``'s backward pass
+    (or, with ``tangents``, a forward-mode pass): written to ``path``, or,
+    without one, returned to show inline in Jupyter.
 
     Parameters
     ----------
@@ -200,6 +339,14 @@ def backprop_steps(
         The page title (shown literally).
     max_nodes : int
         Larger graphs raise ValueError (one step per node would not be readable).
+    tangents : mapping Tensor (or name in ``params``) -> array, optional
+        Play a forward-mode pass instead of backward: the given tensors move
+        along the given directions (same shapes), every other leaf stays still,
+        and the steps walk the graph inputs first, each showing a node's value
+        and its tangent d(node)/dt (``gs.autograd.trace_forward``). The loss's
+        tangent is the directional derivative ⟨∇loss, direction⟩; the page
+        counts the forward passes the whole gradient would take (one per
+        parameter element) against backward's one.
 
     Returns
     -------
@@ -219,7 +366,8 @@ def backprop_steps(
             "pages are for small graphs (pass a larger max_nodes to force it)"
         )
     names = Names(params)
-    model = build(loss, names, max(size, 1), want_grads=True, highlight=[])
+    forward = tangents is not None
+    model = build(loss, names, max(size, 1), want_grads=not forward, highlight=[])
     if not model.alive:
         raise RuntimeError(
             "backprop_steps needs the graph that backward() frees: call it before "
@@ -228,23 +376,31 @@ def backprop_steps(
     root_id = model.node_ids[graph_nodes(loss)[0]]
     root_view = model.ops[root_id].out if root_id in model.ops else root_id
     loss_name = L.plain(model.tensors[root_view].name or "L", 40)
-    steps = [_step_record(model, s, loss_name) for s in model.steps]
-    page_title = L.plain(title if title is not None else "Backpropagation, step by step", 200)
-    data = {
-        "title": page_title,
-        "intro": (
+    if forward:
+        steps, intro, why = _forward_steps(model, loss, names, tangents, loss_name)
+        steps[-1]["note"] = why  # said again where the pass ends, at the loss
+        default_title, before, hint = "Forward mode, step by step", "Before forward", FORWARD_HINT
+        intro = f"{intro} {why}"
+    else:
+        steps = [_step_record(model, s, loss_name) for s in model.steps]
+        default_title, before = "Backpropagation, step by step", "Before backward"
+        hint = BACKWARD_HINT
+        intro = (
             f"{loss_name} = {L.fmt_number(loss.item())}. Backward starts from "
             f"∂{loss_name}/∂{loss_name} = 1 and visits {len(steps)} nodes in the "
             "order the engine does; press Next."
-        ),
-        "steps": steps,
-    }
+        )
+    page_title = L.plain(title if title is not None else default_title, 200)
+    data = {"title": page_title, "before": before, "intro": intro, "steps": steps}
+    if forward:
+        data["why"] = why
     fill = {
         "__TITLE__": html.escape(page_title),
+        "__HINT__": hint,
         "__SVG__": _svg(model),
         "__DATA__": _json_for_script(data),
     }
-    page = re.sub("__TITLE__|__SVG__|__DATA__", lambda m: fill[m.group(0)], TEMPLATE)
+    page = re.sub("__TITLE__|__HINT__|__SVG__|__DATA__", lambda m: fill[m.group(0)], TEMPLATE)
     if path is None:
         return StepPage(page, page_title, len(steps))
     return _write_atomic(Path(path), page)
