@@ -294,3 +294,30 @@ def test_jvp_takes_tensor_tangents_and_integer_primals():
     out, t = gs.jvp(lambda x: x * x, (np.array([1, 2, 3]),), (gs.tensor([1.0, 1.0, 2.0]),))
     assert out.dtype == np.float64
     np.testing.assert_array_equal(t.data, [2.0, 4.0, 12.0])
+
+
+# ---------------------------------------------------------------- through in-place writes
+def test_forward_mode_runs_through_in_place_writes_and_views():
+    """The code users write (a slice assignment, an index write, a write through a view,
+    np.clip with out=): jacfwd equals jacobian, and both equal central differences."""
+
+    def f(x):
+        y = x * 2.0
+        y[0] = 0.0  # the write cuts x[0] out of y[0]
+        y[np.array([1, 1])] += x[2]  # repeated indices: += is applied once, as NumPy does
+        v = y[2:]
+        v *= x[:2]  # through a view: lands in y
+        np.clip(y, -1.5, 1.5, out=y)
+        return y
+
+    x0 = np.array([0.3, -0.4, 0.5, 0.7])
+    fwd = gs.jacfwd(f)(x0).data
+    rev = gs.jacobian(f)(x0).data
+    eps = 1e-6
+    fd = np.stack(
+        [(f(x0 + eps * e) - f(x0 - eps * e)) / (2 * eps) for e in np.eye(4)],
+        axis=1,  # NumPy
+    )
+    np.testing.assert_allclose(fwd, rev, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(fwd, fd, rtol=1e-6, atol=1e-8)
+    assert np.abs(fwd[0]).max() == 0.0 and fwd[2, 0] != 0.0  # the view write reached y
