@@ -106,7 +106,8 @@ def apply(prim: Primitive, *inputs, params: tuple = ()) -> Tensor:
 
 def graph_nodes(root: Tensor) -> list:
     """Every node reachable from ``root``'s grad_fn (leaf accumulators included),
-    consumers before producers, found without recursion. Each node has
+    in discovery order from the root (depth first, without recursion: not a
+    topological order when paths share a node, e.g. a skip connection). Each node has
     ``name``, ``parents`` (nodes or None), ``output_meta()`` -> (shape, dtype),
     and a leaf accumulator has ``variable`` (the leaf Tensor)."""
     if not root.requires_grad:
