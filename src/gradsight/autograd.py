@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._core.arrays import owned_copy
 from ._core.engine import backward, run_backward
 from ._core.grad_mode import detect_anomaly
 from ._core.node import Primitive, parent_of
@@ -76,7 +77,7 @@ def grad(
             result.append(g if g.dtype == t.dtype else g.astype(t.dtype))
             continue
         if g.__class__ is not np.ndarray or not owned or g.dtype != t.dtype:
-            g = np.array(g, dtype=t.dtype)
+            g = owned_copy(g, t.dtype)  # (an array of a tool's too: gs.trace)
         g.flags.writeable = False
         result.append(new_tensor(g, None, False))
     return tuple(result)

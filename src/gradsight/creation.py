@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ._core import policy as _policy
 from ._core.tensor import Tensor, as_array, check_grad_dtype, new_tensor
 
 _generator = np.random.default_rng()
+_handlers = _policy.HANDLERS
 
 
 def _make(arr: np.ndarray, requires_grad: bool) -> Tensor:
@@ -87,11 +89,26 @@ def generator() -> np.random.Generator:
     return _generator
 
 
+def draw(kind: str, shape: tuple, dtype=None) -> np.ndarray:
+    """A fresh array of ``shape`` from the global generator, as randn and rand draw it:
+    ``kind`` is the Generator method ("standard_normal" or "random", uniform on
+    [0, 1)), drawn in float64 and cast to ``dtype`` when one is given. A replay of a
+    traced step draws its gs.rand/gs.randn arrays with this same function."""
+    arr = getattr(_generator, kind)(shape)
+    return arr.astype(dtype, copy=False) if dtype else arr
+
+
+def _drawn(kind: str, shape: tuple, dtype):
+    if _handlers:  # a tool running the step (gs.trace makes the draw a program input)
+        return _handlers[-1].draw(kind, shape, dtype)
+    return draw(kind, shape, dtype)
+
+
 def randn(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    arr = _generator.standard_normal(_shape(shape))
-    return _make(arr.astype(dtype, copy=False) if dtype else arr, requires_grad)
+    """Standard normal samples from the global generator (see manual_seed)."""
+    return _make(_drawn("standard_normal", _shape(shape), dtype), requires_grad)
 
 
 def rand(*shape, dtype=None, requires_grad: bool = False) -> Tensor:
-    arr = _generator.random(_shape(shape))
-    return _make(arr.astype(dtype, copy=False) if dtype else arr, requires_grad)
+    """Samples uniform on [0, 1) from the global generator (see manual_seed)."""
+    return _make(_drawn("random", _shape(shape), dtype), requires_grad)

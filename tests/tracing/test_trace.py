@@ -289,16 +289,21 @@ def test_value_read_after_the_update_is_refused_even_when_allowed():
         assert p.data.tobytes() == b.tobytes()
 
 
-def test_random_draw_is_refused():
+def test_a_draw_from_gradsights_generator_other_than_rand_is_refused():
     net, opt, step = make()
 
     def noisy(x, y):
-        loss = article_loss(net(x + gs.randn(*x.shape)), y)
+        noise = gs.nn.init.normal_(gs.empty(*x.shape))  # not gs.randn: frozen
+        loss = article_loss(net(x + noise), y)
         loss.backward()
         return loss
 
-    with pytest.raises(gs.TraceError, match="random"):
+    gs.manual_seed(3)
+    with pytest.raises(gs.TraceError, match="draws from gradsight's generator"):
         gs.trace(noisy)(gs.tensor(X), gs.tensor(T))
+    after_refusal = gs.creation.generator().bit_generator.state
+    gs.manual_seed(3)
+    assert after_refusal == gs.creation.generator().bit_generator.state  # put back
 
 
 def test_anomaly_mode_is_refused():

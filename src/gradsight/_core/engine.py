@@ -25,6 +25,8 @@ import threading
 
 import numpy as np
 
+from . import policy as _policy
+from .arrays import owned_copy
 from .grad_mode import mode, set_mode
 from .node import MANY_INPUTS, ONE_INPUT, AccumulateGrad, parent_of
 from .tensor import Tensor, new_tensor
@@ -32,6 +34,7 @@ from .versions import _entries as _writes_logged
 from .versions import check_graph as _check_writes
 
 ndarray = np.ndarray
+_handlers = _policy.HANDLERS  # (the list itself: installing a handler changes its contents)
 
 FREED_MESSAGE = (
     "{name}: trying to backward through the graph a second time, but its saved "
@@ -57,6 +60,19 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
         grad_tensors = (None,) * len(tensors)
     if len(grad_tensors) != len(tensors):
         raise ValueError(f"got {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    seam = _handlers[-1] if _handlers else None  # a tool running the step (policy.py)
+    if seam is not None:
+        seam.backward_at(True)
+        try:
+            return _run_backward(
+                tensors, grad_tensors, retain_graph, create_graph, capture, on_step, seam
+            )
+        finally:
+            seam.backward_at(None)
+    return _run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_step, None)
+
+
+def _run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_step, seam):
     pending: dict = {}
     roots = []
     for t, g in zip(tensors, grad_tensors):
@@ -73,7 +89,13 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
     if big:
         _gc_pause.enter()
     try:
-        if capture is None and on_step is None and not create_graph and not mode.anomaly:
+        if (
+            capture is None
+            and on_step is None
+            and not create_graph
+            and not mode.anomaly
+            and seam is None
+        ):
             # the array rules record nothing, so grad mode stays as the caller
             # has it; hooks (user code) run under no_grad (see _run_hooks)
             _propagate_plain(roots, pending, deps, F, retain_graph)
@@ -81,7 +103,9 @@ def run_backward(tensors, grad_tensors, retain_graph, create_graph, capture, on_
         saved_mode = mode.enabled
         set_mode(create_graph, mode.anomaly)
         try:
-            return _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step)
+            return _propagate(
+                roots, pending, deps, F, retain_graph, create_graph, capture, on_step, seam
+            )
         finally:
             set_mode(saved_mode, mode.anomaly)
     finally:
@@ -292,10 +316,10 @@ def _propagate_plain(roots, pending, deps, F, retain_graph) -> None:
     if leaf_grads:
         with _leaf_lock:  # backward passes in several threads may share a leaf
             for var, g, is_owned in leaf_grads:
-                _accumulate_leaf(var, g, is_owned, False)
+                store_leaf_grad(var, g, is_owned, False)
 
 
-def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step):
+def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_step, seam=None):
     ready = [r for r in roots if r not in deps] if len(roots) > 1 else list(roots)
     owned = set()  # nodes whose pending array was allocated here and is ours to add into
     leaf_grads = []
@@ -342,7 +366,12 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
             i += 1
             if p is None:
                 continue
-            r = vjps[i](F, g, out, *inputs)
+            if seam is None:
+                r = vjps[i](F, g, out, *inputs)
+            else:  # a tool labels what the rule does with the node (see policy.py)
+                seam.backward_at(node)
+                r = vjps[i](F, g, out, *inputs)
+                seam.backward_at(True)
             shape = args[i].shape
             try:
                 same = r.shape == shape
@@ -376,7 +405,8 @@ def _propagate(roots, pending, deps, F, retain_graph, create_graph, capture, on_
     if leaf_grads:
         with _leaf_lock:  # backward passes in several threads may share a leaf
             for var, g, is_owned in leaf_grads:
-                _accumulate_leaf(var, g, is_owned, create_graph)
+                if seam is None or not seam.accumulate_leaf(var, g, is_owned, create_graph):
+                    store_leaf_grad(var, g, is_owned, create_graph)
     return captured
 
 
@@ -448,6 +478,8 @@ def _user_frame(trace):
 def _run_hooks(node, g, create_graph):
     """Hooks see a private read-only copy: they can neither write into a gradient
     shared with other branches (or the caller's array) nor keep an alias to it."""
+    if _handlers:  # a tool running the step decides (gs.trace refuses hooks)
+        _handlers[-1].before_hooks(node)
     if not create_graph and mode.enabled:  # the plain loop leaves grad mode on
         set_mode(False, mode.anomaly)
         try:
@@ -478,7 +510,9 @@ def _run_hooks(node, g, create_graph):
 _leaf_lock = threading.Lock()
 
 
-def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
+def store_leaf_grad(var: Tensor, g, is_owned: bool, create_graph: bool) -> None:
+    """Add the gradient ``g`` backward computed for the leaf ``var`` into ``var.grad``
+    (``is_owned``: g is a fresh array nothing else holds, kept without a copy)."""
     dtype = var.data.dtype
     if create_graph:
         if g.dtype != dtype:
@@ -486,7 +520,7 @@ def _accumulate_leaf(var: Tensor, g, is_owned: bool, create_graph: bool) -> None
         var.grad = g if var.grad is None else var.grad + g
         return
     if g.__class__ is not ndarray or not is_owned or g.dtype != dtype:
-        g = np.array(g, dtype=dtype)  # a private copy: no .grad aliases other memory
+        g = owned_copy(g, dtype)  # a private copy: no .grad aliases other memory
     if var.grad is not None:  # accumulate into the same .grad object, as PyTorch does
         g = np.add(var.grad.data, g, dtype=dtype)
         g.setflags(False)

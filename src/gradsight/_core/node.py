@@ -14,13 +14,16 @@ import weakref
 
 import numpy as np
 
+from .arrays import as_result, is_duck_array
 from .grad_mode import mode, plain
 from .tensor import Tensor
 from .versions import clock as _clock
 from .versions import owner_of
 
 ndarray = np.ndarray
-_asarray = np.asarray
+# a forward's result that is not an ndarray (a NumPy scalar from a reduction) as one;
+# another dispatching array type (gs.trace's) stays itself
+_asarray = as_result
 
 
 class Primitive:
@@ -239,6 +242,8 @@ def holds_tensor(seq) -> bool:
 
 
 def _as_operand_array(x):
+    if is_duck_array(x):  # an array of another type (gs.trace's): NumPy dispatches it
+        return x
     if isinstance(x, (list, tuple)) and holds_tensor(x):
         raise TypeError(
             f"a {type(x).__name__} holding Tensors cannot be an operand: NumPy would turn it "

@@ -17,6 +17,9 @@ import sys
 
 import numpy as np
 
+from . import policy as _policy
+from .arrays import is_duck_array
+
 ndarray = np.ndarray
 
 
@@ -24,6 +27,8 @@ def as_array(data, dtype=None, copy: bool = True) -> np.ndarray:
     """Convert user data to an ndarray, refusing object and ragged data."""
     if isinstance(data, Tensor):
         data = data.data
+    if data.__class__ is not ndarray and is_duck_array(data):
+        return _duck_as_array(data, dtype, copy)
     try:
         arr = np.array(data, dtype=dtype, copy=copy or None)
     except ValueError as err:
@@ -34,6 +39,16 @@ def as_array(data, dtype=None, copy: bool = True) -> np.ndarray:
             "only bool, integer, floating and complex numbers are supported"
         )
     return arr
+
+
+def _duck_as_array(data, dtype, copy: bool):
+    """as_array for an array of another type that takes part in NumPy's dispatch
+    (gs.trace's): copied or cast by the calls it dispatches, never read."""
+    if data.dtype.kind not in "biufc":
+        raise TypeError(f"cannot make a tensor from data of dtype {data.dtype}")
+    if dtype is not None and np.dtype(dtype) != data.dtype:
+        return data.astype(dtype)  # (astype copies)
+    return data.copy() if copy else data
 
 
 def check_grad_dtype(dtype) -> None:
@@ -102,7 +117,10 @@ class Tensor:
     # ------------------------------------------------------------ conversion
     def numpy(self) -> np.ndarray:
         """The underlying (read-only) array, without copying."""
-        return self.data
+        data = self.data
+        if data.__class__ is ndarray:
+            return data
+        return _policy.read(data, ".numpy()")  # an array of a tool's (gs.trace): its rules
 
     def __array__(self, dtype=None, copy=None):  # replaced by ops/numpy_protocol.as_array
         if dtype is not None and dtype != self.data.dtype:

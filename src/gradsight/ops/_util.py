@@ -92,9 +92,13 @@ def mean(x, axis=None, keepdims=False):
 def expand(a, shape: tuple) -> np.ndarray:
     """A new array of ``shape`` filled by broadcasting ``a`` (cheaper than broadcast_to
     for small arrays, and the result is owned, so the engine can add into it)."""
-    out = np.empty(shape, dtype=a.dtype)
-    out[...] = a
-    return out
+    if a.__class__ is np.ndarray or isinstance(a, np.generic):
+        out = np.empty(shape, dtype=a.dtype)
+        out[...] = a
+        return out
+    # another dispatching array type (gs.trace's): the same values, through NumPy calls
+    # it dispatches (``np.empty(shape)`` would be a new plain array, not one of its kind)
+    return np.broadcast_to(a, shape).copy()
 
 
 def exp_quiet(x):
@@ -189,7 +193,10 @@ def is_basic_index(index) -> bool:
 
 def index_add(g, shape, index):
     """zeros(shape) with g added at ``index``; repeated indices accumulate."""
-    z = np.zeros(shape, dtype=g.dtype)
+    if g.__class__ is np.ndarray or isinstance(g, np.generic):
+        z = np.zeros(shape, dtype=g.dtype)
+    else:  # another dispatching array type (gs.trace's): a zeros array of its kind
+        z = np.zeros_like(g, shape=shape)
     if is_basic_index(index):
         z[index] = g
     else:

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from gradsight._core import node as _node
+from gradsight._core.arrays import is_duck_array
 from gradsight._core.node import apply, apply1, apply2, holds_tensor
 from gradsight._core.tensor import Tensor, new_tensor
 
@@ -27,6 +28,8 @@ def as_tensor(x) -> Tensor:
         return x
     if isinstance(x, (list, tuple)) and holds_tensor(x):
         return stack([as_tensor(item) for item in x])  # recorded, not cut by np.asarray
+    if is_duck_array(x):  # an array of another type (gs.trace's): kept, not converted
+        return new_tensor(x, None, False)
     arr = np.asarray(x)
     if arr.dtype == object:
         raise TypeError(f"cannot use {type(x).__name__} as a tensor: {x!r:.80}")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradsight._core.arrays import as_result
 from gradsight._core.node import binary_method, lift, unary_method
 from gradsight._core.tensor import Tensor, new_tensor
 
@@ -34,7 +35,7 @@ def _compare(ufunc):
     """``t < other`` and co: a bool Tensor without gradient."""
 
     def method(self, other):
-        return new_tensor(np.asarray(ufunc(self.data, lift(other))), None, False)
+        return new_tensor(as_result(ufunc(self.data, lift(other))), None, False)
 
     return method
 

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 
+from gradsight._core.arrays import owned_copy
 from gradsight._core.tensor import ufunc_inplace
 
 from .optimizer import Optimizer, check_number
@@ -14,6 +15,15 @@ _subtract = np.subtract
 _multiply = np.multiply
 _sqrt = np.sqrt
 _divide = np.divide
+
+
+def _sqrt_number(x):
+    """math.sqrt of a Python number (correctly rounded); a step count held in an
+    array of another type that takes part in NumPy's dispatch (gs.trace's) makes
+    ``x`` one too, and np.sqrt dispatches it."""
+    if x.__class__ is float or x.__class__ is int:
+        return math.sqrt(x)
+    return _sqrt(x)
 
 
 class Adam(Optimizer):
@@ -75,7 +85,7 @@ class Adam(Optimizer):
                 m, v = st["exp_avg"], st["exp_avg_sq"]
                 work = _subtract(g, m)
                 if not m.shape:  # 0-d operands give a NumPy scalar: an array to write into
-                    work = np.array(work)
+                    work = owned_copy(work)
                 work *= 1 - beta1
                 m += work
                 _multiply(v, beta2, out=v)
@@ -84,7 +94,7 @@ class Adam(Optimizer):
                 v += work
                 step_size = lr / (1 - beta1**t)
                 _sqrt(v, out=work)
-                work /= math.sqrt(1 - beta2**t)
+                work /= _sqrt_number(1 - beta2**t)
                 work += eps
                 _divide(m, work, out=work)
                 work *= step_size

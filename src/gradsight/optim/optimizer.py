@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from gradsight._core import policy as _policy
 from gradsight._core.tensor import Tensor
 
 
@@ -35,6 +36,15 @@ class Optimizer:
     """
 
     _state_keys: tuple = ()  # the per-parameter state entries a subclass keeps
+
+    def __init_subclass__(cls, **kwargs):
+        # every ``step`` a subclass defines (a user's own optimizer too) runs through
+        # the policy seam, where a tool running the step sees it (gs.trace checks that
+        # it found the optimizer, whose state the program must read and write back)
+        super().__init_subclass__(**kwargs)
+        step = cls.__dict__.get("step")
+        if callable(step) and not getattr(step, "through_seam", False):
+            cls.step = _policy.optimizer_step(step)
 
     def __init__(self, params, defaults: dict):
         self.defaults = dict(defaults)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from gradsight._core.arrays import owned_copy
 from gradsight._core.tensor import ufunc_inplace
 
 from .optimizer import Optimizer, check_number
@@ -72,7 +73,7 @@ class SGD(Optimizer):
                 if mu:
                     st = state.get(p)
                     if st is None:
-                        buf = np.array(g)  # an owned copy: the buffer is updated in place
+                        buf = owned_copy(g)  # an owned copy: the buffer is updated in place
                         state[p] = {"momentum_buffer": buf}
                     else:
                         buf = st["momentum_buffer"]

@@ -4,7 +4,8 @@ recorder.py: traced arrays and the list of NumPy calls made on them;
 codegen.py: that list as straight-line NumPy source; program.py: the readable
 module and the replayed function; guards.py: the state a step touches and the
 assumptions a replay checks; replay.py: the generated guard-run-write-back
-function; patches.py: trace-time stand-ins for a few module globals;
+function; seams.py: the handler gs.trace installs in the engine's declared
+seams (gradsight._core.policy) while a step is traced;
 traced.py: gs.trace itself; article.py: the demo's side-by-side view.
 """
 

@@ -42,7 +42,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     ops = codegen.fuse_copies(codegen.live_ops(_fold_constants(ops, outputs), outputs))
     used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
     used |= {id(v) for _, v in outputs}
-    inputs = [(k, s) for k, s in inputs if id(s) in used]  # unread state is not passed in
+    # unread state is not passed in; a draw is, read or not: it advances the generator
+    inputs = [(k, s) for k, s in inputs if id(s) in used or k[0] == "draw"]
     for _, s in inputs:
         names[id(s)] = namer.reserve(s.name or "x")
     consts = {}
@@ -548,6 +549,12 @@ def _role(kind) -> str:
         return f"argument {ref[0]}" + "".join(f"[{k!r}]" for k in ref[1:])
     if what == "argdata":
         return f"new array of argument {ref}"
+    if what == "draw":
+        kind, shape, dtype = ref
+        call = {"random": "gs.rand", "standard_normal": "gs.randn"}.get(kind, kind)
+        dims = ", ".join(map(str, shape))
+        cast = f", dtype={dtype.name}" if dtype is not None else ""
+        return f"a fresh draw of {call}({dims}{cast}) on each call, as"
     if what == "held":
         return f"array read from {ref[1] if isinstance(ref[1], str) else 'a closure'}"
     return (

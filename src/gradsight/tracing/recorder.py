@@ -32,9 +32,7 @@ class TraceError(RuntimeError):
 
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
-_ENGINE = os.path.join(_PACKAGE, "_core", "engine.py")
 _TENSOR = os.path.join(_PACKAGE, "_core", "tensor.py")
-_OPTIM = os.path.join(_PACKAGE, "optim") + os.sep
 _TRACE = os.path.join(_PACKAGE, "tracing") + os.sep
 # gradsight's own machinery; anything else (user code, the CLI, examples) is "user code"
 # whose lines name the forward blocks of a trace
@@ -121,7 +119,9 @@ class Recorder:
     consts: list = field(default_factory=list)
     const_ids: dict = field(default_factory=dict)
     active: bool = True
-    rule_codes: dict = field(default_factory=dict)  # code object -> primitive name
+    # the trace handler of the engine's seams (seams.TraceHandler) while the step runs:
+    # it knows whether backward or an optimizer step is running (see _context)
+    seam: object = None
     contexts: dict = field(default_factory=dict)  # id(Sym) made in forward -> its context
     value_reads: list = field(default_factory=list)
     # id(array) -> (weakref to the array, its Var): an untraced array the trace wrote
@@ -237,37 +237,21 @@ class Recorder:
         raise TraceError(f"a traced NumPy call returned {type(value).__name__}, not an array")
 
     def _context(self) -> str:
-        """Where the current call comes from: a VJP rule, the engine, an optimizer, user code."""
+        """Where the current call comes from: a VJP rule, the engine, an optimizer (the
+        engine reports those through its seam: see seams.TraceHandler.label), or the
+        user's code, named by its innermost line outside gradsight."""
+        seam = self.seam
+        if seam is not None:
+            label = seam.label()
+            if label is not None:
+                return label
         frame = sys._getframe(1)
-        while frame is not None and frame.f_code.co_filename.startswith(_TRACE):
-            frame = frame.f_back
         while frame is not None:
-            code = frame.f_code
-            prim = self.rule_codes.get(code)
-            if prim is not None:
-                return "backward:" + prim + self._forward_of(frame)
-            fname = code.co_filename
-            if fname == _ENGINE:
-                return "backward:gradient bookkeeping"
-            if fname.startswith(_OPTIM):
-                qual = getattr(code, "co_qualname", code.co_name)
-                return "update:" + qual
+            fname = frame.f_code.co_filename
             if not fname.startswith(_LIBRARY):
                 return f"forward:{fname}:{frame.f_lineno}"
             frame = frame.f_back
         return "forward:"
-
-    def _forward_of(self, frame) -> str:
-        """For a rule's op: the forward context of the node whose rule runs."""
-        back = frame.f_back
-        while back is not None and back.f_code.co_filename != _ENGINE:
-            back = back.f_back
-        if back is None:
-            return ""
-        node = back.f_locals.get("node")
-        out = getattr(node, "out", None)
-        where = self.contexts.get(id(out.var), "") if isinstance(out, Sym) else ""
-        return "|" + where.split(":", 1)[1] if where.startswith("forward:") else ""
 
     def check(self, s: Sym) -> bool:
         """bool() of a traced value inside gradsight (an input check): the replay

@@ -14,6 +14,7 @@ import sys
 
 import numpy as np
 
+from gradsight import creation
 from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 
@@ -132,9 +133,15 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
         names.append("held=held")
     g.lines += [f"    {t}.grad = None" for t in dropped]
     g.ns["RETRACE"] = RETRACE
+    draws = any(kind == "draw" for kind, _ in program.inputs)
+    if draws:  # (put back when the eager step runs instead: it draws the same again)
+        g.ns["generator"] = creation.generator
+        g.lines.append("    drawn_from = generator().bit_generator.state")
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
     g.ns["BRANCH"] = BRANCH
     g.lines.append("    if outs is RETRACE:  # a recorded check went the other way")
+    if draws:
+        g.lines.append("        generator().bit_generator.state = drawn_from")
     if hold:
         g.lines += [f"        {t}.grad = held[{k}]" for k, t in enumerate(dropped)]
     g.lines.append("        return BRANCH")
@@ -295,6 +302,10 @@ def _read_input(g: _Gen, kind, ref) -> str:
             f"{name}.dtype == {g.const(dtype)} and {name}.strides == {g.const(strides)}"
         )
         return name
+    if kind == "draw":  # gs.rand/gs.randn in the step: a fresh draw, as the eager step's
+        g.ns["draw"] = creation.draw
+        draw_kind, shape, dtype = ref
+        return f"draw({draw_kind!r}, {shape!r}, {g.const(dtype)})"
     if kind == "arg":
         return f"a{ref}.data if a{ref}.__class__ is not np.ndarray else a{ref}"
     if kind == "arggrad":

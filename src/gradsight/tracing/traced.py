@@ -24,14 +24,14 @@ from gradsight._core.tensor import Tensor
 from .codegen import _targets
 from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
 from .outside import Watch
-from .patches import _patched, _rule_codes
 from .program import RETRACE, Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError, Var
 from .replay import BRANCH, HOLDS, MISS, compile_replay
+from .seams import TraceHandler
 from .verify import differences, due, every, mismatch_error, run_scratch
 
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
-_lock = threading.RLock()  # one trace at a time: tracing patches module globals
+_lock = threading.RLock()  # one trace at a time
 _tracer = [None]  # the thread tracing now (under _lock): a traced step it calls runs eagerly
 _eager = threading.local()  # .on: this thread runs a step eagerly beside a replay (verify)
 
@@ -307,16 +307,17 @@ def _trace(step, args, allow_value_reads, names):
         arg_ids = {id(a) for a in args}
         slots = slots_for(found, arg_ids)
         guard = Guard(args, found, slots, step)
-        rec = Recorder(allow_value_reads=allow_value_reads, rule_codes=_rule_codes())
+        rec = Recorder(allow_value_reads=allow_value_reads)
         rec.reachable = {id(a): (a, container, key) for container, key, a in guard.arrays}
         session = _Session(rec, found, slots, args, step)
         before = _Rollback(session)
         session.hold_arrays(guard.arrays)  # (after _Rollback: their first writes are undone)
         watch = Watch(_places(step, args))  # random draws and clocks: refused
+        handler = TraceHandler(session)  # the engine's seams (gs.rand: a program input)
         outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
             try:
-                with _patched(session), watch:
+                with handler, watch:
                     result = step(*session.call_args)
                 watch.check()
                 before.check_rebinding()
@@ -335,6 +336,7 @@ def _trace(step, args, allow_value_reads, names):
             # a trace runs the step for real: a refusal puts back what it changed
             before.restore()
             watch.put_back()  # (the generators too: the step, run again, draws the same)
+            handler.put_back()
             err.args = (
                 f"{err} (gs.trace put the parameters and optimizer state back as they were "
                 "before this call; gradients stay as the step left them)",
@@ -455,6 +457,7 @@ class _Session:
         names = _arg_names(step, len(args))
         call_args = []
         self.repeated = set()  # positions of a Tensor given again (its first place is traced)
+        self.draws = []  # (("draw", (kind, shape, dtype)), Var, Sym): gs.rand/randn (seams.py)
         given = set()
         for i, a in enumerate(args):
             if isinstance(a, Tensor) and id(a) in given:
@@ -595,6 +598,8 @@ class _Session:
         for x, container, key, var in rec.held.values():  # arrays read from closure, globals
             ref = (container, key, x.shape, x.dtype, x.strides)
             self.inputs.append((("held", ref), var, x))
+        # fresh draws last: a replay draws them after every guard that could send it back
+        self.inputs.extend(self.draws)
         inputs = [(k, var) for k, var, _ in self.inputs]
         program = _build(rec, inputs, outputs, template, self.step)
         program.forward_only = forward_only

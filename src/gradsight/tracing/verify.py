@@ -68,6 +68,8 @@ def read_inputs(program, args) -> list:
 
 
 def _read(kind, ref, args):
+    if kind == "draw":
+        return creation.draw(*ref)
     if kind == "arg":
         a = args[ref]
         return a.data if isinstance(a, Tensor) else a
@@ -106,13 +108,13 @@ def _label(kind, ref) -> str:
 def run_scratch(program, args):
     """The program run on the current inputs, writing only into copies; returns
     (outputs or RETRACE, the inputs as the program left them)."""
+    gen = creation.generator()
+    saved = gen.bit_generator.state  # (before the inputs: gs.rand's draws are some)
     inputs = read_inputs(program, args)
     for i in getattr(program, "updated_inputs", ()):
         v = inputs[i]
         if isinstance(v, np.ndarray):
             inputs[i] = v.copy(order="K")
-    gen = creation.generator()
-    saved = gen.bit_generator.state
     try:
         outs = program.fn(*inputs, own=(False,) * len(getattr(program, "ownable", ())))
     finally:
