@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._core.arrays import owned_copy
+from ._core.arrays import is_duck_array, owned_copy
 from ._core.engine import backward, run_backward
 from ._core.grad_mode import detect_anomaly
 from ._core.node import Primitive, parent_of
@@ -181,7 +181,8 @@ def trace_forward(root: Tensor, tangents) -> dict:
                 f"directions, got a key of type {type(t).__name__}"
                 + ("" if not isinstance(t, Tensor) else " that does not require grad")
             )
-        v = np.asarray(v.data if isinstance(v, Tensor) else v)
+        v = v.data if isinstance(v, Tensor) else v
+        v = v if is_duck_array(v) else np.asarray(v)  # (gs.trace's arrays: not read)
         if v.shape != t.shape:
             raise ValueError(f"a direction of shape {v.shape} for a tensor of shape {t.shape}")
         seeds[_fwd.node_of(t)] = v.astype(t.dtype, copy=False)

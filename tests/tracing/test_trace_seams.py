@@ -466,3 +466,31 @@ def test_another_thread_keeps_the_eager_rules_while_a_step_is_traced():
     w1, n1, g1, _ = alone[0]
     for w2, n2, g2, _ in during:
         assert n1 == n2 == 2 and w1.tobytes() == w2.tobytes() and g1.tobytes() == g2.tobytes()
+
+
+def test_a_draw_written_in_place_replays_and_verifies():
+    # the drawn tensor is the step's own: scaled in place, it is not state to compare
+    def run(traced):
+        gs.manual_seed(2)
+        w = gs.ones(4, requires_grad=True)
+        opt = gs.optim.SGD([w], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            noise = gs.randn(4)
+            with gs.no_grad():
+                noise.mul_(0.5)
+            loss = ((gs.tensor(x) + noise) * w).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        step = gs.trace(step, verify="all") if traced else step
+        rng = np.random.default_rng(1)
+        losses = [step(rng.standard_normal(4)).item() for _ in range(5)]
+        if traced:
+            assert step.verified >= 3
+        return losses, w.numpy().copy(), gs.creation.generator().bit_generator.state
+
+    (le, we, ge), (lt, wt, gt) = run(False), run(True)
+    assert le == lt and we.tobytes() == wt.tobytes() and ge == gt

@@ -9,6 +9,7 @@ Per-parameter state (momentum buffers, Adam moments) lives in
 from __future__ import annotations
 
 import numbers
+import types
 from collections.abc import Mapping
 
 import numpy as np
@@ -43,7 +44,7 @@ class Optimizer:
         # it found the optimizer, whose state the program must read and write back)
         super().__init_subclass__(**kwargs)
         step = cls.__dict__.get("step")
-        if callable(step) and not getattr(step, "through_seam", False):
+        if isinstance(step, types.FunctionType) and not getattr(step, "through_seam", False):
             cls.step = _policy.optimizer_step(step)
 
     def __init__(self, params, defaults: dict):

@@ -101,6 +101,8 @@ def _label(kind, ref) -> str:
         return f"argument {ref[0]}" + "".join(f"[{k!r}]" for k in ref[1:])
     if kind == "held":
         return f"the array the step reads as {ref[1]!r}"
+    if kind == "draw":
+        return f"the draw of gs.{'rand' if ref[0] == 'random' else 'randn'}{ref[1]}"
     what = {"data": "", "grad": "gradient ", "state": "optimizer state "}.get(ref.kind, "")
     return what + ref.name
 
@@ -136,6 +138,8 @@ def differences(program, args, outs, scratch_inputs, result) -> list:
             found.append(f"{_label(kind, ref)}: {why}")
     for i in getattr(program, "updated_inputs", ()):
         kind, ref = program.inputs[i]
+        if kind == "draw":  # the step's own fresh array (gs.rand), not state: and a read
+            continue  # here would draw again
         why = _bits(scratch_inputs[i], _read(kind, ref, args))
         if why:
             found.append(f"{_label(kind, ref)} (updated in place): {why}")
