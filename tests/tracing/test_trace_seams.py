@@ -494,3 +494,18 @@ def test_a_draw_written_in_place_replays_and_verifies():
 
     (le, we, ge), (lt, wt, gt) = run(False), run(True)
     assert le == lt and we.tobytes() == wt.tobytes() and ge == gt
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: np.ma.masked_array([1.0, 2.0], mask=[False, True]),
+        lambda: np.matrix([[1.0, 2.0]]),
+    ],
+)
+def test_ndarray_subclasses_still_become_plain_arrays(make):
+    # the helpers keep other dispatching array types (a traced array) as they are, but an
+    # ndarray subclass is converted as before: tensors hold plain ndarrays
+    assert type(gs.tensor(make()).data) is np.ndarray
+    assert type(gs.exp(make()).data) is np.ndarray
+    assert type((gs.ones(2) + make()).data) is np.ndarray

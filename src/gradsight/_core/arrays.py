@@ -18,25 +18,24 @@ _generic = np.generic
 
 
 def is_duck_array(x) -> bool:
-    """Whether ``x`` is an array of another type that takes part in NumPy's dispatch
-    (not an ndarray, a NumPy scalar, a Python number or a list)."""
-    return x.__class__ is not ndarray and hasattr(type(x), "__array_function__")
+    """Whether ``x`` is an array of another type that takes part in NumPy's dispatch:
+    not an ndarray (nor a subclass: a masked array or a memmap is converted as
+    before), a NumPy scalar, a Python number or a list."""
+    return not isinstance(x, (ndarray, _generic)) and hasattr(type(x), "__array_function__")
 
 
 def as_result(x):
     """An op's result as an array: np.asarray (a NumPy scalar becomes a 0-d array),
     except another dispatching array type, which stays what it is."""
-    if isinstance(x, _generic) or not hasattr(type(x), "__array_function__"):
-        return np.asarray(x)
-    return x
+    if is_duck_array(x):
+        return x
+    return np.asarray(x)
 
 
 def owned_copy(x, dtype=None):
     """``np.array(x, dtype=dtype)``: a new array the caller owns (a NumPy scalar
     gives a 0-d array), for another dispatching array type too."""
-    if x.__class__ is ndarray or isinstance(x, _generic):
-        return np.array(x, dtype=dtype)
-    if not hasattr(type(x), "__array_function__"):
+    if x.__class__ is ndarray or not is_duck_array(x):
         return np.array(x, dtype=dtype)
     out = np.copy(x)  # (dispatched: 0-d for a scalar, as np.array)
     if dtype is not None and np.dtype(dtype) != out.dtype:
