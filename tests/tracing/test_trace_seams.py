@@ -496,11 +496,15 @@ def test_a_draw_written_in_place_replays_and_verifies():
     assert le == lt and we.tobytes() == wt.tobytes() and ge == gt
 
 
+class _Subclass(np.ndarray):
+    """A user's ndarray subclass."""
+
+
 @pytest.mark.parametrize(
     "make",
     [
         lambda: np.ma.masked_array([1.0, 2.0], mask=[False, True]),
-        lambda: np.matrix([[1.0, 2.0]]),
+        lambda: np.array([1.0, 2.0]).view(_Subclass),
     ],
 )
 def test_ndarray_subclasses_still_become_plain_arrays(make):
