@@ -133,8 +133,12 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
         names.append("held=held")
     g.lines += [f"    {t}.grad = None" for t in dropped]
     g.ns["RETRACE"] = RETRACE
-    draws = any(kind == "draw" for kind, _ in program.inputs)
-    if draws:  # (put back when the eager step runs instead: it draws the same again)
+    # gs.rand draws, put back when a recorded check sends the call to the eager step
+    # (which draws them again); a program without such checks never does
+    draws = any(kind == "draw" for kind, _ in program.inputs) and "RETRACE" in getattr(
+        program, "replay_source", "RETRACE"
+    )
+    if draws:
         g.ns["generator"] = creation.generator
         g.lines.append("    drawn_from = generator().bit_generator.state")
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
