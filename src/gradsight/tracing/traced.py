@@ -155,7 +155,7 @@ class Traced:
                 "gs.trace does not run under detect_anomaly: a replay makes no per-op checks. "
                 "Call the untraced step (traced.step) to debug it"
             )
-        reason = self.entries[0][0].why_not(args) if self.entries else None
+        reason = self.entries[0][0].why_not(args, self.entries[0][1]) if self.entries else None
         if self.gave_up:
             return self.step(*args)
         if self.traces >= self.max_traces:
