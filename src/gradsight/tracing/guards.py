@@ -686,8 +686,7 @@ def _structure(found: Found) -> list:
 
 def _hyper(opt: Optimizer) -> list:
     return [
-        (list(g["params"]), {k: v for k, v in g.items() if k != "params"})
-        for g in opt.param_groups
+        (list(g["params"]), {k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups
     ]
 
 

@@ -18,7 +18,6 @@ import numpy as np
 from gradsight._core.tensor import new_tensor
 
 from .guards import DataSlot, GradSlot, GuardCode, guard_lines
-from .program import RETRACE
 
 MISS = object()
 BRANCH = object()  # a check inside the program went the other way: run this call eagerly
@@ -98,7 +97,7 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
         g.lines.append(f"    held = [{', '.join(f'{t}.grad' for t in dropped)}]")
         names.append("held=held")
     g.lines += [f"    {t}.grad = None" for t in dropped]
-    g.ns["RETRACE"] = RETRACE
+    g.ns["RETRACE"] = program.retrace
     g.lines.append(f"    outs = PROGRAM({', '.join(names)})")
     g.ns["BRANCH"] = BRANCH
     g.lines.append("    if outs is RETRACE:  # a recorded check went the other way")

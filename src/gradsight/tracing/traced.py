@@ -25,7 +25,7 @@ from .codegen import _targets
 from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
 from .outside import Watch
 from .patches import _patched, _rule_codes
-from .program import RETRACE, Program, _arg_names, _build
+from .program import Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError, Var
 from .replay import BRANCH, HOLDS, MISS, compile_replay
 from .verify import differences, due, every, mismatch_error, run_scratch
@@ -185,7 +185,7 @@ class Traced:
         if stats[1](args) is not HOLDS:
             return MISS
         outs, scratch = run_scratch(program, args)
-        if outs is RETRACE:  # a recorded check went the other way: eager, as a replay would
+        if outs is program.retrace:  # a recorded check went the other way: eager, as a replay would
             self.eager_calls += 1
             return self.step(*args)
         was, _eager.on = getattr(_eager, "on", False), True

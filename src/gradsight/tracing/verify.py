@@ -105,7 +105,7 @@ def _label(kind, ref) -> str:
 
 def run_scratch(program, args):
     """The program run on the current inputs, writing only into copies; returns
-    (outputs or RETRACE, the inputs as the program left them)."""
+    (outputs or program.retrace, the inputs as the program left them)."""
     inputs = read_inputs(program, args)
     for i in getattr(program, "updated_inputs", ()):
         v = inputs[i]
@@ -114,7 +114,7 @@ def run_scratch(program, args):
     gen = creation.generator()
     saved = gen.bit_generator.state
     try:
-        outs = program.fn(*inputs, own=(False,) * len(getattr(program, "ownable", ())))
+        outs = program.fn(*inputs)  # (own= by default all False: parameters get new arrays)
     finally:
         gen.bit_generator.state = saved  # the eager step draws what it would have drawn
     return outs, inputs
