@@ -1,5 +1,6 @@
-"""A recorded trace as a program: the readable module (``traced.source``) and the
-faster function the replay runs (same statements, buffers reused and freed)."""
+"""A recorded trace as a program: one module (``traced.source``), which is both what
+users read and, compiled, the function the replay runs (buffers reused and freed,
+parameters updated in place where ``own`` allows, all written in the text)."""
 
 from __future__ import annotations
 
@@ -64,18 +65,19 @@ def _build(rec, inputs, outputs, template, step) -> Program:
                 label = "result" if ref == 0 else f"result{ref}"
             names[id(v)] = namer.reserve(label)
         out_names.append(v)
-    writer = codegen.Writer(namer, names)
+    # the rewrites that give the eager step's bits with fewer arrays and calls (see
+    # docs/trace.md, "The replay"): each shows in the module's text
     errstates: dict = {}  # np.errstate settings -> the module's name for them
     keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
-    fast_ops, fills = codegen.constant_fills(ops, keep)
+    rewritten, fills = codegen.constant_fills(ops, keep)
     for k, z in enumerate(fills):
         z.name = namer.reserve(f"filled{k}" if z.value.any() else f"zeros{k}")
         names[id(z)] = z.name
-    before_reuse = fast_ops
-    fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
-    layout_args = _layout_args(before_reuse, fast_ops, inputs)
-    fast_ops, ownable = _updates_in_place(fast_ops, inputs, outputs)
-    fast_ops, releases = _checks_that_retrace(fast_ops, inputs)
+    before_reuse = rewritten
+    rewritten, alias = codegen.reuse_dead_operands(rewritten, keep)
+    layout_args = _layout_args(before_reuse, rewritten, inputs)
+    rewritten, ownable = _updates_in_place(rewritten, inputs, outputs)
+    rewritten, releases = _checks_that_retrace(rewritten, inputs)
     scalars: dict = {}
 
     def hoist(x) -> str:  # a NumPy scalar as a constant of the module (made once)
@@ -84,21 +86,21 @@ def _build(rec, inputs, outputs, template, step) -> Program:
             scalars[key] = (namer.reserve(f"s{len(scalars)}"), x)
         return scalars[key][0]
 
-    fast_writer = codegen.Writer(namer, dict(names), alias, hoist)
+    writer = codegen.Writer(namer, dict(names), alias, hoist)
     kept = {names[id(s)] for _, s in inputs} | {
-        fast_writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
+        writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
     }
     kept |= {c.name for c in rec.consts} | {z.name for z in fills}
     kept |= {name for name, _ in scalars.values()}
     lines = codegen.body(
-        fast_ops,
-        fast_writer,
+        rewritten,
+        writer,
         errstate=lambda e: errstates.setdefault(e, namer.reserve(_errstate_name(e))),
-        dels=codegen.last_uses(fast_ops, fast_writer, kept),
+        dels=codegen.last_uses(rewritten, writer, kept),
     )
     params = [names[id(s)] for _, s in inputs]
     used_consts = sorted(
-        {c.name for c in _consts_in(fast_ops) if c.name in consts}
+        {c.name for c in _consts_in(rewritten) if c.name in consts}
         | {writer.name(v) for v in out_names if isinstance(v, Const)}
     )
     rets = ", ".join(writer.value(v) if v is not None else "None" for v in out_names)
@@ -116,7 +118,7 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     values = {k: consts[k] for k in used_consts}
     values.update({z.name: z.value for z in fills})
     values.update(dict(scalars.values()))
-    extras = _Extras(errstates, bool(releases), _uses_retrace(fast_ops), bool(ownable))
+    extras = _Extras(errstates, bool(releases), _uses_retrace(rewritten), bool(ownable))
     source = _module_source(
         "\n".join(func) + "\n", values, inputs, outputs, names, step, updated, extras
     )
