@@ -25,6 +25,7 @@ import enum
 import functools
 import inspect
 import os
+import reprlib
 import sys
 import sysconfig
 import types
@@ -973,6 +974,11 @@ def _grad_mode_changed(args) -> str:
 def _argument_why(guard, i: int):
     def why(args) -> str:
         was, now = guard.args[i], _value_sig(args[i])
+        if was[0] == "struct" and now[0] == "struct" and was[1][0] is now[1][0]:
+            return (
+                f"argument {i} changed: a {was[1][0].__name__} with other contents than "
+                f"when traced, now {reprlib.repr(args[i])}"
+            )
         return f"argument {i} changed: {_describe(was)} -> {_describe(now)}"
 
     return why
@@ -1173,8 +1179,11 @@ def _describe(sig) -> str:
     if sig[0] == "value":
         return repr(sig[2])
     if sig[0] == "struct":
-        return f"a {sig[1][0].__name__} with other contents"
-    return "another object"
+        return f"a {sig[1][0].__name__}"
+    obj = sig[1]
+    return f"{type(obj).__name__} {getattr(obj, '__qualname__', '')} at {id(obj):#x}".replace(
+        "  ", " "
+    )
 
 
 def slot_name(slot) -> str:
