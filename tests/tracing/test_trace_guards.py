@@ -118,7 +118,7 @@ def _parameter_hook(mp):
 
 def _gradient(mp):
     trainer, traced, args = _trainer()
-    trainer.net.out.weight.grad = None  # (zero_grad(set_to_none=False) keeps one: traced so)
+    trainer.net.out.weight.grad = None  # (traced with one there: the step's zero_grad drops it)
     _refused(traced, args, "gradient", "out.weight.grad changed", "-> None")
 
 
