@@ -32,6 +32,7 @@ from tests.tracing.test_random_steps import ACTIVATIONS, _optimizer
 from tests.tracing.test_random_steps import _data as _batch  # (x, y) of a cfg's shapes
 
 import gradsight as gs
+from gradsight.tracing.verify import differences, read_inputs
 
 pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
 
@@ -178,13 +179,15 @@ def _updated(source: str) -> list:
     head = "and updates in place (writes the new values into the arrays it is given):\n"
     if head not in doc:
         return []
-    return [line.strip() for line in doc.split(head)[1].strip("\n").splitlines()]
+    listed = doc.split(head)[1].strip("\n").split("\n\n")[0]  # (notes follow a blank line)
+    return [line.strip() for line in listed.splitlines()]
 
 
 def _check_module(source: str, program) -> None:
-    """Valid Python, NumPy its only import, every name it reads defined, the
-    docstring's inputs the parameters of step() in order, and nothing of the
-    replay's (RETRACE, own=, held=, hoisted scalars, filled arrays) left in it."""
+    """Valid Python, NumPy its only import, every name it reads defined in it, the
+    docstring's inputs the parameters of step() in order (then the replay's options,
+    own= and held=, whose defaults make a call alone give new arrays), and the text
+    the replay runs: its step() compiled from this source."""
     tree = ast.parse(source)
     imports = [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))]
     assert [ast.unparse(n) for n in imports] == ["import numpy as np"]
@@ -192,15 +195,22 @@ def _check_module(source: str, program) -> None:
     fns = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert [f.name for f in fns] == ["step"]
     fn = fns[0]
-    params = [a.arg for a in fn.args.args]
-    assert not (fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs or fn.args.defaults)
+    assert not (fn.args.vararg or fn.args.kwarg or fn.args.kwonlyargs)
+    options = [a.arg for a in fn.args.args[len(fn.args.args) - len(fn.args.defaults) :]]
+    assert options in ([], ["own"], ["held"], ["own", "held"])
+    for name, default in zip(options, fn.args.defaults):
+        if name == "own":  # one False per parameter update: new arrays
+            assert isinstance(default, ast.Tuple)
+            assert all(isinstance(e, ast.Constant) and e.value is False for e in default.elts)
+        else:
+            assert ast.unparse(default) == "NOTHING_HELD"
+    params = [a.arg for a in fn.args.args if a.arg not in options]
     inputs, _ = _doc(source)
     assert [name for name, *_ in inputs] == params
-    module_names = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets} | {
-        "np",
-        "step",
-    }
-    local = set(params)
+    assert program.fn.__code__.co_filename.startswith("<gs.trace of ")
+    module_names = {t.id for n in tree.body if isinstance(n, ast.Assign) for t in n.targets}
+    module_names |= {n.name for n in tree.body if isinstance(n, ast.ClassDef)} | {"np", "step"}
+    local = set(params) | set(options)
     for node in ast.walk(fn):
         if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
             local.add(node.id)
@@ -209,18 +219,18 @@ def _check_module(source: str, program) -> None:
             assert node.id in local or node.id in module_names or hasattr(builtins, node.id), (
                 f"step() reads {node.id!r}, which the module never defines"
             )
-    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-    used |= {n.arg for n in ast.walk(tree) if isinstance(n, ast.keyword)}
-    used |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-    for name in used:  # the replay's own names (its flags, markers, hoisted scalars)
-        assert name not in {"RETRACE", "NOTHING_HELD", "own", "held", "setflags"}, name
-        assert not re.fullmatch(r"_E\d+|s\d+|zeros\d+|filled\d+", name), name
-    # the module's globals: np, step and the recorded constants, each written out or
-    # a None placeholder named in program.consts
+    # the module's globals: np, step, the recorded values (constants, NumPy scalars,
+    # filled arrays: each written out, or a None placeholder named in program.consts),
+    # the np.errstate settings its calls run under, RETRACE and held's default
     for node in tree.body:
         if isinstance(node, ast.Assign):
             (target,) = node.targets
-            assert target.id in program.consts, target.id
+            value = ast.unparse(node.value)
+            assert (
+                target.id in program.consts
+                or value.startswith("Errstate(")
+                or (target.id, value) in {("RETRACE", "object()"), ("NOTHING_HELD", "[]")}
+            ), (target.id, value)
     assert fn.returns is None
 
 
@@ -614,3 +624,48 @@ def test_checks_that_cannot_fail_and_powers_of_one_are_folded_away():
     assert "raise" not in source
     for p, q in zip(net.parameters(), eager_net.parameters()):
         assert p.data.tobytes() == q.data.tobytes()
+
+
+# ------------------------------------------------------------------ one pipeline
+def _relu_step():
+    """A classifier step as users write it: every kind of module-level value the
+    program has (NumPy scalars, relu's zeros, np.errstate settings, own=, held=,
+    RETRACE for cross_entropy's label check)."""
+    gs.manual_seed(0)
+    net = gs.nn.MLP([3, 8, 2], activation="relu")
+    opt = gs.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+
+    def step(x, y):
+        opt.zero_grad()
+        loss = gs.nn.functional.cross_entropy(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def test_the_replay_runs_the_text_users_read():
+    traced = gs.trace(_relu_step())
+    rng = np.random.default_rng(0)
+    x = gs.tensor(rng.standard_normal((5, 3)))
+    y = gs.tensor(np.array([0, 1, 1, 0, 1]))
+    for _ in range(3):  # (the steady-state program: gradients and buffers exist)
+        traced(x, y)
+    source, program = traced.source, traced.entries[0][1]
+    _check_module(source, program)
+    for name in ("s0 = np.float64(", "zeros0 = np.zeros(", "= Errstate(", "held=NOTHING_HELD"):
+        assert name in source, name
+    fn, _ = _load(source, program)
+    # the replayed function is this text compiled: the same code, the same defaults
+    ran, read = program.fn.__code__, fn.__code__
+    assert ran.co_code == read.co_code and ran.co_names == read.co_names
+    assert ran.co_consts == read.co_consts and ran.co_varnames == read.co_varnames
+    assert program.fn.__defaults__ == fn.__defaults__
+    # and the module's step() on the inputs of a replay gives what the replay wrote
+    inputs = [v.copy() if isinstance(v, np.ndarray) else v for v in read_inputs(program, (x, y))]
+    replays = traced.replays
+    loss = traced(x, y)
+    assert traced.replays == replays + 1
+    outs = fn(*inputs)
+    assert differences(program, (x, y), outs, inputs, loss) == []

@@ -541,6 +541,7 @@ def body(ops: list, writer: Writer, indent: str = "    ", errstate=None, dels=No
     lines = []
     context = None
     errs = ()
+    reusing = None  # the array the last op wrote into in place of a new one
     for i, op in enumerate(ops):
         if op.context != context:
             if errs:
@@ -556,7 +557,12 @@ def body(ops: list, writer: Writer, indent: str = "    ", errstate=None, dels=No
             else:
                 errs = ()
         inner = indent + ("    " if errs else "")
-        lines.extend(inner + line for line in writer.statement(op).split("\n"))
+        text = writer.statement(op).split("\n")
+        into = writer.name(op.kwargs["out"][0]) if getattr(op, "reused", False) else None
+        if into is not None and into != reusing and not text[0].startswith(into + " "):
+            text[0] += f"  # into {into}'s array: its values are not needed again"
+        reusing = into
+        lines.extend(inner + line for line in text)
         if dels and i in dels:
             lines.append(inner + "del " + ", ".join(sorted(dels[i])))
     return lines

@@ -12,7 +12,10 @@ inputs) and writes the ones the step changed at the end (its outputs).
 A guard is everything else the recorded program assumed: argument kinds,
 shapes and dtypes, grad mode, which parameters the modules and optimizers
 hold, each slot's shape and dtype, the optimizer hyper-parameters, and that
-no hooks are registered. ``Guard.holds(args)`` is checked before a replay.
+no hooks are registered. ``Guard.checks(program)`` writes them as code, one
+``Check`` each (a condition, and what to say when it fails): the replay
+inlines those conditions (replay.py), and ``Guard.why_not`` runs the same code
+to name the first that fails, so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import enum
 import functools
 import inspect
 import os
+import reprlib
 import sys
 import sysconfig
 import types
@@ -29,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gradsight._core.grad_mode import mode
+from gradsight._core.grad_mode import mode, plain
 from gradsight._core.tensor import Tensor, new_tensor
 from gradsight.nn.module import Module
 from gradsight.optim.optimizer import Optimizer
@@ -683,23 +687,12 @@ def _structure(found: Found) -> list:
 
 def _hyper(opt: Optimizer) -> list:
     return [
-        ([id(p) for p in g["params"]], {k: v for k, v in g.items() if k != "params"})
-        for g in opt.param_groups
-    ]
-
-
-def _typed(hyper: list) -> list:
-    """Hyper-parameters with their types: 0.1 and np.float64(0.1) are different settings
-    (a float32 update with the latter is made in float64)."""
-    return [
-        (ids, [(k, v.__class__, tuple(map(type, v)) if isinstance(v, tuple) else (), v)])
-        for ids, settings in hyper
-        for k, v in settings.items()
+        (list(g["params"]), {k: v for k, v in g.items() if k != "params"}) for g in opt.param_groups
     ]
 
 
 def _state_keys(opt: Optimizer) -> list:
-    return [(id(p), tuple(st)) for p, st in opt.state.items()]
+    return [(p, tuple(st)) for p, st in opt.state.items()]
 
 
 class Guard:
@@ -726,53 +719,445 @@ class Guard:
             reads(step, found.modules, self.arrays) if step is not None else ([], [])
         )
 
-    def why_not(self, args) -> str | None:
-        """None when a replay is valid for ``args``; else what changed."""
-        if len(args) != len(self.args):
-            return f"the step got {len(args)} arguments instead of {len(self.args)}"
-        for i, (a, sig) in enumerate(zip(args, self.args)):
-            if _value_sig(a) != sig:
-                return f"argument {i} changed: {_describe(sig)} -> {_describe(_value_sig(a))}"
-        for i, j, same in self.aliases:
-            if (args[i] is args[j]) is not same:
-                return f"arguments {j} and {i} {'stopped being' if same else 'became'} one object"
-        if mode.enabled != self.grad_enabled:
-            return f"grad mode changed to {'on' if mode.enabled else 'off'}"
-        for s, sig in self.slots:
-            if _slot_sig(s.get()) != sig:
-                return f"{s.name} changed: {sig} -> {_slot_sig(s.get())}"
-        for t in self.tensors:
-            if t._hooks is not None or t.grad_fn is not None:
-                return "a hook was registered on a parameter (or it stopped being a leaf)"
-        for t, rg in self.requires:
-            if t.requires_grad is not rg:
-                return f"requires_grad of a parameter changed to {t.requires_grad}"
+    def checks(self, program, code: GuardCode) -> list:
+        """The guards as code: one ``Check`` each, in the order a replay tests them.
+        ``program`` decides which assumptions its code makes (the strides it relies
+        on, the gradients it reads); ``code`` names the constants the conditions
+        compare with. Made when a replay is compiled, from the lists above as they
+        are then (guards added after the tracing call are included)."""
+        k = code.const
+        out = [Check("argument count", f"len(args) == {len(self.args)}", _count_changed(self))]
+        # plain.on: every thread records and none detects anomalies (one read, no thread-local)
+        cond = (
+            "plain.on or (mode.enabled and not mode.anomaly)"
+            if self.grad_enabled
+            else "not plain.on and not mode.enabled and not mode.anomaly"
+        )
+        out.append(Check("grad mode", cond, _grad_mode_changed))
+        for i, sig in enumerate(self.args):
+            out += _argument_checks(self, i, sig, k)
+        for i, j, same in self.aliases:  # the same tensor twice, or two tensors, as traced
+            out.append(
+                Check("aliasing", f"a{i} is {'' if same else 'not '}a{j}", _alias_why(i, j, same))
+            )
+        for i in sorted(getattr(program, "layout_args", ())):  # see program._layout_args
+            arr = f"(a{i}.data if a{i}.__class__ is not np.ndarray else a{i})"
+            cond = f"{arr}.strides == {k(self.args[i][-1])}"
+            out.append(Check("argument layout", cond, _argument_why(self, i)))
+        read = {id(ref) for _, ref in program.inputs}
+        out += self._slot_checks(read, k)
         for mod, flag in self.training:
-            if mod.__dict__.get("training") is not flag:
-                return f"a module was switched to {'train' if mod.training else 'eval'} mode"
+            why = _train_eval_why(mod)
+            out.append(Check("train/eval", f"{k(mod.__dict__)}.get('training') is {flag}", why))
+        for t, rg in self.requires:
+            why = _requires_why(self, t)
+            out.append(Check("requires_grad", f"{k(t)}.requires_grad is {rg}", why))
         for container, key, v in self.scalars:
-            if not same_scalar(read_holder(container, key), v):
-                now = read_holder(container, key)
-                what = (
-                    key
-                    if isinstance(key, str)
-                    else f"element {key} of a list"
-                    if isinstance(container, list)
-                    else "a closure variable"
-                )
-                return f"{what} the step reads changed: {v!r} -> {now!r}"
-        for container, key, v in self.holders:
-            if read_holder(container, key) is not v:
-                return f"{key if isinstance(key, str) else 'an object'} the step reads was replaced"
-        for d, k, v in self.structure:
-            if d.get(k) is not v:
-                return f"the module's entry {k!r} was replaced"
+            cond = f"same_scalar(read_holder({k(container)}, {_key_source(key, k)}), {k(v)})"
+            out.append(Check("setting", cond, _setting_why(container, key, v)))
+        for container, key, v in self.holders:  # the same model / optimizer where read
+            cond = _holder_cond(container, key, v, k)
+            out.append(Check("holder", cond, _holder_why(container, key, v)))
+        for d, key, v in self.structure:
+            cond = f"{k(d)}.get({key!r}) is {k(v)}"
+            out.append(
+                Check("module entry", cond, _const_why(f"the module's entry {key!r} was replaced"))
+            )
         for opt, hyper, keys in self.hyper:
-            if _typed(_hyper(opt)) != _typed(hyper):
-                return "the optimizer's hyper-parameters or parameter groups changed"
-            if _state_keys(opt) != keys:
-                return "the optimizer's state changed shape (a first step, or a reset)"
-        return None
+            out += _optimizer_checks(opt, hyper, keys, k)
+        for slot, sig in self.slots:  # (after the state keys: the entry exists)
+            if isinstance(slot, StateSlot) and sig is not None:
+                st = f"{k(slot.opt)}.state[{k(slot.p)}][{slot.key!r}]"
+                if isinstance(sig, tuple):
+                    cond = (
+                        f"{st}.__class__ is np.ndarray and {st}.shape == {k(sig[0])} and "
+                        f"{st}.dtype == {k(sig[1])}"
+                    )
+                else:
+                    cond = f"{st}.__class__ is {k(sig)}"
+                out.append(Check("optimizer state", cond, _slot_why(slot, sig)))
+        for n, (kind, ref) in enumerate(program.inputs):
+            if kind == "held":  # an array read from a closure cell, a global, an entry
+                out.append(_held_check(n, ref, k))
+        return out
+
+    def _slot_checks(self, read: set, k) -> list:
+        out = []
+        for slot, sig in self.slots:
+            t = k(slot.t) if not isinstance(slot, StateSlot) else None
+            if isinstance(slot, DataSlot):
+                cond = f"{t}.data.shape == {k(sig[0])} and {t}.data.dtype == {k(sig[1])}"
+                out.append(Check("parameter", cond, _slot_why(slot, sig)))
+                why = _const_why(
+                    f"a hook was registered on {slot.name} (or it stopped being a leaf)"
+                )
+                out.append(
+                    Check("parameter hook", f"{t}._hooks is None and {t}.grad_fn is None", why)
+                )
+            elif isinstance(slot, GradSlot):
+                if sig is None:
+                    cond = f"{t}.grad is None"
+                elif id(slot) not in read:  # replaced unread (zero_grad): only presence counts
+                    cond = f"{t}.grad is not None"
+                else:
+                    cond = (
+                        f"{t}.grad is not None and {t}.grad.data.shape == {k(sig[0])} and "
+                        f"{t}.grad.data.dtype == {k(sig[1])}"
+                    )
+                out.append(Check("gradient", cond, _slot_why(slot, sig)))
+        return out
+
+    def why_not(self, args, program) -> str | None:
+        """None when the guards hold for ``args``; else what changed: the description
+        of the first failing check, found by the replay's own guard code."""
+        check = self.first_failing(args, program)
+        return None if check is None else check.why(args)
+
+    def first_failing(self, args, program):
+        """The first of ``checks(program)`` that fails for ``args`` (a Check), or None.
+        Its code is compiled on the first call (only a replay that missed asks)."""
+        cached = getattr(self, "_why_not", None)
+        if cached is None or cached[0] is not program:
+            code = GuardCode()
+            checks = self.checks(program, code)
+            lines = ["def first_failing(args):"] + guard_lines(checks, str)
+            lines.append("    return None")
+            cached = (program, checks, code.compiled("\n".join(lines) + "\n", "first_failing"))
+            self._why_not = cached
+        _, checks, first_failing = cached
+        n = first_failing(args)
+        return None if n is None else checks[n]
+
+
+# ------------------------------------------------------------------ guards as code
+class Check:
+    """One guard as code: ``cond``, a Python expression true while the guard holds (it
+    reads the arguments as ``args`` and a0, a1 ..., the constants by the names
+    GuardCode gave them); ``setup``, a statement run before it (or None); ``why(args)``,
+    what changed, for a call where ``cond`` is false. ``kind`` names the sort of guard."""
+
+    __slots__ = ("kind", "cond", "why", "setup")
+
+    def __init__(self, kind: str, cond: str, why, setup: str | None = None):
+        assert kind in KINDS, kind
+        self.kind, self.cond, self.why, self.setup = kind, cond, why, setup
+
+    def __repr__(self) -> str:
+        return f"Check({self.kind!r}, {self.cond!r})"
+
+
+# every kind of check Guard.checks makes (tests/tracing/test_trace_guards.py covers each)
+KINDS = (
+    "argument count",
+    "grad mode",
+    "tensor argument",
+    "argument gradient",
+    "argument hook",
+    "array argument",
+    "value argument",
+    "struct argument",
+    "object argument",
+    "aliasing",
+    "argument layout",
+    "parameter",
+    "parameter hook",
+    "gradient",
+    "train/eval",
+    "requires_grad",
+    "setting",
+    "holder",
+    "module entry",
+    "param groups",
+    "group parameters",
+    "hyper-parameters",
+    "state keys",
+    "optimizer state",
+    "held array",
+)
+
+
+class GuardCode:
+    """The namespace generated guard code runs in: its helpers, and the values the
+    conditions compare with as constants ``K0``, ``K1`` ... (read as globals)."""
+
+    def __init__(self):
+        self.ns = {
+            "np": np,
+            "Tensor": Tensor,
+            "mode": mode,
+            "plain": plain,
+            "frozen": frozen,
+            "read_holder": read_holder,
+            "same_scalar": same_scalar,
+        }
+        self.count = 0
+
+    def const(self, value) -> str:
+        name = f"K{self.count}"
+        self.count += 1
+        self.ns[name] = value
+        return name
+
+    def compiled(self, source: str, fn_name: str, filename: str = "<gs.trace guards>"):
+        exec(compile(source, filename, "exec"), self.ns)  # noqa: S102 - generated here
+        fn = self.ns[fn_name]
+        fn.source = source
+        return fn
+
+
+def guard_lines(checks: list, fail) -> list:
+    """The function-body lines that test ``checks`` in order; the n-th failing one
+    returns ``fail(n)`` (the replay: MISS; why_not: n)."""
+    lines = []
+    for n, c in enumerate(checks):
+        if c.setup:
+            lines.append(f"    {c.setup}")
+        lines.append(f"    if not ({c.cond}): return {fail(n)}")
+    return lines
+
+
+def _key_source(key, k) -> str:
+    return repr(key) if key is None or key.__class__ in (str, int) else k(key)
+
+
+def _argument_checks(guard, i: int, sig, k) -> list:
+    a = f"a{i}"
+    why = _argument_why(guard, i)
+    kind = sig[0]
+    setup = f"{a} = args[{i}]"
+    if kind == "tensor":
+        _, shape, dtype, rg, leaf, gsig, _ = sig
+        cond = (
+            f"isinstance({a}, Tensor) and {a}.data.shape == {k(shape)} and "
+            f"{a}.data.dtype == {k(dtype)} and {a}.requires_grad is {rg} and "
+            f"({a}.grad_fn is None) is {leaf}"
+        )
+        out = [Check("tensor argument", cond, why, setup)]
+        if gsig is None:
+            cond = f"{a}.grad is None"
+        else:
+            cond = (
+                f"{a}.grad is not None and {a}.grad.data.shape == {k(gsig[0])} and "
+                f"{a}.grad.data.dtype == {k(gsig[1])}"
+            )
+        out.append(Check("argument gradient", cond, why))
+        if rg:
+            hook = _const_why(f"a hook was registered on argument {i}")
+            out.append(Check("argument hook", f"{a}._hooks is None", hook))
+    elif kind == "array":
+        _, shape, dtype, _ = sig
+        cond = (
+            f"{a}.__class__ is np.ndarray and {a}.shape == {k(shape)} and {a}.dtype == {k(dtype)}"
+        )
+        out = [Check("array argument", cond, why, setup)]
+    elif kind == "value":
+        _, typ, value = sig
+        cond = f"{a}.__class__ is {k(typ)} and {a} == {k(value)}"
+        out = [Check("value argument", cond, why, setup)]
+    elif kind == "struct":  # a list, tuple or dict: by contents (see frozen)
+        out = [Check("struct argument", f"frozen({a}) == {k(sig[1])}", why, setup)]
+    else:
+        out = [Check("object argument", f"{a} is {k(sig[1])}", why, setup)]
+    return out
+
+
+def _count_changed(guard):
+    return lambda args: f"the step got {len(args)} arguments instead of {len(guard.args)}"
+
+
+def _grad_mode_changed(args) -> str:
+    if mode.anomaly:
+        return "anomaly detection is on"
+    return f"grad mode changed to {'on' if mode.enabled else 'off'}"
+
+
+def _argument_why(guard, i: int):
+    def why(args) -> str:
+        was, now = guard.args[i], _value_sig(args[i])
+        if was[0] == "struct" and now[0] == "struct" and was[1][0] is now[1][0]:
+            return (
+                f"argument {i} changed: a {was[1][0].__name__} with other contents than "
+                f"when traced, now {reprlib.repr(args[i])}"
+            )
+        return f"argument {i} changed: {_describe(was)} -> {_describe(now)}"
+
+    return why
+
+
+def _alias_why(i: int, j: int, same: bool):
+    return _const_why(f"arguments {j} and {i} {'stopped being' if same else 'became'} one object")
+
+
+def _const_why(text: str):
+    return lambda args: text
+
+
+def _slot_why(slot, sig):
+    return lambda args: (
+        f"{slot.name} changed: {_slot_text(sig)} -> {_slot_text(_slot_sig(slot.get()))}"
+    )
+
+
+def _slot_text(sig) -> str:
+    if sig is None:
+        return "None"
+    if isinstance(sig, tuple):
+        return f"{sig[1]} array of shape {sig[0]}"
+    return sig.__name__
+
+
+def _train_eval_why(mod):
+    name = type(mod).__name__
+    return lambda args: f"a {name} was switched to {'train' if mod.training else 'eval'} mode"
+
+
+def _requires_why(guard, t):
+    def why(args) -> str:
+        name = next((n for x, n in guard.found.tensors if x is t), "a parameter")
+        return f"requires_grad of {name} changed to {t.requires_grad}"
+
+    return why
+
+
+def _setting_why(container, key, v):
+    if isinstance(key, str):
+        what = key
+    elif isinstance(container, list):
+        what = f"element {key} of a list"
+    else:
+        what = "a closure variable"
+
+    def why(args) -> str:
+        now = read_holder(container, key)
+        now = "absent" if now is _MISSING else repr(now)
+        was = "absent" if v is _MISSING else repr(v)
+        return f"{what} the step reads changed: {was} -> {now}"
+
+    return why
+
+
+def _holder_cond(container, key, v, k) -> str:
+    if key is None:
+        return f"read_holder({k(container)}, None) is {k(v)}"
+    if isinstance(container, list):
+        c = k(container)
+        if v is _MISSING:  # its length: nothing appended
+            return f"len({c}) == {key}"
+        return f"len({c}) > {key} and {c}[{key}] is {k(v)}"
+    # a dict: globals, an object's __dict__, or the user's (any hashable key)
+    return f"{k(container)}.get({_key_source(key, k)}) is {k(v)}"
+
+
+def _holder_why(container, key, v):
+    if isinstance(container, list) and v is _MISSING:
+        return lambda args: f"a list the step reads changed length: {key} -> {len(container)}"
+    what = key if isinstance(key, str) else "an object"
+    return _const_why(f"{what} the step reads was replaced")
+
+
+def _optimizer_checks(opt, hyper: list, keys: list, k) -> list:
+    o = k(opt)
+    name = type(opt).__name__
+    out = [
+        Check(
+            "param groups",
+            f"len({o}.param_groups) == {len(hyper)}",
+            lambda args: f"{name} has {len(opt.param_groups)} parameter groups, not {len(hyper)}",
+        )
+    ]
+    for gi, (params, settings) in enumerate(hyper):
+        grp = f"{o}.param_groups[{gi}]"
+        same = [f"len({grp}['params']) == {len(params)}"]
+        same += [f"{grp}['params'][{j}] is {k(p)}" for j, p in enumerate(params)]
+        why = _const_why(f"the parameters of {name}'s group {gi} changed")
+        out.append(Check("group parameters", " and ".join(same), why))
+        # by type too (np.float64(0.1) == 0.1, but a float32 update with it differs),
+        # all in one condition: the group read once, each setting once
+        same = [_same_value(f"(v := h[{key!r}])", v, k) for key, v in settings.items()]
+        if same:
+            why = _hyper_why(opt, gi, settings)
+            out.append(Check("hyper-parameters", " and ".join(same), why, f"h = {grp}"))
+    state_why = _state_why(opt, keys)
+    out.append(Check("state keys", f"len({o}.state) == {len(keys)}", state_why))
+    for p, names in keys:
+        out.append(Check("state keys", f"tuple({o}.state.get({k(p)}, ())) == {names!r}", state_why))
+    return out
+
+
+def _same_value(read: str, value, k) -> str:
+    """``read`` (which assigns ``v``) has ``value``'s type and value (elementwise for a
+    tuple such as betas)."""
+    if value.__class__ is tuple:
+        parts = [f"{read}.__class__ is tuple and len(v) == {len(value)}"]
+        parts += [
+            f"v[{j}] == {k(x)} and v[{j}].__class__ is {k(x.__class__)}"
+            for j, x in enumerate(value)
+        ]
+        return " and ".join(parts)
+    return f"{read} == {k(value)} and v.__class__ is {k(value.__class__)}"
+
+
+def _hyper_why(opt, gi: int, settings: dict):
+    def why(args) -> str:
+        group = opt.param_groups[gi]
+        for key, was in settings.items():
+            now = group.get(key, _MISSING)
+            if not _typed_equal(now, was):
+                now = "absent" if now is _MISSING else f"{now!r} ({type(now).__name__})"
+                return (
+                    f"{type(opt).__name__}'s hyper-parameters changed: {key!r} (group {gi}) "
+                    f"{was!r} ({type(was).__name__}) -> {now}"
+                )
+        return f"a hyper-parameter of {type(opt).__name__}'s group {gi} changed"
+
+    return why
+
+
+def _typed_equal(now, was) -> bool:
+    if was.__class__ is tuple:
+        return (
+            now.__class__ is tuple
+            and len(now) == len(was)
+            and all(_typed_equal(x, y) for x, y in zip(now, was))
+        )
+    return now.__class__ is was.__class__ and now == was
+
+
+def _state_why(opt, keys: list):
+    def why(args) -> str:
+        now = sorted({key for st in opt.state.values() for key in st})
+        was = sorted({key for _, names in keys for key in names})
+        return (
+            f"{type(opt).__name__}'s state changed shape (a first step, or a reset): "
+            f"{len(opt.state)} entries with keys {now}, traced with {len(keys)} with keys {was}"
+        )
+
+    return why
+
+
+def _held_check(n: int, ref, k) -> Check:
+    """The n-th input of the program, an array read from a closure cell, a global or an
+    entry, read into ``held{n}`` (the replay passes it in) and checked."""
+    container, key, shape, dtype, strides = ref
+    name = f"held{n}"
+    setup = f"{name} = read_holder({k(container)}, {_key_source(key, k)})"
+    cond = (
+        f"{name}.__class__ is np.ndarray and {name}.shape == {k(shape)} and "
+        f"{name}.dtype == {k(dtype)} and {name}.strides == {k(strides)}"
+    )
+    what = repr(key) if isinstance(key, str) else "a closure variable"
+
+    def why(args) -> str:
+        now = read_holder(container, key)
+        now = (
+            f"{now.dtype} array of shape {now.shape} strides {now.strides}"
+            if isinstance(now, np.ndarray)
+            else type(now).__name__
+        )
+        was = f"{dtype} array of shape {shape} strides {strides}"
+        return f"the array {what} the step reads changed: {was} -> {now}"
+
+    return Check("held array", cond, why, setup)
 
 
 def same_scalar(now, then) -> bool:
@@ -786,14 +1171,19 @@ _MISSING = object()
 def _describe(sig) -> str:
     if sig[0] == "tensor":
         grad = " requiring grad" if sig[3] else ""
-        return f"Tensor{sig[1]} {sig[2]} strides {sig[6]}{grad}"
+        leaf = "" if sig[4] else " (not a leaf)"
+        has = "" if sig[5] is None else f" with a .grad of shape {sig[5][0]} {sig[5][1]}"
+        return f"Tensor{sig[1]} {sig[2]} strides {sig[6]}{grad}{leaf}{has}"
     if sig[0] == "array":
         return f"ndarray{sig[1]} {sig[2]} strides {sig[3]}"
     if sig[0] == "value":
         return repr(sig[2])
     if sig[0] == "struct":
-        return f"a {sig[1][0].__name__} with other contents"
-    return "another object"
+        return f"a {sig[1][0].__name__}"
+    obj = sig[1]
+    return f"{type(obj).__name__} {getattr(obj, '__qualname__', '')} at {id(obj):#x}".replace(
+        "  ", " "
+    )
 
 
 def slot_name(slot) -> str:

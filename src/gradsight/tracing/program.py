@@ -1,14 +1,16 @@
-"""A recorded trace as a program: the readable module (``traced.source``) and the
-faster function the replay runs (same statements, buffers reused and freed)."""
+"""A recorded trace as a program: one module (``traced.source``), which is both what
+users read and, compiled, the function the replay runs (buffers reused and freed,
+parameters updated in place where ``own`` allows, all written in the text)."""
 
 from __future__ import annotations
 
 import inspect
+from typing import NamedTuple
 
 import numpy as np
 
 from . import codegen
-from .recorder import Const, Op, Var
+from .recorder import _DEFAULT_ERR, Const, Op, Var
 
 
 class Program:
@@ -64,69 +66,75 @@ def _build(rec, inputs, outputs, template, step) -> Program:
                 label = "result" if ref == 0 else f"result{ref}"
             names[id(v)] = namer.reserve(label)
         out_names.append(v)
-    writer = codegen.Writer(namer, names)
-    lines = codegen.body(ops, writer)
-    fast = {}
+    # the rewrites that give the eager step's bits with fewer arrays and calls (see
+    # docs/trace.md, "The replay"): each shows in the module's text
+    errstates: dict = {}  # np.errstate settings -> the module's name for them
     keep = {id(s) for _, s in inputs} | {id(v) for _, v in outputs}
-    fast_ops, fills = codegen.constant_fills(ops, keep)
+    rewritten, fills = codegen.constant_fills(ops, keep)
     for k, z in enumerate(fills):
         z.name = namer.reserve(f"filled{k}" if z.value.any() else f"zeros{k}")
         names[id(z)] = z.name
-    before_reuse = fast_ops
-    fast_ops, alias = codegen.reuse_dead_operands(fast_ops, keep)
-    layout_args = _layout_args(before_reuse, fast_ops, inputs)
-    fast_ops, ownable = _updates_in_place(fast_ops, inputs, outputs)
-    fast_ops, releases = _checks_that_retrace(fast_ops, inputs)
+    before_reuse = rewritten
+    rewritten, alias = codegen.reuse_dead_operands(rewritten, keep)
+    layout_args = _layout_args(before_reuse, rewritten, inputs)
+    rewritten, ownable = _updates_in_place(rewritten, inputs, outputs)
+    rewritten, releases = _checks_that_retrace(rewritten, inputs)
     scalars: dict = {}
 
-    def hoist(x) -> str:  # a NumPy scalar as a constant of the replay (made once)
+    def hoist(x) -> str:  # a NumPy scalar as a constant of the module (made once)
         key = (type(x), x.tobytes())
         if key not in scalars:
             scalars[key] = (namer.reserve(f"s{len(scalars)}"), x)
         return scalars[key][0]
 
-    fast_writer = codegen.Writer(namer, dict(names), alias, hoist)
+    writer = codegen.Writer(namer, dict(names), alias, hoist)
     kept = {names[id(s)] for _, s in inputs} | {
-        fast_writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
+        writer.name(v) for _, v in outputs if isinstance(v, (Var, Const))
     }
     kept |= {c.name for c in rec.consts} | {z.name for z in fills}
     kept |= {name for name, _ in scalars.values()}
-    fast_lines = codegen.body(
-        fast_ops,
-        fast_writer,
-        errstate=lambda e: fast.setdefault(e, f"_E{len(fast)}"),
-        dels=codegen.last_uses(fast_ops, fast_writer, kept),
+    lines = codegen.body(
+        rewritten,
+        writer,
+        errstate=lambda e: errstates.setdefault(e, namer.reserve(_errstate_name(e))),
+        dels=codegen.last_uses(rewritten, writer, kept),
     )
     params = [names[id(s)] for _, s in inputs]
     used_consts = sorted(
-        {writer.name(c) for c in _consts_in(ops)}
+        {c.name for c in _consts_in(rewritten) if c.name in consts}
         | {writer.name(v) for v in out_names if isinstance(v, Const)}
     )
     rets = ", ".join(writer.value(v) if v is not None else "None" for v in out_names)
     ret_line = f"    return ({rets},)" if len(out_names) == 1 else f"    return ({rets})"
+    if ownable:  # called alone: every parameter gets a new array (see _updates_in_place)
+        flags = ", ".join(["False"] * len(ownable))
+        params.append(f"own=({flags},)" if len(ownable) == 1 else f"own=({flags})")
+    if releases:
+        params.append("held=NOTHING_HELD")
     func = [f"def step({', '.join(params)}):"] + lines + ["", ret_line]
-    runnable = "\n".join(func) + "\n"
-    fast_params = params + ["own=()"] + (["held=NOTHING_HELD"] if releases else [])
-    fast_head = f"def step({', '.join(fast_params)}):"
-    fast_source = "\n".join([fast_head] + fast_lines + ["", ret_line]) + "\n"
-    namespace = {"np": np, "RETRACE": RETRACE, "NOTHING_HELD": []}
-    namespace.update({name: _FastErrstate(errs) for errs, name in fast.items()})
-    namespace.update({k: consts[k] for k in used_consts})
-    namespace.update({z.name: z.value for z in fills})
-    namespace.update(dict(scalars.values()))
-    code = compile(fast_source, f"<gs.trace of {getattr(step, '__qualname__', 'step')}>", "exec")
-    exec(code, namespace)  # noqa: S102 - our own generated code
     written = {
         id(t) for op in ops if op.inplace and op.kind != "check" for t in codegen._targets(op)
     }
     updated = [s for _, s in inputs if id(s) in written]
-    source = _module_source(runnable, consts, used_consts, inputs, outputs, names, step, updated)
+    values = {k: consts[k] for k in used_consts}
+    values.update({z.name: z.value for z in fills})
+    values.update(dict(scalars.values()))
+    extras = _Extras(errstates, bool(releases), _uses_retrace(rewritten), bool(ownable))
+    source = _module_source(
+        "\n".join(func) + "\n", values, inputs, outputs, names, step, updated, extras
+    )
+    # what runs is this text: compiled and run as a module, its placeholders set
+    namespace: dict = {"__name__": "gs_trace_program"}
+    filename = f"<gs.trace of {getattr(step, '__qualname__', 'step')}>"
+    exec(compile(source, filename, "exec"), namespace)  # noqa: S102 - our own generated code
+    namespace.update({k: v for k, v in values.items() if namespace.get(k) is None})
+    consts = dict(consts, **values)  # every value the module holds, by its name there
     program = Program(
         source, namespace["step"], [k for k, _ in inputs], [k for k, _ in outputs], template, consts
     )
+    program.retrace = namespace.get("RETRACE")  # what step() returns when a check fails
     # input positions the program writes into (optimizer state updated in place)
     program.updated_inputs = [i for i, (_, s) in enumerate(inputs) if id(s) in written]
-    program.replay_source = fast_source  # what runs: the source with buffers reused and freed
     program.ownable = ownable  # input positions the replay may update in place (own=...)
     program.releases_held = releases  # held=: emptied once no check can send the call back
     program.layout_args = layout_args  # arguments whose strides the replay checks
@@ -139,7 +147,17 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     return program
 
 
-RETRACE = object()  # what the replay's program returns when a recorded check fails
+def _uses_retrace(ops: list) -> bool:
+    return any(op.kind == "check" and op.kwargs.get("retrace") for op in ops)
+
+
+def _errstate_name(errs: tuple) -> str:
+    """A name for a set of np.errstate settings: ``ignore_divide_invalid_over``."""
+    actions: dict = {}
+    for key, value in errs:
+        if dict(_DEFAULT_ERR).get(key) != value:
+            actions.setdefault(value, []).append(key)
+    return "_and_".join(f"{value}_{'_'.join(keys)}" for value, keys in actions.items())
 
 
 def _layout_args(ops: list, reused: list, inputs: list) -> set:
@@ -403,37 +421,6 @@ def _aliases(ops: list, base_id: int) -> set:
     return found
 
 
-try:  # the context variable np.errstate sets (NumPy >= 2.0), as ops/_util.py uses it
-    from numpy._core._ufunc_config import _extobj_contextvar as _fp_errors
-except (ImportError, AttributeError):  # pragma: no cover - NumPy 1.26
-    _fp_errors = None
-
-
-class _FastErrstate:
-    """``with np.errstate(**errs)`` for the replay, at a tenth of its cost (NumPy >= 2)."""
-
-    def __init__(self, errs: tuple):
-        self.kwargs = dict(errs)
-        self.token = None
-        self.cm = None
-        if _fp_errors is not None:
-            with np.errstate(**self.kwargs):
-                self.state = _fp_errors.get()
-
-    def __enter__(self):
-        if _fp_errors is None:  # pragma: no cover - NumPy 1.26
-            self.cm = np.errstate(**self.kwargs)
-            self.cm.__enter__()
-        else:
-            self.token = _fp_errors.set(self.state)
-
-    def __exit__(self, *exc):
-        if _fp_errors is None:  # pragma: no cover - NumPy 1.26
-            self.cm.__exit__(*exc)
-        else:
-            _fp_errors.reset(self.token)
-
-
 def _consts_in(ops):
     for op in ops:
         yield from _walk_consts((op.args, op.kwargs))
@@ -450,11 +437,51 @@ def _walk_consts(x):
             yield from _walk_consts(v)
 
 
-def _module_source(runnable, consts, used, inputs, outputs, names, step, updated=()) -> str:
-    """``runnable`` as a module: constants written out, a docstring naming its inputs,
-    its outputs and the inputs it writes into (``updated``: optimizer state updated in
-    place, as the eager step updates it; parameters are never written, their new
-    arrays are returned)."""
+class _Extras(NamedTuple):
+    """What the module needs beside its constants: np.errstate settings and their names,
+    whether step() takes ``held``, returns RETRACE, takes ``own``."""
+
+    errstates: dict
+    held: bool
+    retrace: bool
+    own: bool
+
+
+_ERRSTATE_CLASS = """
+class Errstate:
+    # `with np.errstate(**settings)`, built once and entered on every call. NumPy keeps
+    # the settings in a context variable: entering sets it to the value built here, where
+    # np.errstate would build it again each time (about four times the cost)
+
+    def __init__(self, **settings):
+        self.settings = settings
+        config = getattr(getattr(np, "_core", None), "_ufunc_config", None)
+        self.var = getattr(config, "_extobj_contextvar", None)  # (NumPy's, not public)
+        if self.var is not None:
+            with np.errstate(**settings):
+                self.value = self.var.get()
+
+    def __enter__(self):
+        if self.var is None:  # a NumPy without it: np.errstate itself
+            self.cm = np.errstate(**self.settings)
+            self.cm.__enter__()
+        else:
+            self.token = self.var.set(self.value)
+
+    def __exit__(self, *exc):
+        if self.var is None:
+            self.cm.__exit__(*exc)
+        else:
+            self.var.reset(self.token)
+"""
+
+
+def _module_source(function, values, inputs, outputs, names, step, updated, extras) -> str:
+    """``function`` (``def step``) as a module: a docstring naming its inputs, its
+    outputs and the inputs it writes into (``updated``: optimizer state updated in
+    place, as the eager step updates it; parameters only where ``own`` says so), then
+    the values it reads (``values``: constants written out, or placeholders), the
+    np.errstate settings it runs calls under, and the function."""
     title = getattr(step, "__qualname__", "step")
     ins = [f"    {names[id(s)]}: {_role(k)} {tuple(s.shape)} {s.dtype}" for k, s in inputs]
     outs = [
@@ -476,22 +503,54 @@ def _module_source(runnable, consts, used, inputs, outputs, names, step, updated
             if updated
             else []
         ),
+        "",
+        "The NumPy calls of the eager step, in its order. A result may go into the array",
+        "of an intermediate that is not needed any more (np.exp(t2, t2), t3 *= t2: the same",
+        "call, one array fewer), and del drops an intermediate at its last use, as the eager",
+        "step frees it.",
     ]
+    if extras.own:
+        doc += [
+            "",
+            "own: one flag per parameter update. gs.trace passes True where the tensor alone",
+            "holds the array, and step() then writes the new values into it, as the eager",
+            "optimizer does; the default (False) makes new arrays.",
+        ]
+    if extras.held:
+        doc += [
+            "",
+            "held: the gradients gs.trace dropped before the call (zero_grad), kept until no",
+            "check can send the call back to the eager step; step() empties it then.",
+        ]
+    if extras.retrace:
+        doc += [
+            "",
+            "step() returns RETRACE when a check the step made on the values (an input",
+            "check, a branch) goes the other way now, before it writes anything: then run",
+            "the step itself.",
+        ]
     # names come from the user (dict keys, gs.trace(names=...)): a backslash or a
     # triple quote in one must not end the docstring or start an escape
     text = "\n".join(doc).replace("\\", "\\\\").replace('"', '\\"')
     head = ['"""' + text, '"""', "", "import numpy as np", ""]
-    for name in used:
-        v = consts[name]
+    for name, v in values.items():
         written = _written_out(v)
         if written is not None:
             head.append(f"{name} = {written}")
         else:
+            what = f"a {v.shape} {v.dtype} array" if isinstance(v, np.ndarray) else repr(v)
             head.append(
-                f"{name} = None  # a {v.shape} {v.dtype} array recorded at trace time: "
-                f"set {name} before calling step()"
+                f"{name} = None  # {what} recorded at trace time: set {name} before calling step()"
             )
-    return "\n".join(head) + "\n\n\n" + runnable
+    if extras.retrace:
+        head.append("RETRACE = object()  # what step() returns when a check goes the other way")
+    if extras.held:
+        head.append("NOTHING_HELD = []  # held's default: no gradients to let go")
+    if extras.errstates:
+        head += ["", "", _ERRSTATE_CLASS.strip("\n"), "", ""]
+        for errs, name in extras.errstates.items():
+            head.append(f"{name} = Errstate({codegen.errstate_args(errs)})")
+    return "\n".join(head) + "\n\n\n" + function
 
 
 def _written_out(v: np.ndarray) -> str | None:
@@ -500,7 +559,15 @@ def _written_out(v: np.ndarray) -> str | None:
     placeholder the user sets from ``Program.consts``). The layout matters: a sum over
     a Fortran-order constant adds in another order than over a C-order copy. The
     expression is evaluated and compared, so what cannot be written exactly (signed
-    zeros among zeros, a NaN's sign and payload, long doubles) is never written."""
+    zeros among zeros, a NaN's sign and payload, long doubles) is never written.
+    A NumPy scalar is written as one (``np.float64(0.5)``)."""
+    if isinstance(v, np.generic):
+        expr = f"np.{type(v).__name__}({codegen.literal(v.item())})"
+        try:
+            again = eval(expr, {"np": np})  # noqa: S307 - an expression written just above
+        except Exception:  # noqa: BLE001 - a value with no literal form: a placeholder then
+            return None
+        return expr if type(again) is type(v) and again.tobytes() == v.tobytes() else None
     if not isinstance(v, np.ndarray) or not (v.flags.c_contiguous or v.flags.f_contiguous):
         return None
     if v.dtype.hasobject:  # Python objects: no literal is the same objects
@@ -510,6 +577,8 @@ def _written_out(v: np.ndarray) -> str | None:
     flat = v.ravel(order="K")
     if v.size == 0:
         expr = f"np.empty({v.shape!r}, dtype={dtype}{order})"
+    elif not flat.view(np.uint8).any():  # all bits zero: from calloc, pages only read stay free
+        expr = f"np.zeros({v.shape!r}, dtype={dtype}{order})"
     elif v.size > 1 and (flat.view(np.uint8).reshape(v.size, -1) == flat[:1].view(np.uint8)).all():
         expr = f"np.full({v.shape!r}, {codegen.literal(flat[0].item())}, dtype={dtype}{order})"
     elif v.size <= codegen.INLINE_CONST_SIZE:

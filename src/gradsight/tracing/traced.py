@@ -24,7 +24,7 @@ from gradsight._core.tensor import Tensor
 from .codegen import _targets
 from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
 from .outside import Watch
-from .program import RETRACE, Program, _arg_names, _build
+from .program import Program, _arg_names, _build
 from .recorder import _OWNED, Recorder, Sym, TraceError, Var
 from .replay import BRANCH, HOLDS, MISS, compile_replay
 from .seams import TraceHandler
@@ -155,7 +155,7 @@ class Traced:
                 "gs.trace does not run under detect_anomaly: a replay makes no per-op checks. "
                 "Call the untraced step (traced.step) to debug it"
             )
-        reason = self.entries[0][0].why_not(args) if self.entries else None
+        reason = self.entries[0][0].why_not(args, self.entries[0][1]) if self.entries else None
         if self.gave_up:
             return self.step(*args)
         if self.traces >= self.max_traces:
@@ -185,7 +185,7 @@ class Traced:
         if stats[1](args) is not HOLDS:
             return MISS
         outs, scratch = run_scratch(program, args)
-        if outs is RETRACE:  # a recorded check went the other way: eager, as a replay would
+        if outs is program.retrace:  # a recorded check went the other way: eager, as a replay would
             self.eager_calls += 1
             return self.step(*args)
         was, _eager.on = getattr(_eager, "on", False), True

@@ -109,7 +109,7 @@ def _label(kind, ref) -> str:
 
 def run_scratch(program, args):
     """The program run on the current inputs, writing only into copies; returns
-    (outputs or RETRACE, the inputs as the program left them)."""
+    (outputs or program.retrace, the inputs as the program left them)."""
     gen = creation.generator()
     saved = gen.bit_generator.state  # (before the inputs: gs.rand's draws are some)
     inputs = read_inputs(program, args)
@@ -118,7 +118,7 @@ def run_scratch(program, args):
         if isinstance(v, np.ndarray):
             inputs[i] = v.copy(order="K")
     try:
-        outs = program.fn(*inputs, own=(False,) * len(getattr(program, "ownable", ())))
+        outs = program.fn(*inputs)  # (own= by default all False: parameters get new arrays)
     finally:
         gen.bit_generator.state = saved  # the eager step draws what it would have drawn
     return outs, inputs
