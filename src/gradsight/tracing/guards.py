@@ -722,9 +722,12 @@ class Guard:
         # NumPy arrays the step's code reads from closure cells, globals and named
         # entries: (container, key, array), inputs of the program read on every replay
         self.arrays: list = []
-        self.scalars, self.holders = (
-            reads(step, found.modules, self.arrays) if step is not None else ([], [])
-        )
+        if step is not None:
+            reads(step, found.modules, self.arrays)
+        # the Python values the user's code reads: (container, key, value), filled by
+        # the tracing call that follows its frames (frames.Follower)
+        self.scalars: list = []
+        self.holders: list = []
 
     def why_not(self, args) -> str | None:
         """None when a replay is valid for ``args``; else what changed."""
