@@ -213,6 +213,7 @@ class Follower:
         self.touched: dict = {}  # id -> (object, its entries before, text)
         self.refusals: list = []
         self._seen: set = set()
+        self._texts: dict = {}  # (id(container), key) -> the code's words for the read
         self._young: set = set()  # ids of the objects the cyclic GC tracks, made since
         self.thread = threading.get_ident()
         self.previous = None
@@ -461,6 +462,7 @@ class Follower:
         mark = (id(container), key)
         if mark not in self._seen:
             self._seen.add(mark)
+            self._texts[mark] = text
             (self.scalars if scalar else self.holders).append((container, key, value))
         if scalar:
             return False
@@ -577,7 +579,8 @@ class Follower:
                     and now == value
                 )
             if not same and not isinstance(value, Tensor) and not isinstance(now, Tensor):
-                self._refuse_write(_describe(container, key), value, now)
+                text = self._texts.get((id(container), key)) or _describe(container, key)
+                self._refuse_write(text, value, now)
         for obj, before, text in self.touched.values():
             now = _entries(obj)
             if now == before:
