@@ -38,8 +38,13 @@ Refused, with a TraceError naming the read or write:
   make. A list that only grew (``log.append(...)``) gets a length guard: the next
   call traces again, as the eager step appends.
 
-The mechanism reads the interpreter's instructions: it runs on the Python
-versions it is tested on (``SUPPORTED``) and gs.trace refuses elsewhere.
+The mechanism reads the interpreter's instructions and its collector's
+generations (an object made during the call is told from an earlier one by
+freezing what exists when the call starts): it runs on the Python versions it
+is tested on (``SUPPORTED``) and gs.trace refuses elsewhere. (On 3.12 the
+tracing tests found objects made during the call taken for earlier ones, and
+``sys.settrace`` instrumenting every code object, some megabytes per tracing
+call.)
 """
 
 from __future__ import annotations
@@ -61,7 +66,7 @@ from gradsight.optim.optimizer import Optimizer
 from .guards import NOT_USER_CODE
 from .recorder import Sym, TraceError
 
-SUPPORTED = ((3, 11),)  # the versions whose bytecode this module is tested against
+SUPPORTED = ((3, 11),)  # the versions this module is tested on (see the module docstring)
 
 # what gradsight's code reads of the state it is given, guarded by guards.Guard itself
 # (checked against gradsight's own frames by tests/tracing/test_trace_frames.py)
@@ -74,7 +79,8 @@ CONTRACT = (
 
 _SCALARS = (bool, int, float, complex, str, type(None), np.generic, enum.Enum)
 _MISSING = object()
-_ROOTS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF", "LOAD_FAST"}
+_LOCALS = {"LOAD_FAST", "LOAD_FAST_CHECK"}  # (3.12: the second where it may be unbound)
+_ROOTS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF"} | _LOCALS
 _ATTRS = {"LOAD_ATTR", "LOAD_METHOD"}
 _STORES = {"STORE_ATTR", "STORE_SUBSCR", "DELETE_ATTR", "DELETE_SUBSCR"}
 
@@ -93,11 +99,16 @@ def require_supported() -> None:
         )
 
 
-def user_code(code) -> bool:
-    """Code of the user's: not gradsight's, the standard library's (frozen modules
-    included) or an installed package's."""
-    name = code.co_filename
-    return not (name.startswith(NOT_USER_CODE) or name.startswith("<frozen "))
+def user_frame(frame) -> bool:
+    """A frame of the user's code: not gradsight's, the standard library's (frozen
+    modules included) or an installed package's. Code made at run time (``<string>``:
+    a dataclass's ``__init__``) belongs to the module whose globals it runs in."""
+    name = frame.f_code.co_filename
+    if name.startswith("<"):
+        if name.startswith("<frozen "):
+            return False
+        name = frame.f_globals.get("__file__") or ""
+    return not name.startswith(NOT_USER_CODE)
 
 
 # ------------------------------------------------------------------ the plan of a code object
@@ -152,11 +163,7 @@ def plan(code) -> dict:
                 j += 1  # ``self.n += 1``: the object kept for the store after the read
             else:
                 break
-        if (
-            a.opname == "LOAD_FAST"
-            and not links
-            and (j >= len(ins) or ins[j].opname not in _STORES)
-        ):
+        if a.opname in _LOCALS and not links and (j >= len(ins) or ins[j].opname not in _STORES):
             continue  # a local used as a value: nothing read from state
         out[a.offset] = _Chain((a.opname, a.argval), links)
     _plans[code] = out
@@ -253,7 +260,7 @@ class Follower:
         library's frames are not followed (their f_trace stays None)."""
         previous = self.previous
         local_previous = previous(frame, event, arg) if previous is not None else None
-        if not user_code(frame.f_code):
+        if not user_frame(frame):
             return local_previous
         frame.f_trace_opcodes = True
         if local_previous is None:
@@ -297,7 +304,7 @@ class Follower:
             self.writes.append((g, name, g.get(name, _MISSING), f"the global {name}"))
             return
         kind, name = action.root
-        if kind == "LOAD_FAST":
+        if kind in _LOCALS:
             try:
                 obj = frame.f_locals[name]
             except KeyError:
