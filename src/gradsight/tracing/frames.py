@@ -68,14 +68,36 @@ from .recorder import Sym, TraceError
 
 SUPPORTED = ((3, 11),)  # the versions this module is tested on (see the module docstring)
 
-# what gradsight's code reads of the state it is given, guarded by guards.Guard itself
-# (checked against gradsight's own frames by tests/tracing/test_trace_frames.py)
-CONTRACT = (
-    "modules: parameters, submodules, buffers (tensors kept as attributes), training",
-    "optimizers: param_groups (parameters and hyper-parameters), state",
-    "tensors: data, grad, requires_grad, grad_fn, hooks",
-    "grad mode and anomaly mode",
-)
+# What gradsight's own code reads of the state a step reaches, which its frames are
+# trusted for instead of being followed: each kind of container, and the entries of
+# it gradsight may read (None: any entry, each guarded by guards.Guard or an input
+# or output of the program). A slow test follows gradsight's frames during traces of
+# ordinary steps and checks every read against this (tests/tracing/test_trace_audit.py).
+CONTRACT = {
+    # a module's parameters, submodules and tensors kept as attributes (by name:
+    # values that are a Parameter, a Module or a Tensor), its registries and mode
+    "module": {"_parameters", "_modules", "training"},
+    "optimizer": {"param_groups", "state", "defaults"},
+    "param group": None,  # params and hyper-parameters: Guard.hyper, by type and value
+    "state entry": None,  # momentum buffers, moments, step: inputs and outputs (slots)
+    "tensor": {"grad", "_acc", "_hooks", "_view"},  # .grad: a slot; the rest: hooks guard
+    # gradsight's module-level state: grad mode, its count of threads off the default
+    # and its fast-path flag, the write log of the version check, a lock, the
+    # array-namespace registry, the optimizers' numeric namespaces, and markers
+    # (constants that are objects)
+    "flags": {
+        "mode",
+        "_off_default",
+        "plain",
+        "_writes_logged",
+        "_leaf_lock",
+        "_namespaces",
+        "np",
+        "math",
+        "MANY_INPUTS",
+        "ONE_INPUT",
+    },
+}
 
 _SCALARS = (bool, int, float, complex, str, type(None), np.generic, enum.Enum)
 _MISSING = object()
