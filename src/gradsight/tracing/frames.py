@@ -82,7 +82,7 @@ CONTRACT = {
     "state entry": None,  # momentum buffers, moments, step: inputs and outputs (slots)
     "tensor": {"grad", "_acc", "_hooks", "_view"},  # .grad: a slot; the rest: hooks guard
     # gradsight's module-level state: grad mode, its count of threads off the default
-    # and its fast-path flag, the write log of the version check, a lock, the
+    # and its fast-path flag, the write log and clock of the version check, a lock, the
     # array-namespace registry, the optimizers' numeric namespaces, and markers
     # (constants that are objects)
     "flags": {
@@ -90,6 +90,8 @@ CONTRACT = {
         "_off_default",
         "plain",
         "_writes_logged",
+        "clock",
+        "_clock",
         "_leaf_lock",
         "_namespaces",
         "np",
