@@ -6,6 +6,7 @@ the eager step bit for bit (a changed value retraces), or the call is refused.""
 from __future__ import annotations
 
 import importlib
+import sys
 import types
 import weakref
 
@@ -301,6 +302,30 @@ def test_guards_for_ordinary_steps_are_a_few_reads():
     read = {key for _, key, _ in guard.scalars + guard.holders}
     assert read == {None}  # the closure cells of net and opt, nothing of gradsight's
     assert len(guard.holders) == 2 and not guard.scalars
+
+
+def test_a_tracer_installed_before_keeps_its_events_and_is_put_back():
+    # a coverage tool or a debugger: its line events in the step's code still come
+    # during the tracing call, and it is the thread's tracer again after it
+    lines = []
+
+    def tracer(frame, event, arg):
+        if frame.f_code is step.__code__:
+            lines.append(event)
+        return tracer
+
+    net = _net()
+    step = _sgd_step(net, _mse, lambda: 0.1)
+    traced = gs.trace(step, verify=False)
+    x, y = _batches(1)[0]
+    previous = sys.gettrace()
+    sys.settrace(tracer)
+    try:
+        traced(x, y)
+        assert sys.gettrace() is tracer
+    finally:
+        sys.settrace(previous)
+    assert lines.count("call") == 1 and lines.count("line") >= 5 and lines[-1] == "return"
 
 
 @pytest.mark.skipif(frames.supported(), reason="this interpreter is a tested one")
