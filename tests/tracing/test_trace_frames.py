@@ -133,6 +133,33 @@ class _Schedule:
         return self.base * self.factor
 
 
+def test_settings_passed_as_default_arguments_are_read_and_guarded():
+    # ``def step(x, y, cfg=CFG)`` and a helper method with a default: the objects the
+    # defaults hold existed before the call and are reached through the functions
+    cfg = types.SimpleNamespace(lr=0.1)
+    defaults = types.SimpleNamespace(factor=1.0)
+
+    class Scaler:
+        def __init__(self):
+            self.rate = 1.0
+
+        def scale(self, value, opts=defaults):
+            return value * opts.factor * self.rate
+
+    scaler = Scaler()
+
+    def make(net):
+        def lr_of(cfg=cfg):
+            return scaler.scale(cfg.lr)
+
+        return _sgd_step(net, _mse, lr_of)
+
+    traced = _side_by_side(make, lambda: setattr(cfg, "lr", 0.05))
+    assert "lr" in traced.last_retrace_reason
+    traced = _side_by_side(make, lambda: setattr(defaults, "factor", 0.5))
+    assert "factor" in traced.last_retrace_reason
+
+
 def test_a_value_read_through_a_property_of_a_user_object():
     schedule = _Schedule()
 

@@ -233,6 +233,7 @@ class Follower:
         arrays that are inputs of the program."""
         self.paths: dict = {}  # id(obj) -> (obj, container, key, parent id)
         self._functions: dict = {}  # code -> the functions seen with it (their cells)
+        self._classes: set = set()  # the user's classes whose methods' defaults are noted
         for obj in roots:
             self._register(obj, None, None, None)
         self.covered = covered
@@ -566,8 +567,28 @@ class Follower:
             v = v.__func__
         if isinstance(v, functools.partial):
             v = v.func
-        if isinstance(v, types.FunctionType) and v.__closure__:
+        if not isinstance(v, types.FunctionType):
+            if _plain_object(v) or isinstance(v, Module):
+                self._methods(type(v))
+            return
+        if v.__closure__:
             self._functions.setdefault(v.__code__, []).append(v)
+        # default values: what a parameter left out holds (``def step(x, cfg=CFG)``)
+        for d in (*(v.__defaults__ or ()), *(v.__kwdefaults__ or {}).values()):
+            if id(d) not in self.paths and not isinstance(d, _SCALARS):
+                self._register(d, None, None, None)
+
+    def _methods(self, cls) -> None:
+        """The default values of the methods of the user's class ``cls`` (once)."""
+        if cls in self._classes:
+            return
+        self._classes.add(cls)
+        for klass in cls.__mro__:
+            if _user_class(klass):
+                for f in list(vars(klass).values()):
+                    f = f.__func__ if isinstance(f, (staticmethod, classmethod)) else f
+                    if isinstance(f, types.FunctionType) and (f.__defaults__ or f.__kwdefaults__):
+                        self._function(f)
 
     def _guard_path(self, oid) -> None:
         """Identity guards along the way a local's object was reached."""
