@@ -5,6 +5,7 @@ the eager step bit for bit (a changed value retraces), or the call is refused.""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import sys
 import types
@@ -119,6 +120,39 @@ def test_a_setting_read_only_on_the_branch_taken():
     traced = _side_by_side(make, lambda: cfg.update(clip_to=0.01))
     assert traced.traces <= 2  # (the first call, then one with gradients present)
     _side_by_side(make, lambda: cfg.update(clip=True))  # taken now: retraced, 0.01 used
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Frozen:
+    lr: float = 0.1
+
+
+class _Slotted:
+    __slots__ = ("lr",)
+
+    def __init__(self):
+        self.lr = 0.1
+
+
+def test_a_frozen_slotted_config_is_guarded_by_identity_and_a_mutable_one_refused():
+    holder = {"cfg": _Frozen()}  # replaced (dataclasses.replace), never changed
+
+    def make(net):
+        return _sgd_step(net, _mse, lambda: holder["cfg"].lr)
+
+    traced = _side_by_side(make, lambda: holder.update(cfg=_Frozen(lr=0.05)))
+    assert "cfg" in traced.last_retrace_reason
+    slotted = _Slotted()  # its slot can change in place, where no dict entry shows it
+    trainer = _Trainer(_net())
+
+    def step(x, y):
+        loss = trainer.loss(x, y)
+        with gs.no_grad():
+            for p in trainer.net.parameters():
+                p -= slotted.lr * p
+        return loss
+
+    _refused_and_put_back(trainer, step, r"reads _Slotted\.lr, an attribute kept in __slots__")
 
 
 class _Schedule:

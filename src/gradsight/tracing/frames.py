@@ -438,15 +438,19 @@ class Follower:
             return (d, name, d[name], ()) if name in d else None
         if isinstance(obj, type):
             return self._class_attr(obj, name)
-        if isinstance(obj, (Tensor, Sym, np.ndarray, Optimizer)) or type(obj).__dictoffset__ == 0:
+        if isinstance(obj, (Tensor, Sym, np.ndarray, Optimizer)):
             return None  # values (the recorder's) and gradsight's contract
         cls = type(obj)
+        if name == "__class__":
+            return None, None, cls, ()  # ``self.__class__.lr``: the class's setting
         for klass in cls.__mro__:
             attr = vars(klass).get(name, _MISSING)
             if attr is not _MISSING:
                 if hasattr(type(attr), "__set__") or hasattr(type(attr), "__delete__"):
-                    return None  # a property (its getter is followed) or a slot
+                    return self._descriptor(obj, klass, name, attr)
                 break
+        if cls.__dictoffset__ == 0:
+            return None  # a library's object without a __dict__
         d = object.__getattribute__(obj, "__dict__")  # (no __getattr__ of the user's runs)
         if name in d:
             return d, name, d[name], ()
@@ -457,6 +461,26 @@ class Follower:
         if isinstance(value, (types.FunctionType, classmethod, staticmethod)):
             return None  # a method: its code is followed when called
         return container, key, value, ((d, name, _MISSING), *extra)
+
+    def _descriptor(self, obj, klass, name, attr):
+        """``obj.name`` served by a data descriptor: a property's getter is followed as
+        code (None here); a slot of an immutable object (a frozen dataclass, a named
+        tuple) is covered by the object's own guard; a slot that can change is refused,
+        since no entry of a dict holds it."""
+        if isinstance(attr, property) or not _user_class(klass):
+            return None
+        params = getattr(type(obj), "__dataclass_params__", None)
+        if isinstance(obj, tuple) or (params is not None and params.frozen):
+            try:
+                return None, None, attr.__get__(obj, type(obj)), ()
+            except AttributeError:
+                return None
+        raise TraceError(
+            f"the step reads {type(obj).__name__}.{name}, an attribute kept in __slots__ "
+            "(not in a __dict__), which gs.trace cannot guard: a replay could not tell "
+            "whether it changed. Pass the value as an argument, keep it in an object "
+            "with a __dict__, or make the class frozen (a frozen dataclass)"
+        )
 
     def _class_attr(self, cls, name):
         """A setting held by one of the user's classes: (its dict, name, value, the user
