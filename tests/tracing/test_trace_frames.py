@@ -105,6 +105,32 @@ def test_an_attribute_chain_of_nested_config_objects():
     assert "optim" in traced.last_retrace_reason
 
 
+def test_a_setting_read_with_get_and_a_default_is_guarded_absent_too():
+    cfg = {"lr": 0.1}
+
+    def make(net):
+        def lr():
+            clip = cfg.get("clip")  # absent: the default, until it is set
+            return cfg.get("lr", 0.5) if clip is None else min(clip, cfg["lr"])
+
+        return _sgd_step(net, _mse, lr)
+
+    traced = _side_by_side(make, lambda: cfg.update(lr=0.05))
+    assert "lr" in traced.last_retrace_reason
+    traced = _side_by_side(make, lambda: cfg.update(clip=0.02))
+    assert "clip" in traced.last_retrace_reason
+
+
+def test_a_list_of_settings_read_whole_is_guarded_entry_by_entry():
+    rates = [0.1, 0.05]  # summed by iteration: every entry is read
+
+    def make(net):
+        return _sgd_step(net, _mse, lambda: sum(r for r in rates) / len(rates))
+
+    traced = _side_by_side(make, lambda: rates.__setitem__(1, 0.01))
+    assert "element 1 of a list" in traced.last_retrace_reason
+
+
 def test_a_setting_read_only_on_the_branch_taken():
     cfg = {"clip": False, "clip_to": 1.0}
 

@@ -63,7 +63,7 @@ from gradsight._core.tensor import Tensor
 from gradsight.nn.module import Module
 from gradsight.optim.optimizer import Optimizer
 
-from .guards import NOT_USER_CODE
+from .guards import _MISSING, NOT_USER_CODE
 from .recorder import Sym, TraceError
 
 SUPPORTED = ((3, 11),)  # the versions this module is tested on (see the module docstring)
@@ -102,10 +102,13 @@ CONTRACT = {
 }
 
 _SCALARS = (bool, int, float, complex, str, type(None), np.generic, enum.Enum)
-_MISSING = object()
+
 _LOCALS = {"LOAD_FAST", "LOAD_FAST_CHECK"}  # (3.12: the second where it may be unbound)
 _ROOTS = {"LOAD_GLOBAL", "LOAD_NAME", "LOAD_DEREF", "LOAD_CLASSDEREF"} | _LOCALS
 _ATTRS = {"LOAD_ATTR", "LOAD_METHOD"}
+# methods of a dict or list that read what it holds: its entries are guarded
+_READS_ALL = {"get", "items", "values", "keys", "copy", "index", "count", "__iter__"}
+_WHOLE_LIMIT = 256  # entries guarded one by one where a list or dict is read whole
 _STORES = {"STORE_ATTR", "STORE_SUBSCR", "DELETE_ATTR", "DELETE_SUBSCR"}
 
 
@@ -175,6 +178,14 @@ def plan(code) -> dict:
             if b.opname in _ATTRS:
                 links.append(("attr", b.argval))
                 j += 1
+                if (
+                    b.argval == "get"
+                    and j < len(ins)
+                    and ins[j].opname == "LOAD_CONST"
+                    and isinstance(ins[j].argval, (int, str, bool, float, type(None)))
+                ):
+                    links[-1] = ("get", ins[j].argval)  # ``CFG.get("lr", 0.1)``
+                    break
             elif (
                 b.opname == "LOAD_CONST"
                 and j + 1 < len(ins)
@@ -234,6 +245,7 @@ class Follower:
         self.paths: dict = {}  # id(obj) -> (obj, container, key, parent id)
         self._functions: dict = {}  # code -> the functions seen with it (their cells)
         self._classes: set = set()  # the user's classes whose methods' defaults are noted
+        self._whole: set = set()  # ids of the lists and dicts read whole
         for obj in roots:
             self._register(obj, None, None, None)
         self.covered = covered
@@ -400,20 +412,61 @@ class Follower:
             return
         for kind, name in links:
             found = self._link(obj, kind, name)
-            if found is None:
-                return  # gradsight's, NumPy's, a tensor's or a method: not a setting
+            if found is None:  # gradsight's, NumPy's, a tensor's or a method: not a setting
+                if kind == "attr" and name in _READS_ALL:
+                    self._contents(obj, text)  # ``CFG.get("lr")``, ``for k, v in d.items()``
+                return
             container, key, value, extra = found
-            text += f".{name}" if kind == "attr" else f"[{name!r}]"
+            text += (
+                f".{name}"
+                if kind == "attr"
+                else f".get({name!r})"
+                if kind == "get"
+                else f"[{name!r}]"
+            )
             for c, kk, v in extra:  # a class default: absent from the instance
                 self._note(c, kk, v, text)
             parent = obj
             obj = value
             if container is not None and not self._note(container, key, obj, text, parent):
                 return
+        if links or container is not None:
+            # a list or dict used whole (iterated, indexed by a variable, passed on):
+            # what it holds is read
+            self._contents(obj, text)
+
+    def _contents(self, obj, text) -> None:
+        """Guard each entry of a list or dict of earlier state the code reads whole
+        (numbers by value, objects by identity; a list's length too)."""
+        if obj.__class__ not in (list, dict) or id(obj) in self.covered:
+            return
+        if id(obj) in self._whole:
+            return
+        self._whole.add(id(obj))
+        if len(obj) > _WHOLE_LIMIT:
+            raise TraceError(
+                f"the step reads {text}, a {type(obj).__name__} of {len(obj)} entries, as a "
+                f"whole: gs.trace guards up to {_WHOLE_LIMIT} entries of such a read. Pass "
+                "it to the step as an argument (a NumPy array for numbers)"
+            )
+        items = list(obj.items() if isinstance(obj, dict) else enumerate(obj))
+        for k, v in items:
+            if v.__class__ is np.ndarray and id(v) not in self.held_ids:
+                # passed on whole (``f(**kw)``): a constant of the program, as an index
+                # array must be; guarded by identity (replaced, it retraces)
+                self.holders.append((obj, k, v))
+                continue
+            self._note(obj, k, v, f"{text}[{k!r}]", obj)
+        if isinstance(obj, list):
+            self.holders.append((obj, len(obj), _MISSING))  # nothing appended
 
     def _link(self, obj, kind, name):
         """(container, key, value, extra guards) of ``obj.name`` / ``obj[name]``, or None
         where the chain leaves the user's settings."""
+        if kind == "get":  # d.get(key[, default]): the entry, or its absence
+            if obj.__class__ is not dict or id(obj) in self.covered:
+                return None
+            return obj, name, obj.get(name, _MISSING), ()
         if kind == "item":
             if isinstance(obj, dict):
                 if name not in obj:
@@ -645,6 +698,8 @@ class Follower:
             if now is not before:
                 self._refuse_write(text, before, now)
         for container, key, value in self.scalars + self.holders:
+            if value is _MISSING and isinstance(container, list):
+                continue  # a list's length: an append is judged below
             now = _read(container, key)
             if value is _MISSING or key is None and isinstance(container, types.CellType):
                 same = now is value
