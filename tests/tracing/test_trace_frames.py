@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import sys
+import threading
 import types
 import weakref
 
@@ -413,6 +414,31 @@ def test_a_tracer_installed_before_keeps_its_events_and_is_put_back():
     finally:
         sys.settrace(previous)
     assert lines.count("call") == 1 and lines.count("line") >= 5 and lines[-1] == "return"
+
+
+def test_other_threads_are_not_followed():
+    # a data-loading thread running beside the tracing call keeps no tracer, and what
+    # it reads of the step's settings is not taken for the step's reads
+    cfg = {"lr": 0.1, "workers": 2}
+    seen = []
+
+    def loader():
+        seen.append((sys.gettrace(), cfg["workers"]))
+
+    net = _net()
+    inner = _sgd_step(net, _mse, lambda: cfg["lr"])
+
+    def step(x, y):
+        worker = threading.Thread(target=loader)
+        worker.start()
+        worker.join()
+        return inner(x, y)
+
+    traced = gs.trace(step, verify=False)
+    traced(*_batches(1)[0])
+    assert seen == [(None, 2)]
+    keys = [key for _, key, _ in traced.entries[0][0].scalars]
+    assert "lr" in keys and "workers" not in keys
 
 
 @pytest.mark.skipif(frames.supported(), reason="this interpreter is a tested one")
