@@ -601,7 +601,9 @@ class Follower:
         if isinstance(obj, (list, dict, set)) or (
             _namespace(obj) and not isinstance(obj, (Tensor, Optimizer))
         ):
-            self.touched[id(obj)] = (obj, _entries(obj), text)
+            entries = _entries(obj)
+            if entries is not None:
+                self.touched[id(obj)] = (obj, entries, text)
 
     def _contract(self, container, key) -> bool:
         """A found module's parameter, submodule or train/eval flag (guards.Guard's)."""
@@ -621,14 +623,10 @@ class Follower:
         if isinstance(obj, (list, dict)) or (
             _plain_object(obj) and not isinstance(obj, (Sym, np.ndarray))
         ):
-            items = (
-                enumerate(obj)
-                if isinstance(obj, list)
-                else obj.items()
-                if isinstance(obj, dict)
-                else vars(obj).items()
-            )
-            d = obj if isinstance(obj, (list, dict)) else vars(obj)
+            d = obj if isinstance(obj, (list, dict)) else _dict_of(obj)
+            if d is None:
+                return
+            items = enumerate(d) if isinstance(d, list) else d.items()
             for k, v in list(items):
                 if id(v) not in self.paths and not isinstance(v, _SCALARS):
                     self.paths[id(v)] = (v, d, k, id(obj))
@@ -766,9 +764,20 @@ def _entries(obj) -> list:
     elif isinstance(obj, set):
         items = ((None, v) for v in obj)
     else:
-        d = obj if isinstance(obj, dict) else vars(obj)
+        d = obj if isinstance(obj, dict) else _dict_of(obj)
+        if d is None:
+            return None
         items = d.items()
     return [(k, v if isinstance(v, _SCALARS) else id(v)) for k, v in items]
+
+
+def _dict_of(obj):
+    """An object's ``__dict__`` (a class's mapping proxy), read without running any
+    of the user's attribute hooks; None if it has none."""
+    try:
+        return object.__getattribute__(obj, "__dict__")
+    except (AttributeError, TypeError):
+        return None
 
 
 def _first_change(before: list, now: list):
