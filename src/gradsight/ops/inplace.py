@@ -29,6 +29,7 @@ other saved array the write changes is caught by the version check
 from __future__ import annotations
 
 import dis
+import gc
 import sys
 
 import numpy as np
@@ -149,8 +150,14 @@ def _write_traced(t: Tensor, arr, index, value, owned: bool, ufunc) -> None:
     the tensor alone holds it, else into a copy the tensor then holds."""
     real = arr.value  # the traced array's real values (a view of its base's, eagerly)
     # an intermediate's values held by more than Sym.value, `real` and the argument are
-    # held by a view of it (a leaf's, a parameter's, are also held by the trace's state)
-    if real.base is not None or (t.grad_fn is not None and _getrefcount(real) > 3):
+    # held by a view of it (a leaf's, a parameter's, are also held by the trace's state);
+    # a traced array another tensor also holds (``d = h.detach()``), or, for a tensor
+    # without history, that a node saved for backward, is written eagerly for them too
+    if (
+        real.base is not None
+        or (t.grad_fn is not None and _getrefcount(real) > 3)
+        or (not owned and (t.grad_fn is None or _held_by_another_tensor(t, arr)))
+    ):
         arr.refuse_shared_write()  # eagerly every holder sees the write: a copy would not
     if owned and arr.flags.owndata:
         arr.setflags(True)
@@ -161,6 +168,17 @@ def _write_traced(t: Tensor, arr, index, value, owned: bool, ufunc) -> None:
     finally:
         arr.setflags(False)
     t.data = arr
+
+
+def _held_by_another_tensor(t: Tensor, arr) -> bool:
+    """Whether a tensor other than ``t`` holds the traced array ``arr`` (asked only of
+    a write into an array something else holds, during a tracing call). The operand
+    ``t op= x`` records (``_recorded_update``: t's array and history) is not another."""
+    node = t.grad_fn
+    return any(
+        r is not t and isinstance(r, Tensor) and r.grad_fn is not node
+        for r in gc.get_referrers(arr)
+    )
 
 
 def _region(arr: ndarray, index) -> ndarray:

@@ -20,8 +20,6 @@ to name the first that fails, so the two cannot disagree.
 
 from __future__ import annotations
 
-import dis
-import enum
 import functools
 import inspect
 import os
@@ -302,9 +300,6 @@ def slots_for(found: Found, arg_ids: set) -> list:
     return slots
 
 
-# read from globals and named entries: guarded by type and value (an Enum member: by identity)
-_SCALARS = (bool, int, float, complex, str, type(None), np.generic, enum.Enum)
-_LIST_GUARDED = 64  # a list of numbers up to this long is guarded element by element
 # code that is not the user's: gradsight, the standard library and installed packages
 NOT_USER_CODE = tuple(
     {_PACKAGE}
@@ -323,7 +318,7 @@ def _user_code(fn) -> bool:
 
 def _user_namespace(v) -> bool:
     """A class or a module of the user's (a Config class, a hparams module), whose
-    attributes the step may read as settings."""
+    attributes the step may read."""
     if isinstance(v, types.ModuleType):
         path = getattr(v, "__file__", None)
         return path is not None and not os.path.abspath(path).startswith(NOT_USER_CODE)
@@ -335,7 +330,7 @@ def _user_namespace(v) -> bool:
 
 def _user_methods(cls) -> list:
     """The functions the user's classes in ``cls``'s MRO define (methods a step's
-    ``self.helper()`` may call): their code's names are what the step may read."""
+    ``self.helper()`` may call)."""
     found = []
     for klass in getattr(cls, "__mro__", ()):
         if klass.__module__.startswith(("gradsight", "builtins")):
@@ -350,9 +345,6 @@ def _user_methods(cls) -> list:
     return found
 
 
-_STATE = (Tensor, Module, Optimizer)
-
-
 def _plain_object(v) -> bool:
     """An instance of a user class that may keep state in its attributes."""
     # tp_dictoffset, not hasattr: no __getattr__ of the user's runs
@@ -363,63 +355,24 @@ def _plain_object(v) -> bool:
 
 
 def _attributes(obj) -> list:
-    """(name, value) of an object's own attributes, for discovery and guards."""
+    """(name, value) of an object's own attributes, for discovery."""
     return [(k, v) for k, v in vars(obj).items() if isinstance(k, str)]
 
 
-def _holds_state(v, depth: int = 0) -> bool:
-    """A model, optimizer or tensor, or a list, dict or plain object holding one."""
-    if isinstance(v, _STATE):
-        return True
-    if isinstance(v, (list, tuple)):
-        return any(isinstance(x, _STATE) for x in v)
-    if isinstance(v, dict):
-        return any(isinstance(x, _STATE) for x in v.values())
-    if depth == 0 and _plain_object(v):
-        return any(_holds_state(x, 1) for _, x in _attributes(v))
-    return False
+def reads(step, modules=()) -> list:
+    """The NumPy arrays the step's code may read, found before the call: (container,
+    key, array) from its closure cells, the globals it names, the entries its code
+    names of ``self``, of the dicts, plain objects, user classes and modules it reads
+    (and the same places of the functions it calls and of the user-written methods
+    of the found ``modules``). Each becomes an input of the program, read from there
+    on every replay (traced._Session.hold_arrays). ``container`` is a cell (key None)
+    or a dict (globals, an object's ``__dict__``).
 
-
-def _note_holder(holders: list, container, key, v, depth: int = 0) -> None:
-    """Guard that ``container[key]`` still is ``v`` and, one level down, what ``v`` holds:
-    the program updates the objects found at trace time, so a step that now reads
-    another model or optimizer from the same name must be traced again."""
-    if not _holds_state(v, depth):
-        return
-    holders.append((container, key, v))
-    if isinstance(v, list):
-        holders.extend((v, i, x) for i, x in enumerate(v))
-        holders.append((v, len(v), _MISSING))  # its length: nothing appended
-    elif isinstance(v, dict):
-        holders.extend((v, k, x) for k, x in v.items() if isinstance(x, _STATE))
-    if depth == 0:
-        _note_attributes(holders, v)
-
-
-def _note_attributes(holders: list, obj) -> None:
-    """Identity guards on the attributes of ``obj`` that hold state (self.model, self.opt)."""
-    if _plain_object(obj) or isinstance(obj, Module):
-        d = vars(obj)
-        for k, x in _attributes(obj):
-            if not (isinstance(obj, Module) and k.startswith("_")):  # structure guards those
-                _note_holder(holders, d, k, x, 1)
-
-
-def reads(step, modules=(), arrays: list | None = None) -> tuple[list, list]:
-    """What the step's code reads from its closure cells, the globals it names, its
-    ``self`` (and the same places of the functions it calls): (scalars, holders).
-
-    scalars: (container, key, value) of the Python numbers, NumPy scalars, strings
-    and None read; a trace bakes them into the program, so a replay is valid only
-    while they keep their values. Besides closure cells and globals, that is the
-    entries of ``self``, of the dicts and plain objects the code reads (a config
-    dict, ``self.cfg``) and of the found ``modules`` whose (user-written) forward
-    reads them, when the code names them (``self.scale``, ``CFG["lr"]``).
-    holders: (container, key, object) where a model, optimizer or tensor (or a list,
-    dict or object holding them) was read: valid only while the same object is
-    there. ``container`` is a cell (key None), a dict (globals, an object's
-    ``__dict__``) or a list (key an index)."""
-    scalars, holders, seen = [], [], set()
+    The Python values the step reads are not looked for here: the tracing call
+    follows the user's code and guards what it reads (frames.Follower), and refuses
+    an array it loads that is not among these."""
+    arrays: list = []
+    seen: set = set()
     words: set = set()  # attribute names and string constants in the code walked
     read: list = []  # dicts and objects the code reads: their entries named in words
 
@@ -430,36 +383,23 @@ def reads(step, modules=(), arrays: list | None = None) -> tuple[list, list]:
             return
         seen.add(id(fn))
         words.update(_words(code))
-        indexed = _indexed_names(code)
-        for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        for cell in getattr(fn, "__closure__", None) or ():
             try:
                 v = cell.cell_contents
             except ValueError:  # an empty cell
                 continue
-            note(cell, None, v, depth, name in indexed)
+            note(cell, None, v, depth)
         glb = getattr(fn, "__globals__", {})
         for name in _global_names(code):
             if name in glb:
-                note(glb, name, glb[name], depth, name in indexed)
+                note(glb, name, glb[name], depth)
 
-    def note(container, key, v, depth, indexed=False):
-        if isinstance(v, _SCALARS) or (
-            v.__class__ is tuple and all(isinstance(x, _SCALARS) for x in v)
-        ):
-            scalars.append((container, key, v))  # (a tuple: compared whole, by value)
-        elif isinstance(v, (types.FunctionType, types.MethodType)):
-            if _user_code(v):  # a global loss function swapped for another: retrace
-                holders.append((container, key, v))
+    def note(container, key, v, depth):
+        if isinstance(v, (types.FunctionType, types.MethodType)):
             walk(v, depth + 1)
         elif v.__class__ is np.ndarray:
-            if arrays is not None:  # read afresh by every replay (traced.held inputs)
-                arrays.append((container, key, v))
-        elif indexed and v.__class__ is list and v and all(isinstance(x, _SCALARS) for x in v):
-            holders.append((container, key, v))  # LR = [0.1, 0.01]; LR[0] read
-            holders.append((v, len(v), _MISSING))
-            scalars.extend((v, i, x) for i, x in enumerate(v[:_LIST_GUARDED]))
+            arrays.append((container, key, v))
         else:
-            _note_holder(holders, container, key, v)
             _note_read(read, v, 1)
             if _plain_object(v) or isinstance(v, Module):  # a callable loss object, say
                 for fn in _user_methods(type(v)):
@@ -473,17 +413,15 @@ def reads(step, modules=(), arrays: list | None = None) -> tuple[list, list]:
     if inspect.isroutine(step):
         owner = getattr(step, "__self__", None)
         if owner is not None:
-            _note_attributes(holders, owner)
             _note_read(read, owner, 0)
             for fn in _user_methods(type(owner)):  # helper methods the step calls
                 walk(fn, 1)
         walk(step, 0)
     else:  # a callable object: its __call__ (and a module's forward)
-        _note_attributes(holders, step)
         _note_read(read, step, 0)
         for attr in ("__call__", "forward"):
             walk(getattr(type(step), attr, None), 0)
-    for m, _ in modules:  # a user module's forward reading self.scale
+    for m, _ in modules:  # a user module's forward reading self.mask
         for mod in m.modules():
             forward = getattr(type(mod), "forward", None)
             if getattr(getattr(forward, "__code__", None), "co_filename", _PACKAGE).startswith(
@@ -494,8 +432,7 @@ def reads(step, modules=(), arrays: list | None = None) -> tuple[list, list]:
             for fn in _user_methods(type(mod)):  # helpers forward calls (self.features(x))
                 walk(fn, 1)
             _note_read(read, mod, 1)
-    named, named_holders = _named_entries(read, words, arrays)
-    return scalars + named, holders + named_holders
+    return arrays + _named_arrays(read, words)
 
 
 def _note_read(read: list, v, depth: int) -> None:
@@ -509,13 +446,10 @@ def _note_read(read: list, v, depth: int) -> None:
                     read.append(x)
 
 
-def _named_entries(read: list, words: set, arrays: list | None = None) -> tuple[list, list]:
-    """(dict, key, value) of the scalar entries of ``read`` that the code names, and
-    identity guards (dict, key, object) on the dicts and objects named in them, whose
-    own entries are read the same way (``CFG["optim"]["lr"]``, ``self.cfg.optim.lr``);
-    for an object, a setting its class holds (a default not overridden yet) is guarded
-    in the class and as absent from the object."""
-    found, holders, done = [], [], set()
+def _named_arrays(read: list, words: set) -> list:
+    """(dict, key, array) of the array entries of ``read`` that the code names, following
+    the dicts and objects named in them (``CFG["data"]["w"]``, ``self.cfg.mask``)."""
+    found, done = [], set()
     k_obj = 0
     while k_obj < len(read) and k_obj < 200:
         obj = read[k_obj]
@@ -526,60 +460,14 @@ def _named_entries(read: list, words: set, arrays: list | None = None) -> tuple[
         done.add(id(d))
         for k in words:
             v = d.get(k, _MISSING)
-            if v is _MISSING:
-                if _plain_object(obj) or isinstance(obj, Module):
-                    _class_default(found, obj, d, k)
-                continue
-            if isinstance(v, _SCALARS) or (
-                v.__class__ is tuple and all(isinstance(x, _SCALARS) for x in v)
-            ):
-                if not (k == "training" and isinstance(obj, Module)):
-                    found.append((d, k, v))  # (training: guarded per module, in Guard)
-            elif v.__class__ is np.ndarray:
-                if arrays is not None and not isinstance(d, types.MappingProxyType):
-                    arrays.append((d, k, v))
+            if v.__class__ is np.ndarray:
+                if not isinstance(d, types.MappingProxyType):
+                    found.append((d, k, v))
             elif (isinstance(v, dict) or _plain_object(v) or _user_namespace(v)) and not (
                 isinstance(obj, Module) and k.startswith("_")
             ):
-                holders.append((d, k, v))
                 read.append(v)
-    return found, holders
-
-
-def _class_default(found: list, obj, d, k) -> None:
-    """``self.k`` read where the object has no ``k`` but one of the user's classes does."""
-    for klass in type(obj).__mro__:
-        if klass.__module__.startswith(("gradsight", "builtins")):
-            continue
-        v = vars(klass).get(k, _MISSING)
-        if v is _MISSING:
-            continue
-        if isinstance(v, _SCALARS):
-            found.append((d, k, _MISSING))  # set on the object later: another value
-            found.append((vars(klass), k, v))
-        return
-
-
-_LOADS = {"LOAD_GLOBAL", "LOAD_DEREF", "LOAD_NAME", "LOAD_CLASSDEREF"}
-_SUBSCRIPT = {"BINARY_SUBSCR"}  # (3.14: BINARY_OP with the subscript operator)
-
-
-def _indexed_names(code) -> set:
-    """Names of globals and closure variables the code (and its inner code) indexes
-    with a constant (``LR[0]``): a list of numbers read by element."""
-    out = set()
-    ins = list(dis.get_instructions(code))
-    for a, b, c in zip(ins, ins[1:], ins[2:]):
-        if (
-            a.opname in _LOADS
-            and b.opname in ("LOAD_CONST", "LOAD_SMALL_INT")
-            and (c.opname in _SUBSCRIPT or (c.opname == "BINARY_OP" and "[" in c.argrepr))
-        ):
-            out.add(a.argval)
-    for const in code.co_consts:
-        if inspect.iscode(const):
-            out |= _indexed_names(const)
-    return out
+    return found
 
 
 def _words(code) -> set:
@@ -714,10 +602,11 @@ class Guard:
         ]
         # NumPy arrays the step's code reads from closure cells, globals and named
         # entries: (container, key, array), inputs of the program read on every replay
-        self.arrays: list = []
-        self.scalars, self.holders = (
-            reads(step, found.modules, self.arrays) if step is not None else ([], [])
-        )
+        self.arrays: list = reads(step, found.modules) if step is not None else []
+        # the Python values the user's code reads: (container, key, value), filled by
+        # the tracing call that follows its frames (frames.Follower)
+        self.scalars: list = []
+        self.holders: list = []
 
     def checks(self, program, code: GuardCode) -> list:
         """The guards as code: one ``Check`` each, in the order a replay tests them.

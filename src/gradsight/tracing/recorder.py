@@ -407,9 +407,10 @@ class Sym:
         if self.rec.active:
             raise TraceError(
                 "an in-place write into a traced array that another tensor or view also "
-                "holds (a write through a view, say, which reaches its base) cannot be "
-                "traced: write into a tensor the step made for itself (y = y.copy()), or "
-                "run this step untraced"
+                "holds (a write through a view, which reaches its base, or into a "
+                "detach()ed alias, which reaches the tensor it came from and what backward "
+                "saved of it) cannot be traced: write into a tensor the step made for "
+                "itself (y = y.copy(), d = h.detach().copy()), or run this step untraced"
             )
         raise TypeError("write into a traced array outside its tracing call")
 

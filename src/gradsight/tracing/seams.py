@@ -22,6 +22,7 @@ only: other threads running eagerly meanwhile get the eager policies.
 from __future__ import annotations
 
 import threading
+import weakref
 
 import numpy as np
 
@@ -141,7 +142,9 @@ class TraceHandler:
         draws = self.session.draws
         s = self.rec.sym(arr, f"{_KIND_NAMES.get(kind, kind)}{len(draws)}")
         s.var.fresh = True
-        draws.append((("draw", (kind, shape, dtype)), s.var, s))
+        # (a weak reference, as for every input: the drawn tensor alone holds its array,
+        # so the step may write into it in place as eagerly)
+        draws.append((("draw", (kind, shape, dtype)), s.var, weakref.ref(s)))
         if self.gen_expected is not None:
             self.gen_expected = self.gen.bit_generator.state
         return s

@@ -22,6 +22,7 @@ from gradsight._core.node import Primitive, make_node, parent_of
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
+from .frames import Follower, require_supported, roots_of
 from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
 from .outside import Watch
 from .program import Program, _arg_names, _build
@@ -300,6 +301,7 @@ def trace(
 
 # ------------------------------------------------------------------ trace
 def _trace(step, args, allow_value_reads, names):
+    require_supported()
     with _lock:
         found = discover(step, args)
         given = {id(t): n for n, t in names.items()}
@@ -314,13 +316,16 @@ def _trace(step, args, allow_value_reads, names):
         session.hold_arrays(guard.arrays)  # (after _Rollback: their first writes are undone)
         watch = Watch(_places(step, args))  # random draws and clocks: refused
         handler = TraceHandler(session)  # the engine's seams (gs.rand: a program input)
+        follower = _follower(step, args, found, guard, session)
         outer, _tracer[0] = _tracer[0], threading.get_ident()
         try:
             try:
-                with handler, watch:
+                with handler, watch, follower:
                     result = step(*session.call_args)
                 watch.check()
                 before.check_rebinding()
+                follower.check()  # what the user's code read and wrote of earlier state
+                guard.scalars, guard.holders = follower.scalars, follower.holders
                 if inspect.isgenerator(result):
                     raise TypeError(
                         "gs.trace cannot trace a step that returns a generator: the work would "
@@ -343,6 +348,15 @@ def _trace(step, args, allow_value_reads, names):
             )
             raise
         return session.result, guard, program
+
+
+def _follower(step, args, found, guard, session) -> Follower:
+    """The follower of the user's frames for this tracing call (see frames.py)."""
+    roots, covered, module_dicts = roots_of(step, (*args, *session.call_args), found)
+    held = {id(a) for _, _, a in guard.arrays}
+    held |= {id(v) for v in session.start_values.values()}
+    held |= {id(real) for _, real in session.swapped_args}
+    return Follower(roots, covered, held, module_dicts)
 
 
 def _heal_kept(step, args) -> None:
@@ -457,7 +471,8 @@ class _Session:
         names = _arg_names(step, len(args))
         call_args = []
         self.repeated = set()  # positions of a Tensor given again (its first place is traced)
-        self.draws = []  # (("draw", (kind, shape, dtype)), Var, Sym): gs.rand/randn (seams.py)
+        # (("draw", (kind, shape, dtype)), Var, weakref to Sym): gs.rand/randn (seams.py)
+        self.draws = []
         given = set()
         for i, a in enumerate(args):
             if isinstance(a, Tensor) and id(a) in given:
