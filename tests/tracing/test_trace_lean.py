@@ -201,3 +201,15 @@ def test_a_step_that_writes_its_argument_between_two_equal_products_keeps_both()
     # the program writes the argument's new array apart (x_new), so the products differ
     # in their operand; the eager values above are what proves the two were kept apart
     assert counts["x * 2.0"] == 1 and counts["x_new * 2.0"] == 1, traced.source
+
+
+def test_after_a_write_the_next_equal_calls_share_the_call_made_after_it():
+    a, b = _var(), _var()
+    first, r1 = _sub(a, b)
+    write, _ = _sub(a, b, out=a)
+    second, r2 = _sub(a, b)
+    third, r3 = _sub(a, b)
+    use = Op("ufunc", np.multiply, "__call__", (r3, r1), {}, (_var(),))
+    ops = codegen.share_common([first, write, second, third, use], [])
+    assert [op.outs for op in ops[:3]] == [(r1,), (), (r2,)]
+    assert ops[3].args == (r2, r1)  # the third is the second; the first stays itself

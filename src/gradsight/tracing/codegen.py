@@ -10,6 +10,7 @@ and calls that ran under a non-default ``np.errstate`` keep it.
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import keyword
 import linecache
@@ -132,7 +133,7 @@ def share_common(ops: list, outputs: list) -> list:
             for dup, kept in zip(op.outs, first[1].outs):
                 renamed[id(dup)] = kept
             continue
-        seen.setdefault(key, (i, op))
+        seen[key] = (i, op)  # the latest: a third call may share the second's result
         out.append(op)
     return out
 
@@ -154,7 +155,9 @@ def _written_between(op: Op, start: int, stop: int, group, written_at: dict) -> 
     """Whether an operand of ``op`` (or an array it views) is written by an op between
     positions ``start`` and ``stop``."""
     for x in _syms_in((op.args, op.kwargs)):
-        if any(start < k < stop for k in written_at.get(group(x), ())):
+        writes = written_at.get(group(x), ())  # op indices, in increasing order
+        k = bisect.bisect_right(writes, start)
+        if k < len(writes) and writes[k] < stop:
             return True
     return False
 
@@ -169,6 +172,9 @@ def _alias_groups(ops: list):
         root = id(x)
         while parent.get(root, root) != root:
             root = parent[root]
+        node = id(x)
+        while node != root:  # path compression: later finds take one step
+            parent[node], node = root, parent[node]
         return root
 
     for op in ops:
