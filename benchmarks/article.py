@@ -243,6 +243,13 @@ def _x(r) -> str:
     return "–" if r is None else f"{r:.2f}×"
 
 
+def _threads(meta: dict) -> str:
+    env = meta.get("env") or {}
+    if not env:
+        return "BLAS threads: the library's default"
+    return ", ".join(f"{k}={v}" for k, v in sorted(env.items()))
+
+
 def markdown(saved: dict) -> str:
     """The rows as a table, under a line naming the run's machine."""
     from benchmarks.harness import fmt_time
@@ -252,8 +259,9 @@ def markdown(saved: dict) -> str:
     load = " / ".join(f"{meta[k][0]:.2f}" for k in ("loadavg_start", "loadavg_end"))
     lines = [
         f"Run of {meta['date']} on {meta['cpu']}, {meta['cpus_usable']} usable CPUs, "
-        f"{meta['platform']}; Python {meta['python']}, NumPy BLAS {meta['numpy_blas']}; "
-        f"gradsight {meta['gradsight_commit']}; load average (1 min) at start / end: {load}.",
+        f"{meta['platform']}; Python {meta['python']}, NumPy {meta['versions'][HAND]}, "
+        f"BLAS {meta['numpy_blas']}; {_threads(meta)}; load average (1 min) at start / end: "
+        f"{load}.",
         "",
         "| step | NumPy by hand | traced replay | traced / hand (median) | 95% interval "
         "| rounds | target | verdict | instructions per step: hand / traced | "

@@ -213,3 +213,49 @@ def test_after_a_write_the_next_equal_calls_share_the_call_made_after_it():
     ops = codegen.share_common([first, write, second, third, use], [])
     assert [op.outs for op in ops[:3]] == [(r1,), (), (r2,)]
     assert ops[3].args == (r2, r1)  # the third is the second; the first stays itself
+
+
+def _constant_only(source: str) -> list:
+    """Statements of ``step`` whose operands are all constants (c0, 1.0, ...)."""
+    tree = ast.parse(source)
+    step = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "step")
+    found = []
+    for node in ast.walk(step):
+        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.BinOp, ast.Call)):
+            names = [n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)]
+            operands = [n for n in names if n != "np"]
+            if all(n[0] == "c" and n[1:].isdigit() for n in operands):
+                found.append(ast.unparse(node))
+    return found
+
+
+def test_arithmetic_on_untraced_tensors_enters_the_program_as_one_constant():
+    # a per-feature scale the step builds from literals each call: computed while
+    # tracing, not replayed
+    def make():
+        w = gs.nn.Parameter(np.linspace(-1.0, 1.0, 3))
+        opt = gs.optim.SGD([w], lr=0.1)
+
+        def step(x):
+            opt.zero_grad()
+            scale = gs.tensor([2.0, 3.0, 4.0]) * gs.tensor(0.5) + 1.0
+            loss = ((x * w * scale) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return w, step
+
+    (w_eager, eager), (w, step) = make(), make()
+    traced = gs.trace(step)
+    for k in range(4):
+        x = np.arange(3.0) * (k + 1) - 1.5
+        assert _same(traced(gs.tensor(x)).data, eager(gs.tensor(x)).data)
+        assert _same(w.data, w_eager.data)
+    source = traced.source
+    assert _constant_only(source) == [], _constant_only(source)
+    ns: dict = {}
+    exec(source.split("\n\n\ndef step")[0], ns)  # the module's constants
+    assert any(
+        isinstance(v, np.ndarray) and v.tolist() == [2.0, 2.5, 3.0] for v in ns.values()
+    ), source
