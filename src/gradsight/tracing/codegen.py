@@ -629,10 +629,12 @@ class Writer:
         if op.kind == "update":  # see traced._updates_in_place
             p, u = self.value(op.args[0]), self.value(op.args[1])
             name = op.fn.__name__
+            # out= by position: the same call with less argument parsing (see __init__)
+            out = f"out={p}" if name in _OUT_BY_KEYWORD else p
             return (
                 f"if own[{op.kwargs['own']}]:  # the tensor's array is ours: update in place\n"
                 f"    {p}.setflags(write=True)\n"
-                f"    {self.name(op.outs[0])} = np.{name}({p}, {u}, out={p})\n"
+                f"    {self.name(op.outs[0])} = np.{name}({p}, {u}, {out})\n"
                 f"else:\n"
                 f"    {self.name(op.outs[0])} = np.{name}({p}, {u})"
             )
