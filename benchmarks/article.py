@@ -227,13 +227,13 @@ def measure_row(w, with_instructions: bool = True, log=print) -> dict:
     return row
 
 
-def measure(names: list, with_instructions: bool = True) -> dict:
+def measure(names: list, with_instructions: bool = True, skip: tuple = ()) -> dict:
     from benchmarks import report
     from benchmarks.workloads import BY_NAME
 
     meta = report.machine_info((HAND, TRACED))
     meta["loadavg_start"] = list(os.getloadavg())
-    rows = [measure_row(BY_NAME[n], with_instructions) for n in names]
+    rows = [measure_row(BY_NAME[n], with_instructions and n not in skip) for n in names]
     meta["loadavg_end"] = list(os.getloadavg())
     return {"meta": meta, "rows": rows}
 
@@ -315,6 +315,9 @@ def main(argv=None) -> int:
     )
     p.add_argument("--only", help="comma-separated rows (default: all)")
     p.add_argument("--no-instructions", action="store_true", help="skip the valgrind counts")
+    p.add_argument(
+        "--no-instructions-for", default="", help="rows (comma-separated) counted without valgrind"
+    )
     p.add_argument("--json", type=Path, help="write the results here")
     p.add_argument("--markdown", type=Path, help="write the table between the page's markers")
     p.add_argument("--render", type=Path, help="render a saved results file, measure nothing")
@@ -331,7 +334,8 @@ def main(argv=None) -> int:
         unknown = [n for n in names if n not in known]
         if unknown:
             p.error(f"unknown rows {unknown}; known: {', '.join(known)}")
-        saved = measure(names, not args.no_instructions)
+        skip = tuple(filter(None, args.no_instructions_for.split(",")))
+        saved = measure(names, not args.no_instructions, skip)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(saved, indent=1) + "\n")
