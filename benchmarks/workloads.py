@@ -7,7 +7,9 @@ Three kinds of workload:
   Layer ``i`` computes ``h @ W_i^T + b_i`` with ``W_i`` of shape (out, in), then
   the hidden activation (the output layer gets ``output`` instead). Losses:
   ``mse`` = mean((out - y)^2) over all elements; ``ce`` = mean softmax
-  cross-entropy of (N, C) logits against (N,) integer labels.
+  cross-entropy of (N, C) logits against (N,) integer labels; ``half_sse`` =
+  sum((out - y)^2) / (2 N), the article's loss, written as the article writes it
+  (``((y - t) ** 2).sum() / (2 * n)``; the ``ARTICLE`` rows).
 - ``chain``: forward and backward through ``n_ops`` elementwise ops on one
   leaf vector of ``width`` floats. Op ``i`` is ``CHAIN_OPS[i % 3]``:
   ``x * 1.0001``, ``x + 0.001``, ``tanh(x)``; the output is ``sum(x)`` and the
@@ -54,7 +56,7 @@ class Workload:
     batch: int = 0
     activation: str = "relu"  # hidden layers: "relu" | "sigmoid"
     output: str = "identity"  # last layer: "identity" | "sigmoid"
-    loss: str = "mse"  # "mse" | "ce"
+    loss: str = "mse"  # "mse" | "ce" | "half_sse"
     inputs: str = "random"  # "random" | "xor" (the four XOR points and labels)
     lr: float = 0.1
     n_ops: int = 0  # chain length / number of fan-in terms
@@ -203,7 +205,62 @@ WORKLOADS += (
     ),
 )
 
+# The step as the article writes it: gs.nn.MLP with sigmoid layers, the loss
+# ((y - t) ** 2).sum() / (2 * n), plain SGD; gs.trace's replay beside the same math by
+# hand in NumPy (python -m benchmarks.article; not part of the full run).
+_ARTICLE = dict(
+    kind="mlp",
+    peers=("numpy", "gradsight_traced"),
+    activation="sigmoid",
+    output="sigmoid",
+    loss="half_sse",
+    memory=False,
+    in_quick=False,
+)
+ARTICLE = (
+    Workload(
+        "article_xor",
+        "XOR 2-4-1, batch 4, float64",
+        sizes=(2, 4, 1),
+        batch=4,
+        lr=0.5,
+        inputs="xor",
+        repeats=41,
+        **_ARTICLE,
+    ),
+    Workload(
+        "article_small",
+        "2-16-16-1, batch 100, float64",
+        sizes=(2, 16, 16, 1),
+        batch=100,
+        lr=0.5,
+        repeats=41,
+        **_ARTICLE,
+    ),
+    Workload(
+        "article_784",
+        "784-256-256-10, batch 128, float32",
+        dtype="float32",
+        sizes=(784, 256, 256, 10),
+        batch=128,
+        lr=0.5,
+        repeats=41,
+        **_ARTICLE,
+    ),
+    Workload(
+        "article_1024",
+        "1024-1024-1024-10, batch 512, float32",
+        dtype="float32",
+        sizes=(1024, 1024, 1024, 10),
+        batch=512,
+        lr=0.5,
+        repeats=21,
+        **_ARTICLE,
+    ),
+)
+
 BY_NAME = {w.name: w for w in WORKLOADS}
+BY_NAME.update((w.name, w) for w in ARTICLE)
 
 
 def chain_op(i: int) -> str:

@@ -48,9 +48,18 @@ def mlp_parts(w: Workload, data: dict) -> tuple:
     model = gs.nn.MLP(w.sizes, activation=w.activation, output_activation=output, dtype=w.dtype)
     names = [name for name, _ in model.named_parameters()]
     model.load_state_dict(dict(zip(names, data["params"])))
-    loss_fn = F.cross_entropy if w.loss == "ce" else F.mse_loss
+    loss_fn = {"ce": F.cross_entropy, "mse": F.mse_loss, "half_sse": _article_loss(w.batch)}[w.loss]
     opt = gs.optim.SGD(model.parameters(), lr=w.lr)
     return model, gs.tensor(data["x"]), gs.tensor(data["y"]), loss_fn, opt
+
+
+def _article_loss(n: int):
+    """The article's loss, as it writes it: half the summed squared error over n samples."""
+
+    def loss(y, t):
+        return ((y - t) ** 2).sum() / (2 * n)
+
+    return loss
 
 
 def _mlp(w: Workload, data: dict) -> Runner:

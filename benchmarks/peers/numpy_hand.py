@@ -68,6 +68,7 @@ def _mlp(w: Workload, data: dict) -> Runner:
     last = len(weights) - 1
     relu = w.activation == "relu"
     grads: list = [None] * len(params)
+    n = len(x)
 
     def step() -> float:
         acts = [x]  # the input of each layer, then the network's output
@@ -82,6 +83,13 @@ def _mlp(w: Workload, data: dict) -> Runner:
             acts.append(h)
         if w.loss == "ce":
             loss, d = _softmax_ce(h, y)
+        elif w.loss == "half_sse":  # the article's loss: sum of squares / (2 n)
+            diff = h - y
+            loss = float((diff**2).sum() / (2 * n))
+            d = diff
+            d /= n
+            if w.output == "sigmoid":
+                d *= h * (1 - h)
         else:
             diff = h - y
             loss = float(np.mean(diff * diff))

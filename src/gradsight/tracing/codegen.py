@@ -10,6 +10,7 @@ and calls that ran under a non-default ``np.errstate`` keep it.
 
 from __future__ import annotations
 
+import bisect
 import builtins
 import keyword
 import linecache
@@ -91,6 +92,175 @@ def live_ops(ops: list, outputs: list) -> list:
             live.add(id(x))
     kept.reverse()
     return kept
+
+
+def share_common(ops: list, outputs: list) -> list:
+    """Common subexpressions computed once: a second call of the same function with the
+    same operands, keyword arguments and error state (``t4 = t1 - t2`` after
+    ``t3 = t1 - t2``: mse_loss's backward recomputing its forward's difference) is
+    dropped and its uses read the first result: the same call on the same arrays gives
+    the same bits.
+
+    Not shared: results written in place (or through a view), a call whose operands
+    were written in place between the two, calls that make uninitialised memory
+    (``empty_like``), and a second result that is an output of the program (two
+    outputs would then be one array).
+    """
+    group = _alias_groups(ops)
+    written_at: dict = {}  # alias group -> indices of the ops that write into it
+    for i, op in enumerate(ops):
+        if op.inplace and op.kind != "check":
+            for t in _targets(op):
+                if isinstance(t, Var):
+                    written_at.setdefault(group(t), []).append(i)
+    returned = {id(v) for _, v in outputs if isinstance(v, Var)}
+    seen: dict = {}  # key -> (index, op)
+    renamed: dict = {}
+    out = []
+    for i, op in enumerate(ops):
+        if renamed:
+            op = _renamed(op, renamed)
+        key = _call_key(op) if _shareable(op, group, written_at) else None
+        if key is None:
+            out.append(op)
+            continue
+        first = seen.get(key)
+        if (
+            first is not None
+            and not any(id(o) in returned for o in op.outs)
+            and not _written_between(op, first[0], i, group, written_at)
+        ):
+            for dup, kept in zip(op.outs, first[1].outs):
+                renamed[id(dup)] = kept
+            continue
+        seen[key] = (i, op)  # the latest: a third call may share the second's result
+        out.append(op)
+    return out
+
+
+_UNSHAREABLE_FUNCS = {"empty", "empty_like"}  # contents undefined: two calls are not one
+
+
+def _shareable(op: Op, group, written_at: dict) -> bool:
+    if op.inplace or op.kind not in ("ufunc", "func", "method") or not op.outs:
+        return False
+    if op.kind == "ufunc" and (op.method == "at" or "out" in op.kwargs):
+        return False
+    if op.kind == "func" and op.method in _UNSHAREABLE_FUNCS:
+        return False
+    return not any(group(o) in written_at for o in op.outs)
+
+
+def _written_between(op: Op, start: int, stop: int, group, written_at: dict) -> bool:
+    """Whether an operand of ``op`` (or an array it views) is written by an op between
+    positions ``start`` and ``stop``."""
+    for x in _syms_in((op.args, op.kwargs)):
+        writes = written_at.get(group(x), ())  # op indices, in increasing order
+        k = bisect.bisect_right(writes, start)
+        if k < len(writes) and writes[k] < stop:
+            return True
+    return False
+
+
+def _alias_groups(ops: list):
+    """``group(var)``: a representative of the arrays ``var`` may share memory with
+    (joined through every call that may return a view: methods and NumPy functions;
+    ufunc results are new arrays)."""
+    parent: dict = {}
+
+    def find(x):
+        root = id(x)
+        while parent.get(root, root) != root:
+            root = parent[root]
+        node = id(x)
+        while node != root:  # path compression: later finds take one step
+            parent[node], node = root, parent[node]
+        return root
+
+    for op in ops:
+        if op.kind in ("func", "method") and not op.inplace and not _makes_new_array(op):
+            syms = [find(x) for x in _syms_in(op.args)] + [find(o) for o in op.outs]
+            for r in syms[1:]:
+                if r != syms[0]:
+                    parent[r] = syms[0]
+    return find
+
+
+_NEW_ARRAY_FUNCS = {"full", "zeros_like", "ones_like", "full_like", "empty_like"}
+
+
+def _makes_new_array(op: Op) -> bool:
+    """Whether a function or method call returns memory of its own (never a view)."""
+    if op.kind == "func":
+        return op.method in _NEW_ARRAY_FUNCS
+    return op.method in _COPYING and not (op.method == "astype" and "copy" in op.kwargs)
+
+
+def _call_key(op: Op):
+    """A hashable key equal for two calls that compute the same thing, or None."""
+    try:
+        key = (
+            op.kind,
+            op.fn,
+            op.method,
+            _operand_key(op.args),
+            _operand_key(tuple(sorted(op.kwargs.items()))),
+            op.errstate,
+            len(op.outs),
+        )
+        hash(key)
+    except (_Unkeyable, TypeError):
+        return None
+    return key
+
+
+class _Unkeyable(Exception):
+    pass
+
+
+def _operand_key(x):
+    """Traced arrays and constants by identity; numbers by type and bits (0.0 is not
+    -0.0, NaNs by payload); containers element by element."""
+    if isinstance(x, (Var, Const)):
+        return ("var", id(x))
+    if x is None or x is Ellipsis or isinstance(x, (str, bool, type, np.dtype)):
+        return (type(x), x)
+    if isinstance(x, (int, float, complex, np.generic)):
+        return (type(x), np.asarray(x).tobytes())
+    if isinstance(x, (tuple, list)):
+        return (type(x),) + tuple(_operand_key(v) for v in x)
+    if isinstance(x, slice):
+        return (slice, _operand_key(x.start), _operand_key(x.stop), _operand_key(x.step))
+    raise _Unkeyable
+
+
+def _renamed(op: Op, renamed: dict) -> Op:
+    """``op`` reading ``renamed[id(v)]`` wherever it read v."""
+
+    def sub(x):
+        if isinstance(x, Var):
+            return renamed.get(id(x), x)
+        if isinstance(x, tuple):
+            return tuple(sub(v) for v in x)
+        if isinstance(x, list):
+            return [sub(v) for v in x]
+        if isinstance(x, dict):
+            return {k: sub(v) for k, v in x.items()}
+        return x
+
+    new = Op(
+        op.kind,
+        op.fn,
+        op.method,
+        sub(op.args),
+        sub(op.kwargs),
+        op.outs,
+        op.context,
+        op.errstate,
+        op.inplace,
+    )
+    new.__dict__.update({k: v for k, v in op.__dict__.items() if k not in new.__dict__})
+    return new
 
 
 def fuse_copies(ops: list) -> list:
@@ -459,10 +629,12 @@ class Writer:
         if op.kind == "update":  # see traced._updates_in_place
             p, u = self.value(op.args[0]), self.value(op.args[1])
             name = op.fn.__name__
+            # out= by position: the same call with less argument parsing (see __init__)
+            out = f"out={p}" if name in _OUT_BY_KEYWORD else p
             return (
                 f"if own[{op.kwargs['own']}]:  # the tensor's array is ours: update in place\n"
                 f"    {p}.setflags(write=True)\n"
-                f"    {self.name(op.outs[0])} = np.{name}({p}, {u}, out={p})\n"
+                f"    {self.name(op.outs[0])} = np.{name}({p}, {u}, {out})\n"
                 f"else:\n"
                 f"    {self.name(op.outs[0])} = np.{name}({p}, {u})"
             )

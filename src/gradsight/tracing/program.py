@@ -41,7 +41,8 @@ def _build(rec, inputs, outputs, template, step) -> Program:
     namer = codegen.Namer()
     names = {}
     ops, outputs = _unwrite_parameters(rec.ops, inputs, outputs)
-    ops = codegen.fuse_copies(codegen.live_ops(_fold_constants(ops, outputs), outputs))
+    ops = codegen.share_common(_fold_constants(ops, outputs), outputs)
+    ops = codegen.fuse_copies(codegen.live_ops(ops, outputs))
     used = {id(x) for op in ops for x in codegen._syms_in((op.args, op.kwargs))}
     used |= {id(v) for _, v in outputs}
     # unread state is not passed in; a draw is, read or not: it advances the generator
