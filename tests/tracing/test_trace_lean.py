@@ -16,17 +16,56 @@ F = gs.nn.functional
 
 
 def _computations(source: str) -> collections.Counter:
-    """How often each right-hand side of ``name = <call or operator>`` occurs in the
-    program's ``step`` (views such as ``W.T`` left out: they compute nothing; and fresh
-    buffers such as relu's ``np.full(shape, 0.0)``: each is written into, so two are two)."""
+    """How often each computation occurs in the program's ``step``: the right-hand side
+    of ``name = <call or operator>``, of ``name op= value`` and of an ufunc call writing
+    into a buffer (``np.multiply(a, b, out)``), its operands named with the version they
+    hold (the program reuses arrays: ``t5`` written again reads ``t5'``). Views such as
+    ``W.T`` are left out (they compute nothing), and so are fresh buffers such as relu's
+    ``np.full(shape, 0.0)`` (each is written into, so two are two)."""
     tree = ast.parse(source)
     step = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "step")
     seen: collections.Counter = collections.Counter()
-    for node in ast.walk(step):
-        if isinstance(node, ast.Assign) and isinstance(node.value, (ast.BinOp, ast.Call)):
-            text = ast.unparse(node.value)
-            if not text.startswith(("np.full(", "np.zeros_like(")):
-                seen[text] += 1
+    writes: collections.Counter = collections.Counter()
+
+    def text(node) -> str:  # the expression, its names marked with their version
+        node = ast.parse(ast.unparse(node), mode="eval").body
+        for name in ast.walk(node):
+            if isinstance(name, ast.Name) and writes[name.id] > 1:
+                name.id += "'" * (writes[name.id] - 1)
+        return ast.unparse(node)
+
+    def written(name: str) -> None:
+        writes[name] += 1
+
+    def visit(stmts) -> None:
+        for st in stmts:
+            if isinstance(st, (ast.With, ast.If)):
+                visit(st.body)
+                visit(getattr(st, "orelse", []))
+            elif isinstance(st, ast.Assign) and isinstance(st.value, (ast.BinOp, ast.Call)):
+                what = text(st.value)
+                if not what.startswith(("np.full(", "np.zeros_like(")):
+                    seen[what] += 1
+                for target in st.targets:
+                    if isinstance(target, ast.Name):
+                        written(target.id)
+            elif isinstance(st, ast.Assign):
+                for target in st.targets:
+                    if isinstance(target, ast.Name):
+                        written(target.id)
+            elif isinstance(st, ast.AugAssign) and isinstance(st.target, ast.Name):
+                seen[text(ast.BinOp(st.target, st.op, st.value))] += 1
+                written(st.target.id)
+            elif isinstance(st, ast.Expr) and isinstance(st.value, ast.Call):
+                call = st.value
+                ufunc = getattr(np, ast.unparse(call.func).removeprefix("np."), None)
+                nin = getattr(ufunc, "nin", None)
+                if nin is not None and len(call.args) == nin + 1:  # the last is the output
+                    seen[text(ast.Call(call.func, call.args[:nin], []))] += 1
+                    if isinstance(call.args[-1], ast.Name):
+                        written(call.args[-1].id)
+
+    visit(step.body)
     return seen
 
 
@@ -256,6 +295,6 @@ def test_arithmetic_on_untraced_tensors_enters_the_program_as_one_constant():
     assert _constant_only(source) == [], _constant_only(source)
     ns: dict = {}
     exec(source.split("\n\n\ndef step")[0], ns)  # the module's constants
-    assert any(
-        isinstance(v, np.ndarray) and v.tolist() == [2.0, 2.5, 3.0] for v in ns.values()
-    ), source
+    assert any(isinstance(v, np.ndarray) and v.tolist() == [2.0, 2.5, 3.0] for v in ns.values()), (
+        source
+    )
