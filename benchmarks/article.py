@@ -155,7 +155,10 @@ def numpy_calls(w) -> dict:
     exec(compile(traced.source, "<traced.source>", "exec"), ns)  # noqa: S102 - gradsight's
     arrays = {"x": x.numpy(), "t": t.numpy()}  # the step reads x and t from its closure
     arrays.update({identifier(n): p.numpy() for n, p in model.named_parameters()})
-    wanted = inspect.signature(ns["step"]).parameters
+    # (the options, own= and held=, keep their defaults: the same calls, new arrays)
+    wanted = [
+        n for n, p in inspect.signature(ns["step"]).parameters.items() if p.default is p.empty
+    ]
     missing = [n for n in wanted if n not in arrays]
     if missing:
         raise SystemExit(f"{w.name}: the program takes {missing}, not known here")
