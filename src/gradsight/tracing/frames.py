@@ -33,6 +33,8 @@ Refused, with a TraceError naming the read or write:
   reached again from the step's arguments, closure, globals or found state;
 - a NumPy array or Tensor loaded from Python state that is not an input of the
   program (it would be frozen as a constant);
+- an iterator that existed before the call (a replay would repeat this call's
+  items): stopped where the step reads it, before it advances;
 - a write of the user's code to state that existed before the call (an
   attribute, a global, a dict entry, a list element) that a replay would not
   make. A list that only grew (``log.append(...)``) gets a length guard: the next
@@ -237,6 +239,38 @@ def _user_class(cls) -> bool:
     return cls.__module__ == "__main__" or _user_module(module)
 
 
+def _iterator(value) -> bool:
+    """An iterator (``next()`` advances it): what it yields is state no guard sees."""
+    return hasattr(type(value), "__next__") and not isinstance(value, (Tensor, np.ndarray))
+
+
+def refuse_iterator_arguments(args) -> None:
+    """An iterator given to the step (or in a list, tuple or dict it is given): refused
+    before the call, since what the step takes from it no guard sees."""
+    for i, a in enumerate(args):
+        inner = a.values() if isinstance(a, dict) else a if isinstance(a, (list, tuple)) else ()
+        if _iterator(a) or any(_iterator(v) for v in inner):
+            raise TraceError(
+                f"argument {i} of the step is or holds an iterator: what the step takes from "
+                "it (next(), a for loop) would be the tracing call's items on every replay. "
+                "Take the batch outside the step and pass it in (for x, y in batches: "
+                "traced(x, y))"
+            )
+
+
+class _RefusedNow(TraceError):
+    """A refusal raised in the step's frame at once (the step stops there), where
+    running on would change what no roll-back restores (an iterator advanced)."""
+
+
+def _iterator_refused(text: str) -> TraceError:
+    return _RefusedNow(
+        f"the step reads the iterator {text}, which existed before the call: what it yields "
+        "(next(), a for loop) would be this call's items on every replay. Take the batch "
+        "outside the step and pass it in (for x, y in batches: traced(x, y))"
+    )
+
+
 class Follower:
     """Follows the user's frames during one tracing call (``with Follower(...)``);
     then ``scalars``/``holders`` are the guards and ``check()`` raises what it refused."""
@@ -328,6 +362,8 @@ class Follower:
             if action is not None and not self.refusals:
                 try:
                     self._act(frame, action)
+                except _RefusedNow:
+                    raise  # (into the step's frame, before next() runs)
                 except TraceError as err:
                     self.refusals.append(str(err))
                 except Exception as err:  # noqa: BLE001 - the step's own error comes next
@@ -352,6 +388,8 @@ class Follower:
                 return
             entry = self.paths.get(id(obj))
             if entry is None or entry[0] is not obj:
+                if _iterator(obj) and self._existed(obj):  # (an argument, say)
+                    raise _iterator_refused(name)
                 if _namespace(obj) and self._existed(obj):
                     raise TraceError(
                         f"{frame.f_code.co_name} reads {action.text()} from an object that "
@@ -361,6 +399,8 @@ class Follower:
                         "where the step finds it (a global, an attribute of self)"
                     )
                 return  # made during this call: its reads are the step's own values
+            if _iterator(obj):  # an argument (or what one holds) the step advances
+                raise _iterator_refused(name)
             self._guard_path(id(obj))
             self._touch(obj, name)
             container, key = None, None
@@ -593,6 +633,8 @@ class Follower:
                 "so a replay would use its values from this call as a constant. Pass it as "
                 "an argument or keep it on the model"
             )
+        if _iterator(value):
+            raise _iterator_refused(text)
         self._register(value, container, key, pid)
         self._touch(value, text)
         return True

@@ -22,7 +22,7 @@ from gradsight._core.node import Primitive, make_node, parent_of
 from gradsight._core.tensor import Tensor
 
 from .codegen import _targets
-from .frames import Follower, require_supported, roots_of
+from .frames import Follower, refuse_iterator_arguments, require_supported, roots_of
 from .guards import Guard, StateSlot, _places, discover, read_holder, slot_name, slots_for
 from .outside import Watch
 from .program import Program, _arg_names, _build
@@ -302,6 +302,7 @@ def trace(
 # ------------------------------------------------------------------ trace
 def _trace(step, args, allow_value_reads, names):
     require_supported()
+    refuse_iterator_arguments(args)  # (before anything runs: nothing to put back)
     with _lock:
         found = discover(step, args)
         given = {id(t): n for n, t in names.items()}
