@@ -45,6 +45,9 @@ class _EagerFlag(threading.local):
 
 
 _eager = _EagerFlag()
+# steps running eagerly beside a replay, in all threads: while 0, no read of _eager
+_eager_calls = [0]
+_eager_lock = threading.Lock()
 
 
 class Traced:
@@ -135,7 +138,9 @@ class Traced:
     def __call__(self, *args, **kwargs):
         if kwargs:
             args = self._positional(args, kwargs)
-        if (_tracer[0] is not None and _tracer[0] == threading.get_ident()) or _eager.on:
+        if (_tracer[0] is not None and _tracer[0] == threading.get_ident()) or (
+            _eager_calls[0] and _eager.on
+        ):
             # called by a step being traced (its calls join that trace) or run eagerly
             # beside a replay (verify): eager too
             return self.step(*args)
@@ -198,10 +203,14 @@ class Traced:
             self.eager_calls += 1
             return self.step(*args)
         was, _eager.on = _eager.on, True
+        with _eager_lock:
+            _eager_calls[0] += 1
         try:
             result = self.step(*args)
         finally:
             _eager.on = was
+            with _eager_lock:
+                _eager_calls[0] -= 1
         stats[0] += 1
         self.replays += 1
         self.verified += 1
