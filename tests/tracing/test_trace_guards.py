@@ -338,3 +338,31 @@ def test_replay_and_why_not_run_the_same_checks():
     assert len([line for line in mine if "if not (" in line]) == len(checks)
     # the replay's guards are the same text, constants named alike, in the same order
     assert _guard_code(replay.source)[: len(mine)] == mine
+
+
+def test_an_entry_deleted_misses_and_why_not_names_its_check():
+    # the replay reads the module's entries by subscript: an entry gone is a failed
+    # check (not a KeyError from the replay), and why_not names that very check
+    trainer, traced, args = _trainer()
+    del trainer.net._modules["hidden"]
+    _refused(traced, args, "module entry", "'hidden' was replaced")
+    trainer, traced, args = _trainer()
+    del trainer.net.out.__dict__["training"]
+    _refused(traced, args, "train/eval", "Linear")
+
+
+def test_a_closure_setting_deleted_misses():
+    lr = 0.5
+    w = gs.tensor(np.ones(3), requires_grad=True)
+
+    def step():
+        loss = (w * w).sum() * lr  # noqa: F821 (deleted below)
+        loss.backward()
+        return loss
+
+    traced = _steady(gs.trace(step))
+    guard, program, replay, _ = traced.entries[0]
+    assert replay(()) is not MISS
+    del lr
+    assert replay(()) is MISS
+    assert guard.first_failing((), program).kind == "setting"

@@ -637,18 +637,19 @@ class Guard:
         out += self._slot_checks(read, k)
         for mod, flag in self.training:
             why = _train_eval_why(mod)
-            out.append(Check("train/eval", f"{k(mod.__dict__)}.get('training') is {flag}", why))
+            cond = f"{_entry(mod.__dict__, TRAINING_KEY, flag, k)} is {flag}"
+            out.append(Check("train/eval", cond, why))
         for t, rg in self.requires:
             why = _requires_why(self, t)
             out.append(Check("requires_grad", f"{k(t)}.requires_grad is {rg}", why))
         for container, key, v in self.scalars:
-            cond = f"same_scalar(read_holder({k(container)}, {_key_source(key, k)}), {k(v)})"
+            cond = _scalar_cond(container, key, v, k)
             out.append(Check("setting", cond, _setting_why(container, key, v)))
         for container, key, v in self.holders:  # the same model / optimizer where read
             cond = _holder_cond(container, key, v, k)
             out.append(Check("holder", cond, _holder_why(container, key, v)))
         for d, key, v in self.structure:
-            cond = f"{k(d)}.get({key!r}) is {k(v)}"
+            cond = f"{_entry(d, repr(key), v, k)} is {k(v)}"
             out.append(
                 Check("module entry", cond, _const_why(f"the module's entry {key!r} was replaced"))
             )
@@ -659,8 +660,8 @@ class Guard:
                 st = f"{k(slot.opt)}.state[{k(slot.p)}][{slot.key!r}]"
                 if isinstance(sig, tuple):
                     cond = (
-                        f"{st}.__class__ is np.ndarray and {st}.shape == {k(sig[0])} and "
-                        f"{st}.dtype == {k(sig[1])}"
+                        f"(_a := {st}).__class__ is np.ndarray and _a.shape == {k(sig[0])} "
+                        f"and {_dtype_is('_a', sig[1], k)}"
                     )
                 else:
                     cond = f"{st}.__class__ is {k(sig)}"
@@ -674,8 +675,8 @@ class Guard:
         out = []
         for slot, sig in self.slots:
             t = k(slot.t) if not isinstance(slot, StateSlot) else None
-            if isinstance(slot, DataSlot):
-                cond = f"{t}.data.shape == {k(sig[0])} and {t}.data.dtype == {k(sig[1])}"
+            if isinstance(slot, DataSlot):  # the array read once, for shape and dtype
+                cond = f"(_d := {t}.data).shape == {k(sig[0])} and {_dtype_is('_d', sig[1], k)}"
                 out.append(Check("parameter", cond, _slot_why(slot, sig)))
                 why = _const_why(
                     f"a hook was registered on {slot.name} (or it stopped being a leaf)"
@@ -690,8 +691,8 @@ class Guard:
                     cond = f"{t}.grad is not None"
                 else:
                     cond = (
-                        f"{t}.grad is not None and {t}.grad.data.shape == {k(sig[0])} and "
-                        f"{t}.grad.data.dtype == {k(sig[1])}"
+                        f"{t}.grad is not None and (_d := {t}.grad.data).shape == {k(sig[0])} "
+                        f"and {_dtype_is('_d', sig[1], k)}"
                     )
                 out.append(Check("gradient", cond, _slot_why(slot, sig)))
         return out
@@ -709,12 +710,15 @@ class Guard:
         if cached is None or cached[0] is not program:
             code = GuardCode()
             checks = self.checks(program, code)
-            lines = ["def first_failing(args):"] + guard_lines(checks, str)
+            lines = ["def first_failing(args):"] + guard_lines(checks, str, "raise")
             lines.append("    return None")
             cached = (program, checks, code.compiled("\n".join(lines) + "\n", "first_failing"))
             self._why_not = cached
         _, checks, first_failing = cached
-        n = first_failing(args)
+        try:
+            n = first_failing(args)
+        except LookupError as error:  # an entry read by subscript is gone: that check fails
+            n = _raised_at(first_failing.source, first_failing, error)
         return None if n is None else checks[n]
 
 
@@ -778,6 +782,8 @@ class GuardCode:
             "frozen": frozen,
             "read_holder": read_holder,
             "same_scalar": same_scalar,
+            "EMPTY_CELL": types.CellType(),
+            "MISSING_ENTRY": _MISSING,
         }
         self.count = 0
 
@@ -794,15 +800,74 @@ class GuardCode:
         return fn
 
 
-def guard_lines(checks: list, fail) -> list:
+def guard_lines(checks: list, fail, on_lookup: str) -> list:
     """The function-body lines that test ``checks`` in order; the n-th failing one
-    returns ``fail(n)`` (the replay: MISS; why_not: n)."""
-    lines = []
+    returns ``fail(n)`` (the replay: MISS; why_not: n). A condition may read an entry
+    by subscript (``d[key] is K``): the entry gone raises LookupError, which fails it
+    too, caught around all the checks and answered by the statement ``on_lookup``."""
+    if not checks:
+        return []
+    lines = ["    try:"]
     for n, c in enumerate(checks):
         if c.setup:
-            lines.append(f"    {c.setup}")
-        lines.append(f"    if not ({c.cond}): return {fail(n)}")
-    return lines
+            lines.append(f"        {c.setup}")
+        lines.append(f"        if not ({c.cond}): return {fail(n)}")
+    return lines + ["    except LookupError:", f"        {on_lookup}"]
+
+
+def _raised_at(source: str, fn, error: BaseException) -> int:
+    """The index of the check (see guard_lines) that raised ``error`` in ``fn``, made from
+    ``source``: the number of checks before the line of fn's frame where it raised."""
+    tb = error.__traceback__
+    line = None
+    while tb is not None:
+        if tb.tb_frame.f_code is fn.__code__:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    before = source.splitlines()[: line - 1]
+    return sum(1 for text in before if text.startswith("        if not ("))
+
+
+def _dtype_is(array: str, dtype, k) -> str:
+    """``array``'s dtype is ``dtype``: by identity first (NumPy's dtypes of the builtin
+    types are singletons), by equality where another equal dtype object came."""
+    d = k(dtype)
+    return f"((_e := {array}.dtype) is {d} or _e == {d})"
+
+
+def _scalar_cond(container, key, v, k) -> str:
+    """``container[key]`` (see read_holder) is ``v`` as same_scalar compares: inlined for
+    a closure cell or a dict entry holding a number, a string or None (one read, no call)."""
+    if (
+        v is not _MISSING
+        and v.__class__ in (int, float, bool, str, complex, type(None))
+        and (key is None or key.__class__ in (str, int))
+        and not isinstance(container, list)
+    ):
+        c = k(container)
+        if key is None:  # an empty cell (its variable deleted) differs: no read, no raise
+            head = f"{c} != EMPTY_CELL and (_s := {c}.cell_contents)"
+        else:
+            head = f"(_s := {c}.get({key!r}, MISSING_ENTRY))"
+        same = f"_s == {k(v)}"
+        if v != v:  # NaN was read: NaN again is the same setting
+            same = f"(_s == {k(v)} or _s != _s)"
+        return f"{head}.__class__ is {k(v.__class__)} and {same}"
+    return f"same_scalar(read_holder({k(container)}, {_key_source(key, k)}), {k(v)})"
+
+
+TRAINING_KEY = repr("training")
+
+
+def _entry(d, key: str, v, k) -> str:
+    """Code reading entry ``key`` (source) of dict ``d`` for a check ``... is v``: by
+    subscript (an absent entry raises LookupError, a failed check: see guard_lines)
+    where ``d`` is a plain dict and ``v`` not None (None is also what .get gives for
+    an absent entry); else ``.get``."""
+    name = k(d)
+    if d.__class__ is dict and v is not None and v is not _MISSING:
+        return f"{name}[{key}]"
+    return f"{name}.get({key})"
 
 
 def _key_source(key, k) -> str:
@@ -817,8 +882,8 @@ def _argument_checks(guard, i: int, sig, k) -> list:
     if kind == "tensor":
         _, shape, dtype, rg, leaf, gsig, _ = sig
         cond = (
-            f"isinstance({a}, Tensor) and {a}.data.shape == {k(shape)} and "
-            f"{a}.data.dtype == {k(dtype)} and {a}.requires_grad is {rg} and "
+            f"isinstance({a}, Tensor) and (_d := {a}.data).shape == {k(shape)} and "
+            f"{_dtype_is('_d', dtype, k)} and {a}.requires_grad is {rg} and "
             f"({a}.grad_fn is None) is {leaf}"
         )
         out = [Check("tensor argument", cond, why, setup)]
@@ -826,8 +891,8 @@ def _argument_checks(guard, i: int, sig, k) -> list:
             cond = f"{a}.grad is None"
         else:
             cond = (
-                f"{a}.grad is not None and {a}.grad.data.shape == {k(gsig[0])} and "
-                f"{a}.grad.data.dtype == {k(gsig[1])}"
+                f"{a}.grad is not None and (_d := {a}.grad.data).shape == {k(gsig[0])} and "
+                f"{_dtype_is('_d', gsig[1], k)}"
             )
         out.append(Check("argument gradient", cond, why))
         if rg:
@@ -836,7 +901,7 @@ def _argument_checks(guard, i: int, sig, k) -> list:
     elif kind == "array":
         _, shape, dtype, _ = sig
         cond = (
-            f"{a}.__class__ is np.ndarray and {a}.shape == {k(shape)} and {a}.dtype == {k(dtype)}"
+            f"{a}.__class__ is np.ndarray and {a}.shape == {k(shape)} and {_dtype_is(a, dtype, k)}"
         )
         out = [Check("array argument", cond, why, setup)]
     elif kind == "value":
@@ -897,7 +962,14 @@ def _slot_text(sig) -> str:
 
 def _train_eval_why(mod):
     name = type(mod).__name__
-    return lambda args: f"a {name} was switched to {'train' if mod.training else 'eval'} mode"
+
+    def why(args) -> str:
+        now = mod.__dict__.get("training")
+        if now is None:
+            return f"a {name} lost its training flag (train/eval mode)"
+        return f"a {name} was switched to {'train' if now else 'eval'} mode"
+
+    return why
 
 
 def _requires_why(guard, t):
@@ -934,7 +1006,7 @@ def _holder_cond(container, key, v, k) -> str:
             return f"len({c}) == {key}"
         return f"len({c}) > {key} and {c}[{key}] is {k(v)}"
     # a dict: globals, an object's __dict__, or the user's (any hashable key)
-    return f"{k(container)}.get({_key_source(key, k)}) is {k(v)}"
+    return f"{_entry(container, _key_source(key, k), v, k)} is {k(v)}"
 
 
 def _holder_why(container, key, v):
@@ -956,8 +1028,8 @@ def _optimizer_checks(opt, hyper: list, keys: list, k) -> list:
     ]
     for gi, (params, settings) in enumerate(hyper):
         grp = f"{o}.param_groups[{gi}]"
-        same = [f"len({grp}['params']) == {len(params)}"]
-        same += [f"{grp}['params'][{j}] is {k(p)}" for j, p in enumerate(params)]
+        same = [f"len(_p := {grp}['params']) == {len(params)}"]  # (the list read once)
+        same += [f"_p[{j}] is {k(p)}" for j, p in enumerate(params)]
         why = _const_why(f"the parameters of {name}'s group {gi} changed")
         out.append(Check("group parameters", " and ".join(same), why))
         # by type too (np.float64(0.1) == 0.1, but a float32 update with it differs),
@@ -1032,7 +1104,7 @@ def _held_check(n: int, ref, k) -> Check:
     setup = f"{name} = read_holder({k(container)}, {_key_source(key, k)})"
     cond = (
         f"{name}.__class__ is np.ndarray and {name}.shape == {k(shape)} and "
-        f"{name}.dtype == {k(dtype)} and {name}.strides == {k(strides)}"
+        f"{_dtype_is(name, dtype, k)} and {name}.strides == {k(strides)}"
     )
     what = repr(key) if isinstance(key, str) else "a closure variable"
 

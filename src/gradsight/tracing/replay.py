@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 from gradsight import creation
-from gradsight._core.tensor import new_tensor
+from gradsight._core.tensor import Tensor, new_tensor
 
 from .guards import DataSlot, GradSlot, GuardCode, guard_lines
 
@@ -49,6 +49,8 @@ class _Gen(GuardCode):
                 "_frozen_tensor": _frozen_tensor,
                 "_frozen_array": _frozen_array,
                 "getrefcount": sys.getrefcount,
+                "Tensor": Tensor,
+                "_new": object.__new__,
             }
         )
         self.lines = []
@@ -67,7 +69,7 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
     g.ns["HOLDS"] = HOLDS
     g.ns["PROGRAM"] = program.fn
     g.lines.append(f"def {fn_name}(args):")
-    g.lines += guard_lines(guard.checks(program, g), lambda n: "MISS")
+    g.lines += guard_lines(guard.checks(program, g), lambda n: "MISS", "return MISS")
     if guards_only:
         g.lines.append("    return HOLDS")
         return _compiled(g, fn_name)
@@ -83,7 +85,7 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
         names[pos] = f"i{k}"
         owns.append(f"o{k}")
     if owns:
-        names.append(f"own=({', '.join(owns)},)")
+        names.append(f"({', '.join(owns)},)")  # own=, positional (the program's order)
     # Gradients the step replaces without reading them (zero_grad) are dropped before
     # the program runs, as the eager step drops them, so old and new never coexist.
     # A program whose checks can send the call back to the eager step gets them in
@@ -96,7 +98,7 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
     hold = bool(dropped) and getattr(program, "releases_held", False)
     if hold:
         g.lines.append(f"    held = [{', '.join(f'{t}.grad' for t in dropped)}]")
-        names.append("held=held")
+        names.append("held")  # held=, positional: after own= as in the program's signature
     g.lines += [f"    {t}.grad = None" for t in dropped]
     g.ns["RETRACE"] = program.retrace
     # gs.rand draws, put back when a recorded check sends the call to the eager step
@@ -115,12 +117,30 @@ def compile_replay(program, guard, fn_name: str = "replay", guards_only: bool = 
     g.lines.append("        return BRANCH")
     rets = []
     arrays = getattr(program, "array_outputs", ())
+    if program.outputs:  # (one unpacking: each result read once)
+        g.lines.append(f"    {''.join(f'r{k}, ' for k in range(len(program.outputs)))}= outs")
+    fresh = (
+        set()
+        if hold
+        else {
+            id(ref.t)
+            for _, ref in program.outputs
+            if isinstance(ref, GradSlot) and id(ref) not in read
+        }
+    )
     for k, (kind, ref) in enumerate(program.outputs):
         if kind == "ret":
-            rets.append(f"outs[{k}]")
+            rets.append(f"r{k}")
         else:
-            _write_output(g, kind, ref, f"outs[{k}]", k in arrays)
-    g.lines.append(f"    return {_rebuild(g, program.template, rets)}")
+            _write_output(g, kind, ref, f"r{k}", k in arrays, fresh)
+    if program.template[0] == "tensor":  # the common return: one Tensor, built inline
+        r = rets[program.template[1]]
+        g.lines.append(f"    if {r}.__class__ is not np.ndarray: {r} = np.asarray({r})")
+        g.lines.append(f"    {r}.setflags(False)")
+        g.lines += _new_tensor_lines("_t", r)
+        g.lines.append("    return _t")
+    else:
+        g.lines.append(f"    return {_rebuild(g, program.template, rets)}")
     return _compiled(g, fn_name)
 
 
@@ -146,7 +166,19 @@ def _read_input(g: _Gen, kind, ref) -> str:
     return f"{g.const(ref.opt)}.state[{g.const(ref.p)}][{ref.key!r}]"
 
 
-def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
+def _new_tensor_lines(name: str, v: str, indent: str = "    ") -> list:
+    """new_tensor(v, None, False) as statements: the same object, without the call."""
+    return [
+        f"{indent}{name} = _new(Tensor)",
+        f"{indent}{name}.data = {v}",
+        f"{indent}{name}.grad_fn = None",
+        f"{indent}{name}.requires_grad = False",
+    ]
+
+
+def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False, fresh=()) -> None:
+    """Write result ``v`` back to ``ref``. ``fresh``: ids of the tensors whose .grad
+    the replay set to None before the program ran (nothing can have set it since)."""
     if kind == "argdata":  # the step changed an argument tensor's array (x.add_(1))
         g.lines.append(f"    a{ref}.data = _frozen_array({v})")
     elif kind == "arggrad":
@@ -160,8 +192,14 @@ def _write_output(g: _Gen, kind, ref, v: str, is_array: bool = False) -> None:
         # (a gradient that exists is updated in its .grad object, as the engine does)
         t = g.const(ref.t)
         g.lines.append(f"    {v}.setflags(False)")
-        g.lines.append(f"    if (old := {t}.grad) is None: {t}.grad = new_tensor({v}, None, False)")
-        g.lines.append(f"    else: old.data = {v}")
+        if id(ref.t) in fresh:
+            g.lines += _new_tensor_lines("_t", v)
+            g.lines.append(f"    {t}.grad = _t")
+        else:
+            g.lines.append(f"    if (old := {t}.grad) is None:")
+            g.lines += _new_tensor_lines("_t", v, "        ")
+            g.lines.append(f"        {t}.grad = _t")
+            g.lines.append(f"    else: old.data = {v}")
     elif isinstance(ref, GradSlot):
         g.ns["_put_grad"] = ref.put.__func__
         value = f"None if {v} is None else _frozen_array({v})"

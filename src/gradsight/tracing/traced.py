@@ -34,7 +34,20 @@ from .verify import differences, due, every, mismatch_error, run_scratch
 MAX_TRACES = 8  # programs kept per traced step; past it the step runs eagerly (with a warning)
 _lock = threading.RLock()  # one trace at a time
 _tracer = [None]  # the thread tracing now (under _lock): a traced step it calls runs eagerly
-_eager = threading.local()  # .on: this thread runs a step eagerly beside a replay (verify)
+
+
+class _EagerFlag(threading.local):
+    """.on: this thread runs a step eagerly beside a replay (verify). A default on the
+    class: reading an unset attribute of a plain threading.local raises inside getattr,
+    a cost every replay would pay."""
+
+    on = False
+
+
+_eager = _EagerFlag()
+# steps running eagerly beside a replay, in all threads: while 0, no read of _eager
+_eager_calls = [0]
+_eager_lock = threading.Lock()
 
 
 class Traced:
@@ -125,8 +138,8 @@ class Traced:
     def __call__(self, *args, **kwargs):
         if kwargs:
             args = self._positional(args, kwargs)
-        if (_tracer[0] is not None and _tracer[0] == threading.get_ident()) or getattr(
-            _eager, "on", False
+        if (_tracer[0] is not None and _tracer[0] == threading.get_ident()) or (
+            _eager_calls[0] and _eager.on
         ):
             # called by a step being traced (its calls join that trace) or run eagerly
             # beside a replay (verify): eager too
@@ -189,11 +202,15 @@ class Traced:
         if outs is program.retrace:  # a recorded check went the other way: eager, as a replay would
             self.eager_calls += 1
             return self.step(*args)
-        was, _eager.on = getattr(_eager, "on", False), True
+        was, _eager.on = _eager.on, True
+        with _eager_lock:
+            _eager_calls[0] += 1
         try:
             result = self.step(*args)
         finally:
             _eager.on = was
+            with _eager_lock:
+                _eager_calls[0] -= 1
         stats[0] += 1
         self.replays += 1
         self.verified += 1
