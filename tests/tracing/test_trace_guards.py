@@ -366,3 +366,43 @@ def test_a_closure_setting_deleted_misses():
     del lr
     assert replay(()) is MISS
     assert guard.first_failing((), program).kind == "setting"
+
+
+def _hooked_run(after_first_step):
+    """A linear regression traced, with ``after_first_step(net)`` run after its first
+    replay; the hooks' calls and the final weights, eagerly and traced."""
+
+    def run(traced):
+        gs.manual_seed(5)
+        net = gs.nn.Linear(3, 1)
+        opt = gs.optim.SGD(net.parameters(), lr=0.1)
+
+        def step(x, y):
+            opt.zero_grad()
+            loss = ((net(x) - y) ** 2).mean()
+            loss.backward()
+            opt.step()
+            return loss
+
+        fn = gs.trace(step) if traced else step
+        rng = np.random.default_rng(2)
+        calls = []
+        for i in range(6):
+            x, y = gs.tensor(rng.normal(size=(8, 3))), gs.tensor(rng.normal(size=(8, 1)))
+            if i == 3:
+                after_first_step(net, calls)
+            fn(x, y)
+        return calls, net.weight.numpy().copy(), fn if traced else None
+
+    (ce, we, _), (ct, wt, traced) = run(False), run(True)
+    return ce, ct, we, wt, traced
+
+
+def test_a_hook_on_an_unrelated_leaf_retraces_once_and_stays_exact():
+    def elsewhere(net, calls):
+        w = gs.zeros(2, requires_grad=True)
+        w.register_hook(lambda g: calls.append("elsewhere"))
+
+    ce, ct, we, wt, traced = _hooked_run(elsewhere)
+    assert we.tobytes() == wt.tobytes() and ce == ct == []
+    assert traced.traces == 3 and traced.replays >= 2  # (once more after the new hook list)

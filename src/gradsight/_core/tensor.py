@@ -59,6 +59,11 @@ def check_grad_dtype(dtype) -> None:
         )
 
 
+# How many leaf tensors have been given a hook list: a replay of gs.trace checks this
+# one number, not each parameter's ``_hooks`` (a class default read through the instance)
+LEAF_HOOK_LISTS = [0]
+
+
 class Tensor:
     """An n-dimensional array that records the operations applied to it.
 
@@ -204,6 +209,7 @@ class Tensor:
         if self.grad_fn is None:
             if self._hooks is None:
                 self._hooks = []
+                LEAF_HOOK_LISTS[0] += 1
             hooks = self._hooks
         else:
             if self.grad_fn.hooks is None:

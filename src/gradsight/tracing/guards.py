@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gradsight._core.grad_mode import mode, plain
-from gradsight._core.tensor import Tensor, new_tensor
+from gradsight._core.tensor import LEAF_HOOK_LISTS, Tensor, new_tensor
 from gradsight.nn.module import Module
 from gradsight.optim.optimizer import Optimizer
 
@@ -590,6 +590,7 @@ class Guard:
         self.args = [_value_sig(a) for a in args]
         self.aliases = _aliases(args, self.args)
         self.grad_enabled = mode.enabled
+        self.hooks_seen = None  # (see _slot_checks)
         self.found = found
         self.slots = [(s, _slot_sig(s.get())) for s in slots]
         self.tensors = [t for t, _ in found.tensors]
@@ -673,6 +674,17 @@ class Guard:
 
     def _slot_checks(self, read: set, k) -> list:
         out = []
+        # a parameter without hooks when traced gets one only through register_hook,
+        # which counts the leaves it gives a hook list: one comparison for them all
+        # (taken once, when the first replay is compiled after the tracing call, so that
+        # why_not, compiled later from the same lists, tests the same thing)
+        if self.hooks_seen is None:
+            unhooked = [s for s, _ in self.slots if isinstance(s, DataSlot) and s.t._hooks is None]
+            self.hooks_seen = (LEAF_HOOK_LISTS[0], unhooked)
+        count, unhooked = self.hooks_seen
+        if unhooked:
+            counted = f"LEAF_HOOK_LISTS[0] == {count}"
+            out.append(Check("parameter hook", counted, _hooked_why(unhooked)))
         for slot, sig in self.slots:
             t = k(slot.t) if not isinstance(slot, StateSlot) else None
             if isinstance(slot, DataSlot):  # the array read once, for shape and dtype
@@ -681,9 +693,9 @@ class Guard:
                 why = _const_why(
                     f"a hook was registered on {slot.name} (or it stopped being a leaf)"
                 )
-                out.append(
-                    Check("parameter hook", f"{t}._hooks is None and {t}.grad_fn is None", why)
-                )
+                leaf = f"{t}.grad_fn is None"
+                cond = leaf if slot in unhooked else f"{t}._hooks is None and {leaf}"
+                out.append(Check("parameter hook", cond, why))
             elif isinstance(slot, GradSlot):
                 if sig is None:
                     cond = f"{t}.grad is None"
@@ -783,6 +795,7 @@ class GuardCode:
             "read_holder": read_holder,
             "same_scalar": same_scalar,
             "EMPTY_CELL": types.CellType(),
+            "LEAF_HOOK_LISTS": LEAF_HOOK_LISTS,
             "MISSING_ENTRY": _MISSING,
         }
         self.count = 0
@@ -940,6 +953,16 @@ def _argument_why(guard, i: int):
 
 def _alias_why(i: int, j: int, same: bool):
     return _const_why(f"arguments {j} and {i} {'stopped being' if same else 'became'} one object")
+
+
+def _hooked_why(slots: list):
+    def why(args) -> str:
+        named = [s.name for s in slots if s.t._hooks is not None]
+        if named:
+            return f"a hook was registered on {', '.join(named)}"
+        return "a hook was registered on a leaf tensor (gs.trace counts them: traced again)"
+
+    return why
 
 
 def _const_why(text: str):

@@ -161,7 +161,7 @@ class Traced:
             if result is not MISS:
                 self.replays += 1
                 stats[0] += 1
-                if entry[1].forward_only:
+                if stats[3]:
                     _no_backward(result, self._name())
                 return result
         if mode.anomaly:
@@ -185,8 +185,9 @@ class Traced:
         self.last_retrace_reason = reason
         result, guard, program = _trace(self.step, args, self.allow_value_reads, self.names)
         self.traces += 1
-        # (replays so far, the guards-only function verify uses, the verify period)
-        stats = [0, None, every(self.verify)]
+        # (replays so far, the guards-only function verify uses, the verify period,
+        # whether the program is a forward pass only: read on every replay)
+        stats = [0, None, every(self.verify), program.forward_only]
         self.entries.insert(0, (guard, program, compile_replay(program, guard), stats))
         return result
 
