@@ -445,3 +445,26 @@ def test_other_threads_are_not_followed():
 def test_an_untested_interpreter_is_refused_clearly():
     with pytest.raises(gs.TraceError, match="tested on Python"):
         gs.trace(lambda x: x * 2)(gs.tensor([1.0]))
+
+
+def test_on_an_untested_interpreter_the_train_step_falls_back_to_eager(monkeypatch):
+    # any interpreter outside frames.SUPPORTED: gs.trace refuses at the first call, and
+    # the command line's step says so in one line and trains untraced, as --no-trace
+    from gradsight.tracing.traced import training_step
+
+    monkeypatch.setattr(frames, "SUPPORTED", ())
+    with pytest.raises(gs.TraceError, match="tested on Python"):
+        gs.trace(lambda x: x * 2)(gs.tensor([1.0]))
+
+    def run(trace_it):
+        gs.manual_seed(3)
+        net = gs.nn.MLP([3, 8, 2], activation="tanh")
+        opt = gs.optim.Adam(net.parameters(), lr=0.01)
+        lines = []
+        step = training_step(net, gs.nn.functional.mse_loss, opt, trace_it, lines.append)
+        losses = [step(gs.tensor(x), gs.tensor(y)).item() for x, y in _batches(4)]
+        return losses, [p.numpy().copy() for p in net.parameters()], lines
+
+    (le, pe, _), (lt, pt, lines) = run(False), run(True)
+    assert le == lt and all(a.tobytes() == b.tobytes() for a, b in zip(pe, pt))
+    assert len(lines) == 1 and "tested on Python" in lines[0]
