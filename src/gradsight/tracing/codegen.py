@@ -119,7 +119,7 @@ def share_common(ops: list, outputs: list) -> list:
     out = []
     for i, op in enumerate(ops):
         if renamed:
-            op = _renamed(op, renamed)
+            op = renamed_op(op, renamed)
         key = _call_key(op) if _shareable(op, group, written_at) else None
         if key is None:
             out.append(op)
@@ -234,8 +234,9 @@ def _operand_key(x):
     raise _Unkeyable
 
 
-def _renamed(op: Op, renamed: dict) -> Op:
-    """``op`` reading ``renamed[id(v)]`` wherever it read v."""
+def renamed_op(op: Op, renamed: dict) -> Op:
+    """``op`` reading (and writing) ``renamed[id(v)]`` wherever it read (wrote) v; what
+    the passes noted on it (``update_of`` ...) comes along."""
 
     def sub(x):
         if isinstance(x, Var):
@@ -254,7 +255,7 @@ def _renamed(op: Op, renamed: dict) -> Op:
         op.method,
         sub(op.args),
         sub(op.kwargs),
-        op.outs,
+        sub(op.outs),
         op.context,
         op.errstate,
         op.inplace,

@@ -243,7 +243,7 @@ def _fold_constants(ops: list, outputs: list) -> list:
     out = []
     for op in ops:
         if renamed:
-            op = _substituted(op, renamed)
+            op = codegen.renamed_op(op, renamed)
         if op.kind == "ufunc" and op.method == "__call__" and not op.inplace and not op.kwargs:
             if op.fn in (np.bitwise_and, np.logical_and) and any(_is_false(a) for a in op.args):
                 false.update(id(o) for o in op.outs)
@@ -290,7 +290,7 @@ def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, l
     out_ops = []
     for op in ops:
         if renamed:
-            op = _substituted(op, renamed)
+            op = codegen.renamed_op(op, renamed)
         target = _param_written(op, params) if op.inplace and op.kind != "check" else None
         if target is None:
             out_ops.append(op)
@@ -314,7 +314,7 @@ def _unwrite_parameters(ops: list, inputs: list, outputs: list) -> tuple[list, l
             out_ops.append(fused)
             continue
         out_ops.append(Op("method", None, "copy", (target,), {}, (new,), op.context))
-        out_ops.append(_substituted(op, renamed))
+        out_ops.append(codegen.renamed_op(op, renamed))
     outputs = [(k, renamed.get(id(v), v)) for k, v in outputs]
     return out_ops, outputs
 
@@ -329,34 +329,6 @@ def _like(var: Var) -> Var:
         setattr(new, attr, getattr(var, attr))
     new.name = ""
     new.fresh = True
-    return new
-
-
-def _substituted(op: Op, renamed: dict) -> Op:
-    def sub(x):
-        if isinstance(x, Var):
-            return renamed.get(id(x), x)
-        if isinstance(x, tuple):
-            return tuple(sub(v) for v in x)
-        if isinstance(x, list):
-            return [sub(v) for v in x]
-        if isinstance(x, dict):
-            return {k: sub(v) for k, v in x.items()}
-        return x
-
-    new = Op(
-        op.kind,
-        op.fn,
-        op.method,
-        sub(op.args),
-        sub(op.kwargs),
-        sub(op.outs),
-        op.context,
-        op.errstate,
-        op.inplace,
-    )
-    if hasattr(op, "update_of"):
-        new.update_of = op.update_of
     return new
 
 
