@@ -18,50 +18,11 @@ import pytest
 import gradsight as gs
 from gradsight.tracing import frames
 
-
-def _net():
-    gs.manual_seed(1)
-    return gs.nn.MLP([3, 6, 2], activation="tanh")
-
-
-def _batches(n):
-    rng = np.random.default_rng(3)
-    return [(rng.normal(size=(5, 3)), rng.normal(size=(5, 2))) for _ in range(n)]
-
-
-def _sgd_step(net, loss_of, lr_of):
-    """A plain loop: gradients cleared by hand, a manual update under no_grad."""
-
-    def step(x, y):
-        for p in net.parameters():
-            p.grad = None
-        loss = loss_of(net(gs.tensor(x)), y)
-        loss.backward()
-        with gs.no_grad():
-            for p in net.parameters():
-                p -= lr_of() * p.grad
-        return loss
-
-    return step
-
-
-def _side_by_side(make_step, change, calls=6, at=3):
-    """Run eager and traced twins; ``change()`` before call ``at``. Returns the traced."""
-    eager_net, net = _net(), _net()
-    eager, traced = make_step(eager_net), gs.trace(make_step(net))
-    for k, (x, y) in enumerate(_batches(calls)):
-        if k == at:
-            change()
-        want, got = eager(x, y), traced(x, y)
-        assert got.data.tobytes() == want.data.tobytes(), f"call {k}"
-    for p, q in zip(net.parameters(), eager_net.parameters()):
-        assert p.data.tobytes() == q.data.tobytes()
-    assert traced.replays >= 2  # the calls between changes replay
-    return traced
-
-
-def _mse(pred, y):
-    return ((pred - y) ** 2).mean()
+from .side_by_side import batches as _batches
+from .side_by_side import manual_sgd
+from .side_by_side import mse as _mse
+from .side_by_side import net as _net
+from .side_by_side import run as _side_by_side
 
 
 @pytest.fixture
@@ -85,7 +46,7 @@ def test_setting_read_in_a_helper_of_another_module_called_through_a_dict(losses
     choice = {"loss": "scaled"}
 
     def make(net):
-        return _sgd_step(net, lambda p, y: losses[choice["loss"]](p, y), lambda: 0.1)
+        return manual_sgd(net, lambda: 0.1, lambda p, y: losses[choice["loss"]](p, y))
 
     traced = _side_by_side(make, lambda: setattr(losses_module.settings, "scale", 0.5))
     assert "scale" in traced.last_retrace_reason
@@ -97,7 +58,7 @@ def test_an_attribute_chain_of_nested_config_objects():
     cfg = types.SimpleNamespace(optim=types.SimpleNamespace(lr=0.1, momentum=0.0))
 
     def make(net):
-        return _sgd_step(net, _mse, lambda: cfg.optim.lr)
+        return manual_sgd(net, lambda: cfg.optim.lr, _mse)
 
     traced = _side_by_side(make, lambda: setattr(cfg.optim, "lr", 0.05))
     assert "lr" in traced.last_retrace_reason
@@ -114,7 +75,7 @@ def test_a_setting_read_with_get_and_a_default_is_guarded_absent_too():
             clip = cfg.get("clip")  # absent: the default, until it is set
             return cfg.get("lr", 0.5) if clip is None else min(clip, cfg["lr"])
 
-        return _sgd_step(net, _mse, lr)
+        return manual_sgd(net, lr, _mse)
 
     traced = _side_by_side(make, lambda: cfg.update(lr=0.05))
     assert "lr" in traced.last_retrace_reason
@@ -126,7 +87,7 @@ def test_a_list_of_settings_read_whole_is_guarded_entry_by_entry():
     rates = [0.1, 0.05]  # summed by iteration: every entry is read
 
     def make(net):
-        return _sgd_step(net, _mse, lambda: sum(r for r in rates) / len(rates))
+        return manual_sgd(net, lambda: sum(r for r in rates) / len(rates), _mse)
 
     traced = _side_by_side(make, lambda: rates.__setitem__(1, 0.01))
     assert "element 1 of a list" in traced.last_retrace_reason
@@ -141,7 +102,7 @@ def test_a_setting_read_only_on_the_branch_taken():
                 return min(0.1, cfg["clip_to"])
             return 0.1
 
-        return _sgd_step(net, _mse, lr)
+        return manual_sgd(net, lr, _mse)
 
     # a value on the branch not taken changes nothing the replay computes
     traced = _side_by_side(make, lambda: cfg.update(clip_to=0.01))
@@ -165,7 +126,7 @@ def test_a_frozen_slotted_config_is_guarded_by_identity_and_a_mutable_one_refuse
     holder = {"cfg": _Frozen()}  # replaced (dataclasses.replace), never changed
 
     def make(net):
-        return _sgd_step(net, _mse, lambda: holder["cfg"].lr)
+        return manual_sgd(net, lambda: holder["cfg"].lr, _mse)
 
     traced = _side_by_side(make, lambda: holder.update(cfg=_Frozen(lr=0.05)))
     assert "cfg" in traced.last_retrace_reason
@@ -213,7 +174,7 @@ def test_settings_passed_as_default_arguments_are_read_and_guarded():
         def lr_of(cfg=cfg):
             return scaler.scale(cfg.lr)
 
-        return _sgd_step(net, _mse, lr_of)
+        return manual_sgd(net, lr_of, _mse)
 
     traced = _side_by_side(make, lambda: setattr(cfg, "lr", 0.05))
     assert "lr" in traced.last_retrace_reason
@@ -225,7 +186,7 @@ def test_a_value_read_through_a_property_of_a_user_object():
     schedule = _Schedule()
 
     def make(net):
-        return _sgd_step(net, _mse, lambda: schedule.lr)
+        return manual_sgd(net, lambda: schedule.lr, _mse)
 
     traced = _side_by_side(make, lambda: setattr(schedule, "factor", 0.25))
     assert "factor" in traced.last_retrace_reason
@@ -348,7 +309,7 @@ def test_a_log_of_tensors_retraces_each_call_and_matches_eager():
     logs = {"eager": [], "traced": []}
 
     def make(net, log):
-        step = _sgd_step(net, _mse, lambda: 0.1)
+        step = manual_sgd(net, lambda: 0.1, _mse)
 
         def logged(x, y):
             loss = step(x, y)
@@ -403,7 +364,7 @@ def test_a_tracer_installed_before_keeps_its_events_and_is_put_back():
         return tracer
 
     net = _net()
-    step = _sgd_step(net, _mse, lambda: 0.1)
+    step = manual_sgd(net, lambda: 0.1, _mse)
     traced = gs.trace(step, verify=False)
     x, y = _batches(1)[0]
     previous = sys.gettrace()
@@ -426,7 +387,7 @@ def test_other_threads_are_not_followed():
         seen.append((sys.gettrace(), cfg["workers"]))
 
     net = _net()
-    inner = _sgd_step(net, _mse, lambda: cfg["lr"])
+    inner = manual_sgd(net, lambda: cfg["lr"], _mse)
 
     def step(x, y):
         worker = threading.Thread(target=loader)

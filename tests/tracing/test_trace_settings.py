@@ -11,6 +11,10 @@ import pytest
 
 import gradsight as gs
 
+from .side_by_side import manual_sgd as _manual_sgd
+from .side_by_side import mse
+from .side_by_side import run as _run
+
 
 class Config:  # a class used as a namespace of settings
     lr = 0.1
@@ -29,56 +33,11 @@ class Reduction(enum.Enum):
 REDUCTION = Reduction.MEAN
 
 
-def mse(pred, y):
-    return ((pred - y) ** 2).mean()
-
-
 def mae(pred, y):
     return (pred - y).abs().mean()
 
 
 LOSS = mse
-
-
-def _batches(n):
-    rng = np.random.default_rng(3)
-    return [(rng.normal(size=(5, 3)), rng.normal(size=(5, 2))) for _ in range(n)]
-
-
-def _twins(make_step):
-    """(eager, traced, eager net, traced net): make_step(net) -> step(x, y)."""
-    nets = []
-    for _ in range(2):
-        gs.manual_seed(1)
-        nets.append(gs.nn.MLP([3, 6, 2], activation="tanh"))
-    return make_step(nets[0]), gs.trace(make_step(nets[1])), nets[0], nets[1]
-
-
-def _run(make_step, change, calls=6, at=3):
-    eager, traced, eager_net, traced_net = _twins(make_step)
-    for k, (x, y) in enumerate(_batches(calls)):
-        if k == at:
-            change()
-        want, got = eager(x, y), traced(x, y)
-        assert got.data.tobytes() == want.data.tobytes(), f"call {k}"
-    for p, q in zip(traced_net.parameters(), eager_net.parameters()):
-        assert p.data.tobytes() == q.data.tobytes()
-    assert traced.replays >= 2  # the unchanged calls replay
-    return traced
-
-
-def _manual_sgd(net, lr_of, loss_of=None):
-    def step(x, y):
-        for p in net.parameters():
-            p.grad = None
-        loss = (loss_of or mse)(net(gs.tensor(x)), y)
-        loss.backward()
-        with gs.no_grad():
-            for p in net.parameters():
-                p -= lr_of() * p.grad
-        return loss
-
-    return step
 
 
 def test_config_class_attribute(monkeypatch):
